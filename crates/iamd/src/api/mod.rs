@@ -1,0 +1,148 @@
+//! The HTTP edge: decode a Query-protocol request, authenticate it with SigV4 (before anything looks
+//! at the Action), dispatch it, and encode the answer or the error. One request id names the request
+//! in the XML, the `x-amzn-RequestId` header and the log line.
+
+pub mod iam;
+pub mod params;
+pub mod xml;
+
+use crate::domain::{keys, Iam, Principal};
+use crate::error::AwsError;
+use crate::ids;
+use axum::body::Body;
+use axum::http::{header, HeaderValue, Request, Response, StatusCode};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The largest request body iamd reads. IAM's largest input (a policy document of 131,072
+/// characters, percent-encoded) fits; anything larger is refused before it is buffered in full.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct App {
+    pub iam: Iam,
+    /// Regions a credential scope may name; empty = any (botocore signs with the client's region).
+    pub regions: Arc<Vec<String>>,
+}
+
+/// Which Query service a request is for, from its credential scope.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Service {
+    Iam,
+    Sts,
+}
+
+impl Service {
+    pub fn ns(self) -> &'static str {
+        match self {
+            Service::Iam => xml::IAM_NS,
+            Service::Sts => xml::STS_NS,
+        }
+    }
+    pub fn version(self) -> &'static str {
+        match self {
+            Service::Iam => "2010-05-08",
+            Service::Sts => "2011-06-15",
+        }
+    }
+}
+
+/// What the authentication step established.
+pub struct Caller {
+    pub principal: Principal,
+    pub service: Service,
+    pub region: String,
+}
+
+pub async fn handle(app: axum::extract::State<App>, req: Request<Body>) -> Response<Body> {
+    let started = Instant::now();
+    let request_id = ids::request_id();
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let (parts, body) = req.into_parts();
+    let mut ns = xml::IAM_NS;
+    let mut action = String::new();
+    let mut principal = String::new();
+    let outcome: Result<(String, Option<String>), AwsError> = async {
+        if parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()).is_some_and(|n| n > MAX_BODY_BYTES) {
+            return Err(too_large());
+        }
+        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())?;
+        let caller = authenticate(&app, &parts, &bytes).await?;
+        ns = caller.service.ns();
+        principal = caller.principal.arn();
+        let raw: &[u8] = if parts.method == axum::http::Method::POST { &bytes } else { parts.uri.query().unwrap_or("").as_bytes() };
+        let mut params = params::Params::parse(raw);
+        action = params.raw("Action").unwrap_or("").to_string();
+        if action.is_empty() {
+            return Err(AwsError { code: "MissingAction", status: 400, message: "Missing Action".into() });
+        }
+        let version = params.raw("Version").unwrap_or("").to_string();
+        if version != caller.service.version() {
+            return Err(AwsError::invalid_action(format!("Could not find operation {action} for version {version}")));
+        }
+        let result = iam::dispatch(&app, &caller, &action, &mut params).await?;
+        Ok((action.clone(), result))
+    }
+    .await;
+    let (status, body, code) = match outcome {
+        Ok((op, result)) => (200, xml::response(&op, ns, result.as_deref(), &request_id), None),
+        Err(e) => (e.status, xml::error(&e, ns, &request_id), Some(e)),
+    };
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match &code {
+        None => tracing::info!(request_id, action, principal, status, ms, source_ip = peer.as_deref(), "request"),
+        Some(e) => tracing::info!(request_id, action, principal, status, code = e.code, error = %e.message, ms, source_ip = peer.as_deref(), "request"),
+    }
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+fn too_large() -> AwsError {
+    AwsError::request_entity_too_large(format!("Request body is larger than the limit of {MAX_BODY_BYTES} bytes."))
+}
+
+/// SigV4 first: parse, check scope and time, find the key, verify the signature.
+async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]) -> Result<Caller, AwsError> {
+    let headers: Vec<(String, String)> =
+        parts.headers.iter().map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
+    let header_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let req = sigv4::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &header_refs,
+        body,
+    };
+    let auth = sigv4::parse(&req).map_err(|e| AwsError::from_sigv4(&e))?;
+    let service = match auth.service.as_str() {
+        "iam" => Service::Iam,
+        "sts" => Service::Sts,
+        _ => return Err(AwsError { code: "SignatureDoesNotMatch", status: 403, message: "Credential should be scoped to correct service: 'iam'.".into() }),
+    };
+    if !app.regions.is_empty() && !app.regions.iter().any(|r| *r == auth.region) {
+        return Err(AwsError { code: "SignatureDoesNotMatch", status: 403, message: "Credential should be scoped to a valid region.".into() });
+    }
+    sigv4::check_time(&auth, app.iam.clock.now_secs()).map_err(|e| AwsError::from_sigv4(&e))?;
+    if !auth.access_key_id.starts_with("AKIA") {
+        return Err(AwsError::invalid_token());
+    }
+    let entry = keys::lookup(&app.iam, &auth.access_key_id).await?.ok_or_else(AwsError::invalid_token)?;
+    if !entry.active {
+        return Err(AwsError::invalid_token());
+    }
+    let key = entry.signing_key(&auth.scope_date, &auth.region, &auth.service);
+    sigv4::verify(&req, &auth, &key, true).map_err(|e| AwsError::from_sigv4(&e))?;
+    keys::record_use(&app.iam, &entry, &auth.region, &auth.service);
+    Ok(Caller {
+        principal: Principal { account_id: entry.account_id.clone(), user: entry.user.clone(), access_key_id: entry.access_key_id.clone() },
+        service,
+        region: auth.region,
+    })
+}

@@ -1,0 +1,315 @@
+//! Decoding Query-protocol parameters and checking them against the AWS model's constraints at the
+//! edge. Every violation is collected and reported at once, in AWS's ValidationError text:
+//! `1 validation error detected: Value 'x' at 'userName' failed to satisfy constraint: Member must …`.
+
+use crate::error::AwsError;
+use std::collections::HashMap;
+
+/// A model constraint on a string member.
+#[derive(Clone, Copy)]
+pub struct Spec {
+    pub min: usize,
+    pub max: usize,
+    pub pattern: Option<(fn(&str) -> bool, &'static str)>,
+    /// Never echo the value (passwords).
+    pub sensitive: bool,
+}
+
+const fn spec(min: usize, max: usize, check: fn(&str) -> bool, pattern: &'static str) -> Spec {
+    Spec { min, max, pattern: Some((check, pattern)), sensitive: false }
+}
+
+fn word_plus(s: &str) -> bool {
+    s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+fn path_ok(s: &str) -> bool {
+    s == "/" || (s.len() >= 2 && s.starts_with('/') && s.ends_with('/') && s[1..s.len() - 1].chars().all(|c| ('\u{21}'..='\u{7e}').contains(&c)))
+}
+fn path_prefix_ok(s: &str) -> bool {
+    s.starts_with('/') && s[1..].chars().all(|c| ('\u{21}'..='\u{7f}').contains(&c))
+}
+fn latin1(s: &str) -> bool {
+    s.chars().all(|c| ('\u{20}'..='\u{ff}').contains(&c))
+}
+fn password_chars(s: &str) -> bool {
+    s.chars().all(|c| c == '\t' || c == '\n' || c == '\r' || ('\u{20}'..='\u{ff}').contains(&c))
+}
+fn word(s: &str) -> bool {
+    s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+fn tag_chars(s: &str) -> bool {
+    s.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+}
+fn alias_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    let inner = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    b.len() >= 3
+        && inner(b[0])
+        && inner(b[b.len() - 1])
+        && b.iter().all(|&c| inner(c) || c == b'-')
+        && !s.contains("--")
+}
+
+pub const USER_NAME: Spec = spec(1, 64, word_plus, r"[\w+=,.@-]+");
+pub const EXISTING_USER_NAME: Spec = spec(1, 128, word_plus, r"[\w+=,.@-]+");
+pub const PATH: Spec = spec(1, 512, path_ok, r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)");
+pub const PATH_PREFIX: Spec = spec(1, 512, path_prefix_ok, r"\u002F[\u0021-\u007F]*");
+pub const MARKER: Spec = spec(1, 320, latin1, r"[\u0020-\u00FF]+");
+pub const PASSWORD: Spec = Spec { sensitive: true, ..spec(1, 128, password_chars, r"[\u0009\u000A\u000D\u0020-\u00FF]+") };
+pub const ACCESS_KEY_ID: Spec = spec(16, 128, word, r"[\w]+");
+pub const TAG_KEY: Spec = spec(1, 128, tag_chars, r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+");
+pub const TAG_VALUE: Spec = spec(0, 256, tag_chars, r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*");
+pub const ACCOUNT_ALIAS: Spec = spec(3, 63, alias_ok, r"^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$");
+
+/// The decoded parameters of one request, and the violations found so far.
+pub struct Params {
+    map: HashMap<String, String>,
+    errors: Vec<String>,
+}
+
+fn lower_camel(name: &str) -> String {
+    let mut c = name.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+impl Params {
+    /// Decodes an `application/x-www-form-urlencoded` body or query string.
+    pub fn parse(raw: &[u8]) -> Params {
+        let mut map = HashMap::new();
+        for (k, v) in form_urlencoded::parse(raw) {
+            map.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+        }
+        Params { map, errors: Vec::new() }
+    }
+
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.map.get(name).map(|s| s.as_str())
+    }
+
+    fn check(&mut self, name: &str, member: &str, v: &str, s: &Spec) {
+        let shown = if s.sensitive { String::new() } else { format!(" '{}'", v.replace('\'', "\\'")) };
+        let len = v.chars().count();
+        let head = format!("Value{shown} at '{member}' failed to satisfy constraint: Member must");
+        if len < s.min {
+            self.errors.push(format!("{head} have length greater than or equal to {}", s.min));
+        } else if len > s.max {
+            self.errors.push(format!("{head} have length less than or equal to {}", s.max));
+        } else if let Some((ok, pattern)) = s.pattern {
+            if !v.is_empty() && !ok(v) {
+                self.errors.push(format!("{head} satisfy regular expression pattern: {pattern}"));
+            }
+        }
+        let _ = name;
+    }
+
+    /// An optional string member.
+    pub fn opt(&mut self, name: &str, s: &Spec) -> Option<String> {
+        let v = self.map.get(name)?.clone();
+        self.check(name, &lower_camel(name), &v, s);
+        Some(v)
+    }
+
+    /// A required string member.
+    pub fn req(&mut self, name: &str, s: &Spec) -> String {
+        match self.opt(name, s) {
+            Some(v) => v,
+            None => {
+                self.errors.push(format!("Value null at '{}' failed to satisfy constraint: Member must not be null", lower_camel(name)));
+                String::new()
+            }
+        }
+    }
+
+    pub fn int(&mut self, name: &str, min: i64, max: i64) -> Option<i64> {
+        let raw = self.map.get(name)?.clone();
+        let member = lower_camel(name);
+        match raw.trim().parse::<i64>() {
+            Ok(n) if n < min => {
+                self.errors.push(format!("Value '{n}' at '{member}' failed to satisfy constraint: Member must have value greater than or equal to {min}"));
+                None
+            }
+            Ok(n) if n > max => {
+                self.errors.push(format!("Value '{n}' at '{member}' failed to satisfy constraint: Member must have value less than or equal to {max}"));
+                None
+            }
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.errors.push(format!("Value '{raw}' at '{member}' failed to satisfy constraint: Member must be a number"));
+                None
+            }
+        }
+    }
+
+    pub fn boolean(&mut self, name: &str) -> Option<bool> {
+        let raw = self.map.get(name)?.clone();
+        match raw.to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => {
+                self.errors.push(format!("Value '{raw}' at '{}' failed to satisfy constraint: Member must be a boolean", lower_camel(name)));
+                None
+            }
+        }
+    }
+
+    pub fn enumeration(&mut self, name: &str, values: &[&str], required: bool) -> Option<String> {
+        let member = lower_camel(name);
+        match self.map.get(name).cloned() {
+            None if required => {
+                self.errors.push(format!("Value null at '{member}' failed to satisfy constraint: Member must not be null"));
+                None
+            }
+            None => None,
+            Some(v) if values.contains(&v.as_str()) => Some(v),
+            Some(v) => {
+                self.errors.push(format!("Value '{v}' at '{member}' failed to satisfy constraint: Member must satisfy enum value set: [{}]", values.join(", ")));
+                None
+            }
+        }
+    }
+
+    /// Pagination: (Marker, MaxItems defaulting to 100).
+    pub fn paging(&mut self) -> (Option<String>, i64) {
+        let marker = self.opt("Marker", &MARKER);
+        let max = self.int("MaxItems", 1, 1000).unwrap_or(100);
+        (marker, max)
+    }
+
+    /// A list of strings: `Name.member.N`, 1-based; `Name=` (empty) is the empty list.
+    pub fn string_list(&mut self, name: &str, s: &Spec, max_items: usize, required: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut i = 1;
+        while let Some(v) = self.map.get(&format!("{name}.member.{i}")).cloned() {
+            out.push(v);
+            i += 1;
+        }
+        let member = lower_camel(name);
+        if out.is_empty() && required && !self.map.contains_key(name) {
+            self.errors.push(format!("Value null at '{member}' failed to satisfy constraint: Member must not be null"));
+        }
+        if out.len() > max_items {
+            self.errors.push(format!("Value at '{member}' failed to satisfy constraint: Member must have length less than or equal to {max_items}"));
+        }
+        for (j, v) in out.clone().iter().enumerate() {
+            self.check(name, &format!("{member}.{}.member", j + 1), v, s);
+        }
+        out
+    }
+
+    /// Tags: `Tags.member.N.Key` / `.Value`; at most 50, keys unique case-insensitively.
+    pub fn tags(&mut self, required: bool) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut i = 1;
+        loop {
+            let k = self.map.get(&format!("Tags.member.{i}.Key")).cloned();
+            let v = self.map.get(&format!("Tags.member.{i}.Value")).cloned();
+            if k.is_none() && v.is_none() {
+                break;
+            }
+            match k {
+                Some(k) => {
+                    self.check("Key", &format!("tags.{i}.member.key"), &k, &TAG_KEY);
+                    let v = v.unwrap_or_default();
+                    self.check("Value", &format!("tags.{i}.member.value"), &v, &TAG_VALUE);
+                    out.push((k, v));
+                }
+                None => self.errors.push(format!("Value null at 'tags.{i}.member.key' failed to satisfy constraint: Member must not be null")),
+            }
+            i += 1;
+        }
+        if out.is_empty() && required && !self.map.contains_key("Tags") {
+            self.errors.push("Value null at 'tags' failed to satisfy constraint: Member must not be null".into());
+        }
+        if out.len() > 50 {
+            self.errors.push("Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50".into());
+        }
+        out
+    }
+
+    /// Ends decoding: the collected violations as one ValidationError, or nothing.
+    pub fn finish(&mut self) -> Result<(), AwsError> {
+        if self.errors.is_empty() {
+            return Ok(());
+        }
+        let n = self.errors.len();
+        let errors = std::mem::take(&mut self.errors);
+        Err(AwsError::validation(format!(
+            "{n} validation error{} detected: {}",
+            if n == 1 { "" } else { "s" },
+            errors.join("; ")
+        )))
+    }
+}
+
+/// Duplicate tag keys (case-insensitively) in one request are InvalidInput, as in AWS.
+pub fn check_duplicate_tag_keys(tags: &[(String, String)]) -> Result<(), AwsError> {
+    let mut seen = std::collections::HashSet::new();
+    for (k, _) in tags {
+        if !seen.insert(k.to_lowercase()) {
+            return Err(AwsError::invalid_input("Duplicate tag keys found. Please note that Tag keys are case insensitive."));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_and_malformed_values_get_aws_validation_text() {
+        let mut p = Params::parse(b"UserName=bad%20name&Path=nopath");
+        p.req("UserName", &USER_NAME);
+        p.opt("Path", &PATH);
+        let e = p.finish().unwrap_err();
+        assert_eq!(e.code, "ValidationError");
+        assert_eq!(e.status, 400);
+        assert_eq!(
+            e.message,
+            r"2 validation errors detected: Value 'bad name' at 'userName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]+; Value 'nopath' at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern: (\u002F)|(\u002F[\u0021-\u007E]+\u002F)"
+        );
+    }
+
+    #[test]
+    fn missing_required_is_must_not_be_null_and_long_is_length() {
+        let long = "a".repeat(65);
+        let mut p = Params::parse(format!("NewUserName={long}").as_bytes());
+        p.req("UserName", &USER_NAME);
+        p.opt("NewUserName", &USER_NAME);
+        assert_eq!(
+            p.finish().unwrap_err().message,
+            format!("2 validation errors detected: Value null at 'userName' failed to satisfy constraint: Member must not be null; Value '{long}' at 'newUserName' failed to satisfy constraint: Member must have length less than or equal to 64")
+        );
+    }
+
+    #[test]
+    fn passwords_are_never_echoed() {
+        let mut p = Params::parse("Password=sec\u{1}ret".as_bytes());
+        p.req("Password", &PASSWORD);
+        let m = p.finish().unwrap_err().message;
+        assert!(!m.contains("sec"), "{m}");
+        assert!(m.contains("at 'password'"));
+    }
+
+    #[test]
+    fn lists_tags_and_empty_lists() {
+        let mut p = Params::parse(b"Tags.member.1.Key=a&Tags.member.1.Value=1&Tags.member.2.Key=b&Tags.member.2.Value=&TagKeys=");
+        assert_eq!(p.tags(true), vec![("a".into(), "1".into()), ("b".into(), "".into())]);
+        assert!(p.string_list("TagKeys", &TAG_KEY, 50, true).is_empty());
+        p.finish().unwrap();
+        assert!(check_duplicate_tag_keys(&[("A".into(), "".into()), ("a".into(), "".into())]).is_err());
+    }
+
+    #[test]
+    fn alias_pattern_matches_aws_regex() {
+        for ok in ["abc", "my-company", "a1b"] {
+            assert!(alias_ok(ok), "{ok}");
+        }
+        for bad in ["ab", "-abc", "abc-", "a--b", "ABC", "a_b"] {
+            assert!(!alias_ok(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The `iamd` command line: `serve`, `init`, and the administrator's `account` commands. Every flag
+//! also reads an `IAMD_*` environment variable.
+
+use crate::api::{self, App};
+use crate::crypto::{self, Sealer};
+use crate::domain::{accounts, Iam};
+use crate::store::{self, Store};
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "iamd",
+    version,
+    about = "Self-hosted AWS IAM and STS with real multi-factor authentication",
+    long_about = "iamd serves the AWS IAM and STS APIs (Query protocol, SigV4) so the AWS CLI, boto3 and the AWS SDKs work \
+against it with --endpoint-url. It keeps its state in an embedded SQLite database in the data directory, or in \
+PostgreSQL shared by several nodes.",
+    after_help = "Examples:\n  iamd serve                                   # first start creates ./iamd-data and prints root credentials\n  iamd init --data-dir /var/lib/iamd --json\n  iamd account create --data-dir /var/lib/iamd --email ops@example.com --json"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format on stderr: json (one object per line) or text.
+    #[arg(long, global = true, env = "IAMD_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
+    log_format: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve IAM and STS on one HTTP endpoint. On first start with an empty data directory, creates the
+    /// database, the master key and one account, and prints the root credentials once.
+    #[command(after_help = "Example:\n  iamd serve --data-dir ./iamd-data --listen 127.0.0.1:8080\n  aws --endpoint-url http://127.0.0.1:8080 iam create-user --user-name alice")]
+    Serve(ServeArgs),
+    /// Initialise a data directory (master key, database, one account) without serving, and print the
+    /// account's root credentials.
+    #[command(after_help = "Example:\n  iamd init --data-dir ./iamd-data --json")]
+    Init(InitArgs),
+    /// Administer accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+struct StoreArgs {
+    /// Directory holding the master key and (without --database-url) the SQLite database.
+    #[arg(long, env = "IAMD_DATA_DIR", default_value = "./iamd-data")]
+    data_dir: PathBuf,
+    /// postgres://user:password@host/db to share state between nodes; default: SQLite in the data directory.
+    #[arg(long, env = "IAMD_DATABASE_URL")]
+    database_url: Option<String>,
+    /// The master key as 64 hex characters, instead of DATA_DIR/master.key.
+    #[arg(long, env = "IAMD_MASTER_KEY", hide_env_values = true)]
+    master_key: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, env = "IAMD_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// E-mail of the root user of the account created on first start.
+    #[arg(long, env = "IAMD_ROOT_EMAIL", default_value = "root@iamd.local")]
+    root_email: String,
+    /// Accept only these regions in credential scopes (comma-separated); default: any.
+    #[arg(long, env = "IAMD_REGIONS", value_delimiter = ',')]
+    regions: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct InitArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// E-mail of the account's root user.
+    #[arg(long, env = "IAMD_ROOT_EMAIL", default_value = "root@iamd.local")]
+    email: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum AccountCommand {
+    /// Create another account with its own root user and root access key.
+    #[command(after_help = "Example:\n  iamd account create --data-dir ./iamd-data --email team-b@example.com --json")]
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// E-mail of the new account's root user (unique).
+        #[arg(long)]
+        email: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the accounts.
+    #[command(after_help = "Example:\n  iamd account list --data-dir ./iamd-data")]
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("iamd: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("iamd: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IAMD_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "text" {
+        b.init();
+    } else {
+        b.json().flatten_event(true).with_current_span(false).init();
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(a) => serve(a).await,
+        Command::Init(a) => init(a).await,
+        Command::Account(AccountCommand::Create { store, email, json }) => {
+            let iam = open(&store).await?;
+            let acct = accounts::create_account(&iam, &email).await?;
+            print_account(&acct, json, None);
+            Ok(())
+        }
+        Command::Account(AccountCommand::List { store, json }) => {
+            let iam = open(&store).await?;
+            let list = accounts::list_accounts(&iam).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!("{:<14} {:<32} {:<24} {:>6}  CREATED", "ACCOUNT", "ROOT E-MAIL", "ALIAS", "USERS");
+                for a in list {
+                    println!("{:<14} {:<32} {:<24} {:>6}  {}", a.account_id, a.root_email, a.alias.unwrap_or_else(|| "-".into()), a.users, a.created);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Whether DIR (or the database) already holds an initialised iamd.
+fn is_initialised(s: &StoreArgs) -> bool {
+    s.data_dir.join(crypto::MASTER_KEY_FILE).exists() || (s.database_url.is_none() && s.data_dir.join(store::SQLITE_FILE).exists())
+}
+
+async fn open(s: &StoreArgs) -> anyhow::Result<Iam> {
+    if s.master_key.is_none() && !s.data_dir.join(crypto::MASTER_KEY_FILE).exists() {
+        bail!("{} is not initialised: run `iamd init --data-dir {}` first (or set IAMD_MASTER_KEY)", s.data_dir.display(), s.data_dir.display());
+    }
+    let key = crypto::load_master_key(&s.data_dir, s.master_key.as_deref())?;
+    let store = Store::open(&s.data_dir, s.database_url.as_deref()).await?;
+    Ok(Iam::new(store, Sealer::new(&key)))
+}
+
+/// Creates the data directory, the master key (unless given) and the database, then the first account.
+async fn initialise(s: &StoreArgs, email: &str) -> anyhow::Result<(Iam, Option<accounts::NewAccount>)> {
+    std::fs::create_dir_all(&s.data_dir).with_context(|| format!("creating {}", s.data_dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&s.data_dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let key = match &s.master_key {
+        Some(k) => crypto::load_master_key(&s.data_dir, Some(k))?,
+        None => crypto::create_master_key(&s.data_dir)?,
+    };
+    let store = Store::open(&s.data_dir, s.database_url.as_deref()).await?;
+    let iam = Iam::new(store, Sealer::new(&key));
+    if accounts::account_count(&iam).await? > 0 {
+        return Ok((iam, None));
+    }
+    let acct = accounts::create_account(&iam, email).await?;
+    Ok((iam, Some(acct)))
+}
+
+async fn init(a: InitArgs) -> anyhow::Result<()> {
+    if is_initialised(&a.store) {
+        bail!("{} is already initialised; nothing was changed (use `iamd account create` to add an account)", a.store.data_dir.display());
+    }
+    if a.store.database_url.is_some() && a.store.master_key.is_some() {
+        // With a shared database and a key from the environment there is no file to look at: ask the database.
+        let iam = open(&a.store).await?;
+        if accounts::account_count(&iam).await? > 0 {
+            bail!("the database already holds accounts; nothing was changed (use `iamd account create` to add one)");
+        }
+    }
+    let (_iam, acct) = initialise(&a.store, &a.email).await?;
+    match acct {
+        Some(acct) => print_account(&acct, a.json, None),
+        None => bail!("the database already holds accounts; a master key was written to {} but no account was created", a.store.data_dir.display()),
+    }
+    Ok(())
+}
+
+fn print_account(a: &accounts::NewAccount, json: bool, endpoint: Option<&str>) {
+    if json {
+        println!("{}", serde_json::to_string(a).expect("serializes"));
+        return;
+    }
+    let endpoint = endpoint.unwrap_or("http://127.0.0.1:8080");
+    println!(
+        "\nCreated account {acct} with its root user. These credentials are shown ONCE: store them now.\n\n  root e-mail:        {email}\n  root password:      {pw}\n  access key id:      {akid}\n  secret access key:  {sk}\n\nTry it with the AWS CLI:\n\n  export AWS_ACCESS_KEY_ID={akid}\n  export AWS_SECRET_ACCESS_KEY={sk}\n  export AWS_DEFAULT_REGION=us-east-1\n  aws --endpoint-url {endpoint} sts get-caller-identity\n  aws --endpoint-url {endpoint} iam create-user --user-name alice\n",
+        acct = a.account_id,
+        email = a.root_email,
+        pw = a.root_password,
+        akid = a.access_key_id,
+        sk = a.secret_access_key,
+    );
+}
+
+/// Keeps the data directory to one serving process: with SQLite, the key cache is only coherent when
+/// this process is the database's only writer.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("serve.lock"))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(_) => bail!("another `iamd serve` is already using {}; run several nodes on PostgreSQL (--database-url) instead", dir.display()),
+    }
+}
+
+async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let s = &a.store;
+    let fresh = !is_initialised(s);
+    let (iam, created) = if fresh || (s.database_url.is_some() && s.master_key.is_some() && !s.data_dir.join(crypto::MASTER_KEY_FILE).exists()) {
+        initialise(s, &a.root_email).await?
+    } else {
+        (open(s).await?, None)
+    };
+    let _lock = if s.database_url.is_none() { Some(lock_data_dir(&s.data_dir)?) } else { None };
+    let listener = tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;
+    let addr = listener.local_addr()?;
+    if let Some(acct) = &created {
+        print_account(acct, false, Some(&format!("http://{addr}")));
+    }
+    let app = App { iam, regions: Arc::new(a.regions.clone()) };
+    let router = axum::Router::new().fallback(api::handle).with_state(app);
+    tracing::info!(listen = %addr, backend = ?router_backend(s), "iamd serving IAM and STS");
+    println!("iamd: listening on http://{addr}");
+    let _ = std::io::stdout().flush();
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    tracing::info!("iamd stopped");
+    Ok(())
+}
+
+fn router_backend(s: &StoreArgs) -> &'static str {
+    if s.database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

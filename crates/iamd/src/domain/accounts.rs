@@ -1,0 +1,195 @@
+//! Accounts and what belongs to the account as a whole: the root user's credentials, the alias, the
+//! password policy and the account summary.
+
+use super::{keys, passwords, Iam};
+use crate::error::{is_unique_violation, AwsError, Result};
+use crate::ids;
+use serde::Serialize;
+use sqlx::Row;
+
+/// What `iamd init` and `iamd account create` print, once.
+#[derive(Debug, Serialize)]
+pub struct NewAccount {
+    pub account_id: String,
+    pub root_email: String,
+    pub root_password: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// Creates an account with a root user (generated password) and one root access key.
+pub async fn create_account(iam: &Iam, email: &str) -> anyhow::Result<NewAccount> {
+    let email = email.trim();
+    if email.is_empty() || !email.contains('@') || email.len() > 256 {
+        anyhow::bail!("'{email}' is not an e-mail address: give one like admin@example.com");
+    }
+    let password = ids::password();
+    let hash = passwords::hash(password.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = iam.clock.now_ms();
+    for _ in 0..5 {
+        let account_id = ids::account_id();
+        let mut tx = iam.store.write.begin().await?;
+        let r = sqlx::query(
+            "INSERT INTO accounts (account_id, root_email, root_email_lower, root_password_hash, root_password_changed_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&account_id)
+        .bind(email)
+        .bind(email.to_lowercase())
+        .bind(&hash)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        match r {
+            Err(e) if is_unique_violation(&e) => {
+                let taken: Option<String> = sqlx::query_scalar("SELECT account_id FROM accounts WHERE root_email_lower = $1")
+                    .bind(email.to_lowercase())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(id) = taken {
+                    anyhow::bail!("an account with the e-mail {email} already exists ({id}); pick another e-mail");
+                }
+                continue; // account id collision: draw another
+            }
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        let (access_key_id, secret) = keys::insert_key(iam, &mut tx, &account_id, "").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        tx.commit().await?;
+        return Ok(NewAccount { account_id, root_email: email.to_string(), root_password: password, access_key_id, secret_access_key: secret });
+    }
+    anyhow::bail!("could not draw a free account id")
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccountInfo {
+    pub account_id: String,
+    pub root_email: String,
+    pub alias: Option<String>,
+    pub users: i64,
+    pub created: String,
+}
+
+pub async fn list_accounts(iam: &Iam) -> anyhow::Result<Vec<AccountInfo>> {
+    let rows = sqlx::query(
+        "SELECT a.account_id, a.root_email, a.alias, a.created_at, (SELECT COUNT(*) FROM users u WHERE u.account_id = a.account_id) AS users FROM accounts a ORDER BY a.created_at, a.account_id",
+    )
+    .fetch_all(&iam.store.read)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| AccountInfo {
+            account_id: r.get(0),
+            root_email: r.get(1),
+            alias: r.get(2),
+            created: super::iso8601(r.get(3)),
+            users: r.get(4),
+        })
+        .collect())
+}
+
+pub async fn account_count(iam: &Iam) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&iam.store.read).await?)
+}
+
+// ---- alias ----
+
+pub async fn create_alias(iam: &Iam, account: &str, alias: &str) -> Result<()> {
+    // "If you create a new alias for your AWS account, the new alias overwrites the previous alias."
+    let r = sqlx::query("UPDATE accounts SET alias = $1 WHERE account_id = $2").bind(alias).bind(account).execute(&iam.store.write).await;
+    match r {
+        Err(e) if is_unique_violation(&e) => Err(AwsError::entity_already_exists(format!("The account alias {alias} already exists."))),
+        Err(e) => Err(e.into()),
+        Ok(_) => Ok(()),
+    }
+}
+
+pub async fn delete_alias(iam: &Iam, account: &str, alias: &str) -> Result<()> {
+    let n = sqlx::query("UPDATE accounts SET alias = NULL WHERE account_id = $1 AND alias = $2")
+        .bind(account)
+        .bind(alias)
+        .execute(&iam.store.write)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(AwsError::no_such_entity(format!("The account alias {alias} cannot be found.")));
+    }
+    Ok(())
+}
+
+pub async fn get_alias(iam: &Iam, account: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT alias FROM accounts WHERE account_id = $1").bind(account).fetch_one(&iam.store.read).await?)
+}
+
+// ---- password policy ----
+
+pub async fn get_password_policy(iam: &Iam, account: &str) -> Result<Option<passwords::PasswordPolicy>> {
+    let text: Option<String> =
+        sqlx::query_scalar("SELECT password_policy FROM accounts WHERE account_id = $1").bind(account).fetch_one(&iam.store.read).await?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+pub async fn put_password_policy(iam: &Iam, account: &str, policy: Option<&passwords::PasswordPolicy>) -> Result<bool> {
+    let text = policy.map(|p| serde_json::to_string(p).expect("policy serializes"));
+    let q = if text.is_some() {
+        "UPDATE accounts SET password_policy = $1 WHERE account_id = $2"
+    } else {
+        "UPDATE accounts SET password_policy = $1 WHERE account_id = $2 AND password_policy IS NOT NULL"
+    };
+    let n = sqlx::query(q).bind(text).bind(account).execute(&iam.store.write).await?.rows_affected();
+    Ok(n > 0)
+}
+
+pub fn no_password_policy(account: &str) -> AwsError {
+    AwsError::no_such_entity(format!("The Password Policy with domain name {account} cannot be found."))
+}
+
+// ---- summary ----
+
+/// GetAccountSummary: true counts for what exists, AWS's default quotas for the rest.
+pub async fn summary(iam: &Iam, account: &str) -> Result<Vec<(&'static str, i64)>> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM users WHERE account_id = $1), (SELECT COUNT(*) FROM access_keys WHERE account_id = $1 AND owner = '')",
+    )
+    .bind(account)
+    .fetch_one(&iam.store.read)
+    .await?;
+    let users: i64 = row.get(0);
+    let root_keys: i64 = row.get(1);
+    Ok(vec![
+        ("AccessKeysPerUserQuota", 2),
+        ("AccountAccessKeysPresent", (root_keys > 0) as i64),
+        ("AccountMFAEnabled", 0),
+        ("AccountPasswordPresent", 1),
+        ("AccountSigningCertificatesPresent", 0),
+        ("AssumeRolePolicySizeQuota", 2048),
+        ("AttachedPoliciesPerGroupQuota", 10),
+        ("AttachedPoliciesPerRoleQuota", 10),
+        ("AttachedPoliciesPerUserQuota", 10),
+        ("GlobalEndpointTokenVersion", 1),
+        ("GroupPolicySizeQuota", 5120),
+        ("Groups", 0),
+        ("GroupsPerUserQuota", 10),
+        ("GroupsQuota", 300),
+        ("InstanceProfiles", 0),
+        ("InstanceProfilesQuota", 1000),
+        ("MFADevices", 0),
+        ("MFADevicesInUse", 0),
+        ("Policies", 0),
+        ("PoliciesQuota", 1500),
+        ("PolicySizeQuota", 6144),
+        ("PolicyVersionsInUse", 0),
+        ("PolicyVersionsInUseQuota", 10000),
+        ("Providers", 0),
+        ("RolePolicySizeQuota", 10240),
+        ("Roles", 0),
+        ("RolesQuota", 1000),
+        ("ServerCertificates", 0),
+        ("ServerCertificatesQuota", 20),
+        ("SigningCertificatesPerUserQuota", 2),
+        ("UserPolicySizeQuota", 2048),
+        ("Users", users),
+        ("UsersQuota", 5000),
+        ("VersionsPerPolicyQuota", 5),
+    ])
+}

@@ -1,0 +1,298 @@
+//! IAM users: create, read, list, rename, delete; their tags; their console passwords (login profiles).
+
+use super::{accounts, passwords, Iam, UserRef};
+use crate::error::{is_unique_violation, AwsError, Result};
+use crate::ids;
+use sqlx::Row;
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub user_id: String,
+    pub name: String,
+    pub path: String,
+    pub created_at: i64,
+    pub password_last_used: Option<i64>,
+    pub tags: Vec<(String, String)>,
+}
+
+impl User {
+    pub fn as_ref(&self) -> UserRef {
+        UserRef { user_id: self.user_id.clone(), name: self.name.clone(), path: self.path.clone() }
+    }
+}
+
+pub fn no_such_user(name: &str) -> AwsError {
+    AwsError::no_such_entity(format!("The user with name {name} cannot be found."))
+}
+
+pub const MAX_TAGS: usize = 50;
+
+pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, tags: &[(String, String)]) -> Result<User> {
+    let user_id = ids::user_id();
+    let now = iam.clock.now_ms();
+    let mut tx = iam.store.write.begin().await?;
+    let r = sqlx::query("INSERT INTO users (user_id, account_id, name, name_lower, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(&user_id)
+        .bind(account)
+        .bind(name)
+        .bind(name.to_lowercase())
+        .bind(path)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+    match r {
+        Err(e) if is_unique_violation(&e) => return Err(AwsError::entity_already_exists(format!("User with name {name} already exists."))),
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
+    for (k, v) in tags {
+        put_tag(&mut tx, &user_id, k, v).await?;
+    }
+    tx.commit().await?;
+    Ok(User { user_id, name: name.into(), path: path.into(), created_at: now, password_last_used: None, tags: tags.to_vec() })
+}
+
+async fn put_tag(tx: &mut sqlx::Transaction<'_, sqlx::Any>, user_id: &str, k: &str, v: &str) -> Result<()> {
+    sqlx::query("DELETE FROM user_tags WHERE user_id = $1 AND tag_key_lower = $2").bind(user_id).bind(k.to_lowercase()).execute(&mut **tx).await?;
+    sqlx::query("INSERT INTO user_tags (user_id, tag_key, tag_key_lower, tag_value) VALUES ($1, $2, $3, $4)")
+        .bind(user_id)
+        .bind(k)
+        .bind(k.to_lowercase())
+        .bind(v)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn user_from_row(r: &sqlx::any::AnyRow) -> User {
+    User { user_id: r.get(0), name: r.get(1), path: r.get(2), created_at: r.get(3), password_last_used: r.get(4), tags: vec![] }
+}
+
+const USER_COLS: &str = "user_id, name, path, created_at, password_last_used";
+
+/// Finds a user by name (case-insensitively, as IAM does), without tags.
+pub async fn find<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E, account: &str, name: &str) -> Result<Option<User>> {
+    let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE account_id = $1 AND name_lower = $2"))
+        .bind(account)
+        .bind(name.to_lowercase())
+        .fetch_optional(ex)
+        .await?;
+    Ok(row.as_ref().map(user_from_row))
+}
+
+pub async fn get(iam: &Iam, account: &str, name: &str) -> Result<User> {
+    let mut u = find(&iam.store.read, account, name).await?.ok_or_else(|| no_such_user(name))?;
+    u.tags = tags(iam, &u.user_id).await?;
+    Ok(u)
+}
+
+pub async fn resolve(iam: &Iam, account: &str, name: &str) -> Result<UserRef> {
+    Ok(find(&iam.store.read, account, name).await?.ok_or_else(|| no_such_user(name))?.as_ref())
+}
+
+pub async fn tags(iam: &Iam, user_id: &str) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query("SELECT tag_key, tag_value FROM user_tags WHERE user_id = $1 ORDER BY tag_key_lower")
+        .bind(user_id)
+        .fetch_all(&iam.store.read)
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// One page of users sorted by name; the marker is the (lower-cased) name to start from.
+pub async fn list(iam: &Iam, account: &str, path_prefix: &str, marker: Option<&str>, max: i64) -> Result<(Vec<User>, Option<String>)> {
+    let rows = sqlx::query(&format!(
+        "SELECT {USER_COLS}, name_lower FROM users WHERE account_id = $1 AND substr(path, 1, length($2)) = $2 AND name_lower >= $3 ORDER BY name_lower LIMIT $4"
+    ))
+    .bind(account)
+    .bind(path_prefix)
+    .bind(marker.unwrap_or(""))
+    .bind(max + 1)
+    .fetch_all(&iam.store.read)
+    .await?;
+    let mut users: Vec<User> = rows.iter().map(user_from_row).collect();
+    let next = if users.len() as i64 > max {
+        let last: String = rows[max as usize].get(5);
+        users.truncate(max as usize);
+        Some(last)
+    } else {
+        None
+    };
+    Ok((users, next))
+}
+
+pub async fn update(iam: &Iam, account: &str, name: &str, new_name: Option<&str>, new_path: Option<&str>) -> Result<()> {
+    let mut tx = iam.store.write.begin().await?;
+    let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
+    let nn = new_name.unwrap_or(&u.name);
+    let np = new_path.unwrap_or(&u.path);
+    let r = sqlx::query("UPDATE users SET name = $1, name_lower = $2, path = $3 WHERE user_id = $4")
+        .bind(nn)
+        .bind(nn.to_lowercase())
+        .bind(np)
+        .bind(&u.user_id)
+        .execute(&mut *tx)
+        .await;
+    match r {
+        Err(e) if is_unique_violation(&e) => return Err(AwsError::entity_already_exists(format!("User with name {nn} already exists."))),
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
+    tx.commit().await?;
+    iam.keys.invalidate();
+    Ok(())
+}
+
+/// DeleteUser: refused with AWS's DeleteConflict messages while anything still hangs off the user.
+pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
+    let mut tx = iam.store.write.begin().await?;
+    let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM login_profiles WHERE user_id = $1), (SELECT COUNT(*) FROM access_keys WHERE account_id = $2 AND owner = $1)",
+    )
+    .bind(&u.user_id)
+    .bind(account)
+    .fetch_one(&mut *tx)
+    .await?;
+    if row.get::<i64, _>(0) > 0 {
+        return Err(AwsError::delete_conflict("Cannot delete entity, must delete login profile first."));
+    }
+    if row.get::<i64, _>(1) > 0 {
+        return Err(AwsError::delete_conflict("Cannot delete entity, must delete access keys first."));
+    }
+    sqlx::query("DELETE FROM user_tags WHERE user_id = $1").bind(&u.user_id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM users WHERE user_id = $1").bind(&u.user_id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    iam.keys.invalidate();
+    Ok(())
+}
+
+pub async fn tag(iam: &Iam, account: &str, name: &str, new_tags: &[(String, String)]) -> Result<()> {
+    let mut tx = iam.store.write.begin().await?;
+    let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
+    for (k, v) in new_tags {
+        put_tag(&mut tx, &u.user_id, k, v).await?;
+    }
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_tags WHERE user_id = $1").bind(&u.user_id).fetch_one(&mut *tx).await?;
+    if n as usize > MAX_TAGS {
+        return Err(AwsError::limit_exceeded(format!("Cannot exceed quota for TagsPerUser: {MAX_TAGS}")));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn untag(iam: &Iam, account: &str, name: &str, keys: &[String]) -> Result<()> {
+    let mut tx = iam.store.write.begin().await?;
+    let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
+    for k in keys {
+        sqlx::query("DELETE FROM user_tags WHERE user_id = $1 AND tag_key_lower = $2").bind(&u.user_id).bind(k.to_lowercase()).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---- login profiles ----
+
+#[derive(Debug, Clone)]
+pub struct LoginProfile {
+    pub user_name: String,
+    pub created_at: i64,
+    pub reset_required: bool,
+}
+
+fn no_login_profile(name: &str) -> AwsError {
+    AwsError::no_such_entity(format!("Login Profile for User {name} cannot be found."))
+}
+
+async fn check_policy(iam: &Iam, account: &str, password: &str) -> Result<()> {
+    let policy = accounts::get_password_policy(iam, account).await?;
+    let email: String = sqlx::query_scalar("SELECT root_email FROM accounts WHERE account_id = $1").bind(account).fetch_one(&iam.store.read).await?;
+    passwords::check(policy.as_ref(), password, &[account, &email])
+}
+
+pub async fn create_login_profile(iam: &Iam, account: &str, user: &UserRef, password: &str, reset_required: bool) -> Result<LoginProfile> {
+    check_policy(iam, account, password).await?;
+    let hash = passwords::hash(password.to_string()).await?;
+    let now = iam.clock.now_ms();
+    let r = sqlx::query("INSERT INTO login_profiles (user_id, password_hash, reset_required, created_at, changed_at) SELECT user_id, $2, $3, $4, $4 FROM users WHERE user_id = $1")
+        .bind(&user.user_id)
+        .bind(hash)
+        .bind(reset_required as i64)
+        .bind(now)
+        .execute(&iam.store.write)
+        .await;
+    match r {
+        Err(e) if is_unique_violation(&e) => Err(AwsError::entity_already_exists(format!("Login Profile for user {} already exists.", user.name))),
+        Err(e) => Err(e.into()),
+        Ok(r) if r.rows_affected() == 0 => Err(no_such_user(&user.name)),
+        Ok(_) => Ok(LoginProfile { user_name: user.name.clone(), created_at: now, reset_required }),
+    }
+}
+
+pub async fn get_login_profile(iam: &Iam, user: &UserRef) -> Result<LoginProfile> {
+    let row = sqlx::query("SELECT created_at, reset_required FROM login_profiles WHERE user_id = $1")
+        .bind(&user.user_id)
+        .fetch_optional(&iam.store.read)
+        .await?
+        .ok_or_else(|| no_login_profile(&user.name))?;
+    Ok(LoginProfile { user_name: user.name.clone(), created_at: row.get(0), reset_required: row.get::<i64, _>(1) != 0 })
+}
+
+pub async fn update_login_profile(iam: &Iam, account: &str, user: &UserRef, password: Option<&str>, reset_required: Option<bool>) -> Result<()> {
+    let hash = match password {
+        Some(p) => {
+            check_policy(iam, account, p).await?;
+            Some(passwords::hash(p.to_string()).await?)
+        }
+        None => None,
+    };
+    let now = iam.clock.now_ms();
+    let n = sqlx::query(
+        "UPDATE login_profiles SET password_hash = COALESCE($2, password_hash), reset_required = COALESCE($3, reset_required), changed_at = CASE WHEN $2 IS NULL THEN changed_at ELSE $4 END WHERE user_id = $1",
+    )
+    .bind(&user.user_id)
+    .bind(hash)
+    .bind(reset_required.map(|b| b as i64))
+    .bind(now)
+    .execute(&iam.store.write)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(no_login_profile(&user.name));
+    }
+    Ok(())
+}
+
+pub async fn delete_login_profile(iam: &Iam, user: &UserRef) -> Result<()> {
+    let n = sqlx::query("DELETE FROM login_profiles WHERE user_id = $1").bind(&user.user_id).execute(&iam.store.write).await?.rows_affected();
+    if n == 0 {
+        return Err(no_login_profile(&user.name));
+    }
+    Ok(())
+}
+
+/// ChangePassword: the calling IAM user changes their own password, proving the old one.
+pub async fn change_password(iam: &Iam, account: &str, user: &UserRef, old: &str, new: &str) -> Result<()> {
+    let stored: Option<String> = sqlx::query_scalar("SELECT password_hash FROM login_profiles WHERE user_id = $1")
+        .bind(&user.user_id)
+        .fetch_optional(&iam.store.read)
+        .await?;
+    let stored = stored.ok_or_else(|| no_login_profile(&user.name))?;
+    if !passwords::verify(old.to_string(), stored.clone()).await? {
+        return Err(AwsError::access_denied("The old password is incorrect."));
+    }
+    check_policy(iam, account, new).await?;
+    let hash = passwords::hash(new.to_string()).await?;
+    // Conditional on the hash we verified: two concurrent changes cannot both win with the same old password.
+    let n = sqlx::query("UPDATE login_profiles SET password_hash = $1, reset_required = 0, changed_at = $2 WHERE user_id = $3 AND password_hash = $4")
+        .bind(hash)
+        .bind(iam.clock.now_ms())
+        .bind(&user.user_id)
+        .bind(stored)
+        .execute(&iam.store.write)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(AwsError::entity_temporarily_unmodifiable("The password was changed by another request; try again."));
+    }
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! iamd: a self-hosted identity service that speaks AWS IAM and STS on the wire.
+//!
+//! - `api`: the HTTP edge (Query protocol, SigV4, XML);
+//! - `domain`: accounts, users, passwords, access keys — one transaction per call;
+//! - `store`: SQLite or PostgreSQL, migrations;
+//! - `crypto`: the master key and sealed secrets;
+//! - `cli`: the `iamd` command line.
+
+pub mod api;
+pub mod cli;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod ids;
+pub mod store;

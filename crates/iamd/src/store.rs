@@ -1,0 +1,117 @@
+//! The database: embedded SQLite (WAL) by default, PostgreSQL when the URL says `postgres://`.
+//!
+//! Both run the same SQL through sqlx's `Any` driver (`$1` placeholders work on both); each backend has
+//! its own migrations. SQLite gets one writer connection, so write transactions never fight over the
+//! file lock, and a few reader connections. PostgreSQL shares one pool; invariants hold there through
+//! constraints and conditional writes, never through in-process state.
+
+use anyhow::Context;
+use sqlx::any::{AnyPoolOptions, AnyConnectOptions};
+use sqlx::{AnyPool, Executor};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub read: AnyPool,
+    pub write: AnyPool,
+    pub backend: Backend,
+}
+
+pub const SQLITE_FILE: &str = "iamd.db";
+
+impl Store {
+    /// Opens (and migrates) the database: `database_url` if given, else `DATA_DIR/iamd.db`.
+    pub async fn open(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        let store = match database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let opts = AnyConnectOptions::from_str(url).context("parsing the database URL")?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .min_connections(1)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await
+                    .with_context(|| format!("connecting to PostgreSQL at {}", redact(url)))?;
+                Store { read: pool.clone(), write: pool, backend: Backend::Postgres }
+            }
+            Some(url) if url.starts_with("sqlite:") => Self::open_sqlite(url).await?,
+            Some(url) => anyhow::bail!("unsupported database URL {}: use postgres://… or sqlite:…", redact(url)),
+            None => {
+                let path = data_dir.join(SQLITE_FILE);
+                Self::open_sqlite(&format!("sqlite://{}?mode=rwc", path.display())).await?
+            }
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn open_sqlite(url: &str) -> anyhow::Result<Store> {
+        let opts = AnyConnectOptions::from_str(url).context("parsing the SQLite URL")?;
+        let write = AnyPoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .after_connect(sqlite_pragmas)
+            .connect_with(opts.clone())
+            .await
+            .with_context(|| format!("opening {url}"))?;
+        let read = AnyPoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .after_connect(sqlite_pragmas)
+            .connect_with(opts)
+            .await
+            .with_context(|| format!("opening {url}"))?;
+        Ok(Store { read, write, backend: Backend::Sqlite })
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.write).await,
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&self.write).await,
+        }
+        .context("migrating the database")
+    }
+}
+
+/// A URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn sqlite_pragmas(conn: &mut sqlx::AnyConnection, _meta: sqlx::pool::PoolConnectionMetadata) -> futures_like::BoxFuture<'_, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;").await?;
+        Ok(())
+    })
+}
+
+mod futures_like {
+    pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_hides_the_password_only() {
+        assert_eq!(super::redact("postgres://iamd:s3cret@localhost:5432/iamd"), "postgres://iamd:***@localhost:5432/iamd");
+        assert_eq!(super::redact("postgres://localhost/iamd"), "postgres://localhost/iamd");
+    }
+}
