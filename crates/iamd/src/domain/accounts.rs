@@ -42,9 +42,11 @@ pub async fn create_account(iam: &Iam, email: &str) -> anyhow::Result<NewAccount
         .await;
         match r {
             Err(e) if is_unique_violation(&e) => {
+                // PostgreSQL refuses further statements in a failed transaction: ask outside it.
+                drop(tx);
                 let taken: Option<String> = sqlx::query_scalar("SELECT account_id FROM accounts WHERE root_email_lower = $1")
                     .bind(email.to_lowercase())
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&iam.store.write)
                     .await?;
                 if let Some(id) = taken {
                     anyhow::bail!("an account with the e-mail {email} already exists ({id}); pick another e-mail");

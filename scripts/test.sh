@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs the whole iamd test suite on a fresh machine:
+#   1. unit tests (cargo test: SigV4 vectors, validation, sealing, passwords, …);
+#   2. end-to-end tests (pytest + boto3 + the aws CLI) against the real binary, on SQLite AND PostgreSQL.
+# Installs what it needs when missing: Python tools from PyPI into .venv, PostgreSQL from Debian's
+# packages; starts a throwaway PostgreSQL cluster under .pgtest/ unless IAMD_TEST_PG_URL points at one.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k access_keys).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+say() { printf '\n== %s\n' "$*"; }
+
+say "Python tools (.venv: boto3, awscli, pytest)"
+if [ ! -x .venv/bin/pytest ] || [ ! -x .venv/bin/aws ]; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check boto3 awscli pytest
+fi
+export PATH="$ROOT/.venv/bin:$PATH"
+
+PG_STARTED=""
+cleanup() {
+  if [ -n "$PG_STARTED" ]; then
+    $PG_AS "$PG_BIN/pg_ctl" -D "$ROOT/.pgtest/data" -m immediate stop >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+
+if [ -z "${IAMD_TEST_PG_URL:-}" ]; then
+  say "PostgreSQL (throwaway cluster)"
+  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ] || ! command -v psql >/dev/null || ! command -v pg_dump >/dev/null; then
+    echo "installing PostgreSQL from Debian's packages"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql postgresql-client >/dev/null
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
+  PG_AS=""
+  if [ "$(id -u)" = 0 ]; then PG_AS="runuser -u postgres --"; fi
+  rm -rf .pgtest && mkdir -p .pgtest
+  [ -n "$PG_AS" ] && chown postgres .pgtest
+  PG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  $PG_AS "$PG_BIN/initdb" -D "$ROOT/.pgtest/data" -A trust -U postgres --no-sync >/dev/null
+  $PG_AS "$PG_BIN/pg_ctl" -D "$ROOT/.pgtest/data" -l "$ROOT/.pgtest/log" -w \
+    -o "-p $PG_PORT -k $ROOT/.pgtest -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+  PG_STARTED=1
+  export IAMD_TEST_PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+  echo "PostgreSQL on port $PG_PORT"
+fi
+
+say "cargo build"
+cargo build --workspace --locked 2>&1 | tail -n 3
+
+say "unit tests (cargo test)"
+cargo test --workspace --locked
+
+say "end-to-end tests (pytest, real iamd binary, boto3 + aws CLI, SQLite and PostgreSQL)"
+export IAMD_BIN="$ROOT/target/debug/iamd"
+cd tests/e2e
+python -m pytest -q -p no:cacheprovider "$@"
