@@ -313,7 +313,9 @@ pub fn uri_encode(s: &str, keep_slash: bool) -> String {
 /// The canonical URI. With `normalize` (every service but S3) dot segments are removed and runs of
 /// slashes collapse, as the published suite expects.
 pub fn canonical_uri(path: &str, normalize: bool) -> String {
-    let path = if path.is_empty() { "/" } else { path };
+    if path.is_empty() || path == "/" {
+        return "/".to_string();
+    }
     if !normalize {
         return uri_encode(path, true);
     }
@@ -338,6 +340,9 @@ pub fn canonical_uri(path: &str, normalize: bool) -> String {
 /// The canonical query string; for presigned requests `X-Amz-Signature` is left out, and so is
 /// `X-Amz-Security-Token` when `omit_token` (clients that add the token after signing).
 pub fn canonical_query(query: &str, kind: AuthKind, omit_token: bool) -> String {
+    if query.is_empty() {
+        return String::new();
+    }
     let mut pairs: Vec<(String, String)> = query_pairs(query)
         .into_iter()
         .filter(|(k, _)| !(kind == AuthKind::Presigned && k == "X-Amz-Signature"))
@@ -348,21 +353,22 @@ pub fn canonical_query(query: &str, kind: AuthKind, omit_token: bool) -> String 
     pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
 
-fn canonical_header_value(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
+/// Appends a header value as SigV4 wants it: trimmed, inner runs of whitespace as one space.
+fn push_canonical_header_value(v: &str, out: &mut String) {
     let mut space = false;
+    let mut any = false;
     for c in v.trim().chars() {
         if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
             space = true;
         } else {
-            if space && !out.is_empty() {
+            if space && any {
                 out.push(' ');
             }
             space = false;
+            any = true;
             out.push(c);
         }
     }
-    out
 }
 
 /// Builds the canonical request. Fails when a signed header is absent, or `host` is not signed.
@@ -377,35 +383,46 @@ pub fn canonical_request_with(req: &Request<'_>, auth: &Auth, normalize: bool, o
             "'Host' must be a 'SignedHeader' in the AWS Authorization.".into(),
         ));
     }
-    let mut sorted = auth.signed_headers.clone();
-    sorted.sort();
+    let mut sorted: Vec<&str> = auth.signed_headers.iter().map(|s| s.as_str()).collect();
+    sorted.sort_unstable();
     sorted.dedup();
-    let mut headers = String::new();
+    let mut out = String::with_capacity(512);
+    out.push_str(req.method);
+    out.push('\n');
+    out.push_str(&canonical_uri(req.path, normalize));
+    out.push('\n');
+    out.push_str(&canonical_query(req.query, auth.kind, omit_token));
+    out.push('\n');
     for name in &sorted {
-        let values: Vec<String> = req
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| canonical_header_value(v))
-            .collect();
-        if values.is_empty() {
+        out.push_str(name);
+        out.push(':');
+        let mut first = true;
+        for (_, v) in req.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            push_canonical_header_value(v, &mut out);
+        }
+        if first {
             return Err(Error::SignatureDoesNotMatch(SIGNATURE_MISMATCH.into()));
         }
-        headers.push_str(name);
-        headers.push(':');
-        headers.push_str(&values.join(","));
-        headers.push('\n');
+        out.push('\n');
     }
-    let payload = hex::encode(Sha256::digest(req.body));
-    Ok(format!(
-        "{}\n{}\n{}\n{}\n{}\n{}",
-        req.method,
-        canonical_uri(req.path, normalize),
-        canonical_query(req.query, auth.kind, omit_token),
-        headers,
-        sorted.join(";"),
-        payload
-    ))
+    out.push('\n');
+    for (i, name) in sorted.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(name);
+    }
+    out.push('\n');
+    if req.body.is_empty() {
+        out.push_str(EMPTY_SHA256);
+    } else {
+        out.push_str(&hex::encode(Sha256::digest(req.body)));
+    }
+    Ok(out)
 }
 
 pub fn string_to_sign(auth: &Auth, canonical_request: &str) -> String {

@@ -70,7 +70,9 @@ pub async fn handle(app: axum::extract::State<App>, req: Request<Body>) -> Respo
         let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())?;
         let caller = authenticate(&app, &parts, &bytes).await?;
         ns = caller.service.ns();
-        principal = caller.principal.arn();
+        if tracing::enabled!(tracing::Level::INFO) {
+            principal = caller.principal.arn();
+        }
         let raw: &[u8] = if parts.method == axum::http::Method::POST { &bytes } else { parts.uri.query().unwrap_or("").as_bytes() };
         let mut params = params::Params::parse(raw);
         action = params.raw("Action").unwrap_or("").to_string();
@@ -110,9 +112,9 @@ fn too_large() -> AwsError {
 
 /// SigV4 first: parse, check scope and time, find the key, verify the signature.
 async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]) -> Result<Caller, AwsError> {
-    let headers: Vec<(String, String)> =
-        parts.headers.iter().map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
-    let header_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    // A header value that is not UTF-8 canonicalises as empty: its signature cannot match.
+    let header_refs: Vec<(&str, &str)> =
+        parts.headers.iter().map(|(n, v)| (n.as_str(), std::str::from_utf8(v.as_bytes()).unwrap_or(""))).collect();
     let req = sigv4::Request {
         method: parts.method.as_str(),
         path: parts.uri.path(),

@@ -1,0 +1,280 @@
+//! iamd's load benchmark. It sends real SigV4-signed Query requests over keep-alive HTTP/1.1
+//! connections and reports throughput and p50/p99 latency per operation, against iamd and — in the
+//! same run, with the same client — against a trivial HTTP server (the ceiling on this machine), and
+//! prints each as a ratio of the ceiling. It also reports iamd's resident memory when idle.
+//!
+//! The client re-signs each distinct request once per second (the signature stays valid SigV4 with a
+//! fresh X-Amz-Date); the server verifies every request in full.
+//!
+//! Example: `cargo run --release -p iamd-bench -- --iamd target/release/iamd --seconds 5 --connections 32`
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[derive(Parser, Debug)]
+#[command(about = "Load benchmark: iamd against a trivial HTTP server, same client, one run")]
+struct Args {
+    /// The iamd binary to start (on a fresh data directory), unless --endpoint is given.
+    #[arg(long, default_value = "target/release/iamd")]
+    iamd: String,
+    /// Benchmark an already running iamd instead (needs --access-key-id and --secret-access-key).
+    #[arg(long)]
+    endpoint: Option<String>,
+    #[arg(long)]
+    access_key_id: Option<String>,
+    #[arg(long)]
+    secret_access_key: Option<String>,
+    /// PostgreSQL URL for the iamd this benchmark starts (default: SQLite).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Seconds of measurement per operation and target.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Operations to run, comma-separated.
+    #[arg(long, default_value = "GetCallerIdentity,ListUsers", value_delimiter = ',')]
+    ops: Vec<String>,
+    /// Internal: run as the trivial HTTP server on this address.
+    #[arg(long, hide = true)]
+    trivial_server: Option<String>,
+}
+
+struct Target {
+    addr: SocketAddr,
+    akid: String,
+    secret: String,
+}
+
+#[derive(Clone, Copy)]
+struct Op {
+    name: &'static str,
+    service: &'static str,
+    body: &'static str,
+}
+
+const OPS: &[Op] = &[
+    Op { name: "GetCallerIdentity", service: "sts", body: "Action=GetCallerIdentity&Version=2011-06-15" },
+    Op { name: "ListUsers", service: "iam", body: "Action=ListUsers&Version=2010-05-08&MaxItems=10" },
+];
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(addr) = &args.trivial_server {
+        return trivial_server(addr);
+    }
+    let mut children: Vec<Child> = Vec::new();
+    let _tmp = tempfile::tempdir()?;
+    let (iamd_target, iamd_pid) = match &args.endpoint {
+        Some(ep) => {
+            let addr: SocketAddr = ep.trim_start_matches("http://").trim_end_matches('/').parse().context("--endpoint must be http://IP:PORT")?;
+            let (Some(a), Some(s)) = (&args.access_key_id, &args.secret_access_key) else { bail!("--endpoint needs --access-key-id and --secret-access-key") };
+            (Target { addr, akid: a.clone(), secret: s.clone() }, None)
+        }
+        None => {
+            let dir = _tmp.path().join("data");
+            let mut init = Command::new(&args.iamd);
+            init.args(["init", "--data-dir"]).arg(&dir).arg("--json");
+            if let Some(u) = &args.database_url {
+                init.args(["--database-url", u]);
+            }
+            let out = init.output().with_context(|| format!("running {} init", args.iamd))?;
+            if !out.status.success() {
+                bail!("iamd init failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+            let mut serve = Command::new(&args.iamd);
+            serve.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&dir).env("IAMD_LOG", "warn");
+            if let Some(u) = &args.database_url {
+                serve.args(["--database-url", u]);
+            }
+            let (child, addr) = spawn_listening(serve)?;
+            let pid = child.id();
+            children.push(child);
+            (Target { addr, akid: v["access_key_id"].as_str().unwrap().into(), secret: v["secret_access_key"].as_str().unwrap().into() }, Some(pid))
+        }
+    };
+    let me = std::env::current_exe()?;
+    let mut trivial = Command::new(me);
+    trivial.args(["--trivial-server", "127.0.0.1:0"]);
+    let (child, trivial_addr) = spawn_listening(trivial)?;
+    children.push(child);
+    let trivial_target = Target { addr: trivial_addr, akid: iamd_target.akid.clone(), secret: iamd_target.secret.clone() };
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let idle_rss = iamd_pid.and_then(rss_kib);
+    println!("iamd-bench: {} connections, {} s per run, client on 1 thread, machine has {} cores", args.connections, args.seconds, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    let mut rows = Vec::new();
+    for name in &args.ops {
+        let Some(op) = OPS.iter().find(|o| o.name == name) else { bail!("unknown op {name}; known: GetCallerIdentity, ListUsers") };
+        // Warm both up, then measure the ceiling and iamd back to back.
+        rt.block_on(run(&trivial_target, *op, args.connections, Duration::from_millis(500)))?;
+        rt.block_on(run(&iamd_target, *op, args.connections, Duration::from_millis(500)))?;
+        let ceiling = rt.block_on(run(&trivial_target, *op, args.connections, Duration::from_secs(args.seconds)))?;
+        let measured = rt.block_on(run(&iamd_target, *op, args.connections, Duration::from_secs(args.seconds)))?;
+        rows.push((op.name, ceiling, measured));
+    }
+    println!();
+    println!("| operation | target | requests/s | p50 ms | p99 ms | errors | % of ceiling |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for (name, c, m) in &rows {
+        println!("| {name} | trivial HTTP server | {:.0} | {:.3} | {:.3} | {} | 100% |", c.rps, c.p50, c.p99, c.errors);
+        println!("| {name} | iamd | {:.0} | {:.3} | {:.3} | {} | {:.0}% |", m.rps, m.p50, m.p99, m.errors, 100.0 * m.rps / c.rps);
+    }
+    if let Some(kib) = idle_rss {
+        println!("\niamd idle resident memory (before load): {:.1} MB", kib as f64 / 1024.0);
+    }
+    if let Some(kib) = iamd_pid.and_then(rss_kib) {
+        println!("iamd resident memory after load: {:.1} MB", kib as f64 / 1024.0);
+    }
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Starts a process that prints `... listening on http://ADDR` on stdout and returns that address.
+fn spawn_listening(mut cmd: Command) -> anyhow::Result<(Child, SocketAddr)> {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().context("starting a server")?;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next() {
+        let line = line?;
+        if let Some(a) = line.split("listening on http://").nth(1) {
+            let addr = a.trim().parse()?;
+            std::thread::spawn(move || for _ in lines {});
+            return Ok((child, addr));
+        }
+    }
+    bail!("the server exited before listening")
+}
+
+fn trivial_server(addr: &str) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        let l = tokio::net::TcpListener::bind(addr).await?;
+        println!("trivial server listening on http://{}", l.local_addr()?);
+        let body = "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:root</Arn><UserId>123456789012</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata></GetCallerIdentityResponse>";
+        let app = axum::Router::new().fallback(move || async move { ([("content-type", "text/xml")], body) });
+        axum::serve(l, app).await?;
+        anyhow::Ok(())
+    })
+}
+
+struct Stats {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+    errors: u64,
+}
+
+/// One signed request, re-signed when the second changes.
+struct Signed {
+    second: i64,
+    bytes: Vec<u8>,
+}
+
+fn sign(t: &Target, op: Op, now: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
+    let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
+    let host = t.addr.to_string();
+    let ct = "application/x-www-form-urlencoded; charset=utf-8";
+    let headers = [("host", host.as_str()), ("x-amz-date", amz_date.as_str()), ("content-type", ct)];
+    let req = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: op.body.as_bytes() };
+    let authz = sigv4::sign_header(&req, &t.akid, &t.secret, &amz_date, "us-east-1", op.service, &["host", "x-amz-date", "content-type"]);
+    format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Date: {amz_date}\r\nContent-Type: {ct}\r\nAuthorization: {authz}\r\nContent-Length: {}\r\n\r\n{}",
+        op.body.len(),
+        op.body
+    )
+    .into_bytes()
+}
+
+async fn run(t: &Target, op: Op, conns: usize, dur: Duration) -> anyhow::Result<Stats> {
+    let deadline = Instant::now() + dur;
+    let started = Instant::now();
+    let target = Arc::new(Target { addr: t.addr, akid: t.akid.clone(), secret: t.secret.clone() });
+    let mut tasks = Vec::new();
+    for _ in 0..conns {
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move { connection(target, op, deadline).await }));
+    }
+    let mut lat: Vec<u32> = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await??;
+        lat.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let pct = |p: f64| if lat.is_empty() { 0.0 } else { lat[((lat.len() - 1) as f64 * p) as usize] as f64 / 1000.0 };
+    Ok(Stats { rps: lat.len() as f64 / elapsed, p50: pct(0.50), p99: pct(0.99), errors })
+}
+
+async fn connection(t: Arc<Target>, op: Op, deadline: Instant) -> anyhow::Result<(Vec<u32>, u64)> {
+    let mut s = TcpStream::connect(t.addr).await?;
+    s.set_nodelay(true)?;
+    let mut signed = Signed { second: -1, bytes: vec![] };
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut lat = Vec::with_capacity(100_000);
+    let mut errors = 0u64;
+    while Instant::now() < deadline {
+        let now = chrono::Utc::now();
+        if now.timestamp() != signed.second {
+            signed = Signed { second: now.timestamp(), bytes: sign(&t, op, now) };
+        }
+        let t0 = Instant::now();
+        s.write_all(&signed.bytes).await?;
+        let status = read_response(&mut s, &mut buf).await?;
+        lat.push(t0.elapsed().as_micros() as u32);
+        if status != 200 {
+            errors += 1;
+        }
+    }
+    Ok((lat, errors))
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length body; returns the status.
+async fn read_response(s: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<u16> {
+    let mut have = 0;
+    loop {
+        let n = s.read(&mut buf[have..]).await?;
+        if n == 0 {
+            bail!("connection closed");
+        }
+        have += n;
+        if let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buf[..end])?;
+            let status: u16 = head.get(9..12).unwrap_or("0").parse().unwrap_or(0);
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse().unwrap_or(0)))
+                .unwrap_or(0);
+            let mut body_have = have - (end + 4);
+            while body_have < len {
+                let n = s.read(&mut buf[..]).await?;
+                if n == 0 {
+                    bail!("connection closed");
+                }
+                body_have += n;
+            }
+            return Ok(status);
+        }
+        if have == buf.len() {
+            bail!("response header too large");
+        }
+    }
+}
