@@ -150,3 +150,48 @@ def test_every_response_request_id_appears_in_the_log(server):
     lines = [json.loads(l) for l in server.logs().splitlines() if rid in l]
     assert lines and lines[0]["action"] == "ListUsers" and lines[0]["status"] == 200
     assert server.account["secret_access_key"] not in server.logs()
+
+
+def test_wrong_master_key_refuses_to_start(server):
+    server.stop()
+    p = run_iamd("serve", *server.store_args(), "--listen", "127.0.0.1:0", env={"IAMD_MASTER_KEY": "11" * 32}, check=False)
+    assert p.returncode != 0 and "master key does not match" in p.stderr
+
+
+def test_second_serve_on_one_sqlite_directory_is_refused(server):
+    if server.backend != "sqlite":
+        pytest.skip("the data-directory lock is SQLite's; PostgreSQL nodes share by design (see the next test)")
+    p = run_iamd("serve", *server.store_args(), "--listen", "127.0.0.1:0", check=False)
+    assert p.returncode != 0 and "already using" in p.stderr
+
+
+def test_postgres_nodes_share_state_and_see_key_changes_at_once(server, tmpdir_path):
+    if server.backend != "postgres":
+        pytest.skip("several nodes need PostgreSQL")
+    from conftest import Server
+    node2 = Server.__new__(Server)
+    node2.__dict__.update(server.__dict__)
+    node2.data_dir = os.path.join(tmpdir_path, "node2")
+    node2.log_path = os.path.join(tmpdir_path, "node2.log")
+    node2.proc = None
+    # without the master key a new node is told what to do, and changes nothing
+    p = run_iamd("serve", *node2.store_args(), "--listen", "127.0.0.1:0", check=False)
+    assert p.returncode != 0 and "master.key" in p.stderr
+    key = open(os.path.join(server.data_dir, "master.key")).read().strip()
+    os.environ["IAMD_MASTER_KEY"] = key
+    try:
+        node2.start()
+    finally:
+        del os.environ["IAMD_MASTER_KEY"]
+    try:
+        creds = server.new_user_with_key("shared")
+        assert node2.sts(creds).get_caller_identity()["Arn"].endswith(":user/shared")
+        for _ in range(3):
+            server.iam().update_access_key(UserName="shared", AccessKeyId=creds.access_key_id, Status="Inactive")
+            with pytest.raises(ClientError) as e:
+                node2.sts(creds).get_caller_identity()
+            assert e.value.response["Error"]["Code"] == "InvalidClientTokenId"
+            node2.iam().update_access_key(UserName="shared", AccessKeyId=creds.access_key_id, Status="Active")
+            assert server.sts(creds).get_caller_identity()["Arn"].endswith(":user/shared")
+    finally:
+        node2.stop()

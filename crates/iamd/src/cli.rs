@@ -177,7 +177,9 @@ async fn open(s: &StoreArgs) -> anyhow::Result<Iam> {
     }
     let key = crypto::load_master_key(&s.data_dir, s.master_key.as_deref())?;
     let store = Store::open(&s.data_dir, s.database_url.as_deref()).await?;
-    Ok(Iam::new(store, Sealer::new(&key)))
+    let iam = Iam::new(store, Sealer::new(&key));
+    crate::domain::check_master_key(&iam).await?;
+    Ok(iam)
 }
 
 /// Creates the data directory, the master key (unless given) and the database, then the first account.
@@ -188,12 +190,21 @@ async fn initialise(s: &StoreArgs, email: &str) -> anyhow::Result<(Iam, Option<a
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&s.data_dir, std::fs::Permissions::from_mode(0o700));
     }
+    let store = Store::open(&s.data_dir, s.database_url.as_deref()).await?;
     let key = match &s.master_key {
         Some(k) => crypto::load_master_key(&s.data_dir, Some(k))?,
-        None => crypto::create_master_key(&s.data_dir)?,
+        None => {
+            // A new node joining a shared database must bring the key the others use, not make one.
+            let has_key: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM meta WHERE name = 'master_key_check'").fetch_optional(&store.write).await?;
+            if has_key.is_some() {
+                bail!("the database is already initialised with a master key this node does not have: copy master.key from another node into {} or set IAMD_MASTER_KEY", s.data_dir.display());
+            }
+            crypto::create_master_key(&s.data_dir)?
+        }
     };
-    let store = Store::open(&s.data_dir, s.database_url.as_deref()).await?;
     let iam = Iam::new(store, Sealer::new(&key));
+    crate::domain::check_master_key(&iam).await?;
     if accounts::account_count(&iam).await? > 0 {
         return Ok((iam, None));
     }

@@ -21,6 +21,7 @@ pub enum Purpose {
     AccessKeySecret,
     SessionToken,
     MfaSeed,
+    KeyCheck,
 }
 
 impl Purpose {
@@ -29,6 +30,7 @@ impl Purpose {
             Purpose::AccessKeySecret => b"iamd/v1/access-key-secret",
             Purpose::SessionToken => b"iamd/v1/session-token",
             Purpose::MfaSeed => b"iamd/v1/mfa-seed",
+            Purpose::KeyCheck => b"iamd/v1/key-check",
         }
     }
 }
@@ -38,6 +40,7 @@ pub struct Sealer {
     access_key: XChaCha20Poly1305,
     session: XChaCha20Poly1305,
     mfa: XChaCha20Poly1305,
+    check: XChaCha20Poly1305,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -54,7 +57,12 @@ impl Sealer {
             hk.expand(p.info(), &mut okm).expect("32 bytes is a valid HKDF length");
             XChaCha20Poly1305::new(&okm.into())
         };
-        Sealer { access_key: derive(Purpose::AccessKeySecret), session: derive(Purpose::SessionToken), mfa: derive(Purpose::MfaSeed) }
+        Sealer {
+            access_key: derive(Purpose::AccessKeySecret),
+            session: derive(Purpose::SessionToken),
+            mfa: derive(Purpose::MfaSeed),
+            check: derive(Purpose::KeyCheck),
+        }
     }
 
     fn cipher(&self, p: Purpose) -> &XChaCha20Poly1305 {
@@ -62,6 +70,7 @@ impl Sealer {
             Purpose::AccessKeySecret => &self.access_key,
             Purpose::SessionToken => &self.session,
             Purpose::MfaSeed => &self.mfa,
+            Purpose::KeyCheck => &self.check,
         }
     }
 

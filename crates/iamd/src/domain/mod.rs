@@ -45,6 +45,28 @@ impl Iam {
     }
 }
 
+/// Makes sure the master key is the one the database was sealed under: the first start records a
+/// value sealed under it; later starts must open that value, or refuse to serve.
+pub async fn check_master_key(iam: &Iam) -> anyhow::Result<()> {
+    use crate::crypto::Purpose;
+    const AAD: &[u8] = b"master_key_check";
+    let stored: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT value FROM meta WHERE name = 'master_key_check'").fetch_optional(&iam.store.write).await?;
+    match stored {
+        Some(v) => {
+            if iam.sealer.open(Purpose::KeyCheck, AAD, &v).as_deref() != Some(b"iamd".as_slice()) {
+                anyhow::bail!("the master key does not match this database: give the key it was initialised with (DATA_DIR/master.key or IAMD_MASTER_KEY)");
+            }
+        }
+        None => {
+            let sealed = iam.sealer.seal(Purpose::KeyCheck, AAD, b"iamd");
+            // Two nodes starting at once: the second insert loses and its check runs next start.
+            let _ = sqlx::query("INSERT INTO meta (name, value) VALUES ('master_key_check', $1)").bind(sealed).execute(&iam.store.write).await;
+        }
+    }
+    Ok(())
+}
+
 /// An IAM user as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserRef {
