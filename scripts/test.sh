@@ -10,10 +10,11 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 say() { printf '\n== %s\n' "$*"; }
 
-say "Python tools (.venv: boto3, awscli, pytest)"
-if [ ! -x .venv/bin/pytest ] || [ ! -x .venv/bin/aws ]; then
+say "Python tools (.venv: boto3, awscli, pytest, a QR decoder)"
+PY_TOOLS="boto3 awscli pytest zxing-cpp pillow"
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import boto3, pytest, zxingcpp, PIL" 2>/dev/null || [ ! -x .venv/bin/aws ]; then
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check boto3 awscli pytest
+  .venv/bin/pip install --quiet --disable-pip-version-check $PY_TOOLS
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
 

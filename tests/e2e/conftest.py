@@ -90,14 +90,14 @@ class Server:
         self.root = Creds(self.account["access_key_id"], self.account["secret_access_key"])
         return self.account
 
-    def start(self, extra=()):
+    def start(self, extra=(), env=None):
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [BIN, "serve", *self.store_args(), "--listen", "127.0.0.1:0", *extra],
             stdout=subprocess.PIPE,
             stderr=self.log,
             text=True,
-            env={**os.environ, "IAMD_LOG_FORMAT": "json"},
+            env={**os.environ, "IAMD_LOG_FORMAT": "json", **(env or {})},
         )
         deadline = time.time() + 60
         self.stdout_lines = []
@@ -122,6 +122,17 @@ class Server:
         if self.proc and self.proc.stdout:
             self.proc.stdout.close()
         self.proc = None
+
+    def second_node(self, tmp):
+        """Another iamd serving the same PostgreSQL database, with the same master key."""
+        assert self.backend == "postgres"
+        node = Server.__new__(Server)
+        node.__dict__.update(self.__dict__)
+        node.data_dir = os.path.join(tmp, "node2-" + uuid.uuid4().hex[:6])
+        node.log_path = os.path.join(tmp, "node2.log")
+        node.proc = None
+        key = open(os.path.join(self.data_dir, "master.key")).read().strip()
+        return node.start(env={"IAMD_MASTER_KEY": key})
 
     def logs(self):
         with open(self.log_path) as f:
@@ -202,6 +213,25 @@ class Server:
                 return r.status, r.read().decode(), {k.lower(): v for k, v in r.headers.items()}
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode(), {k.lower(): v for k, v in e.headers.items()}
+
+
+def totp(seed: bytes, step: int, digits=6, algorithm="sha1"):
+    """RFC 6238 code for a time step (the test's own implementation, independent of iamd's)."""
+    import struct
+    mac = hmac.new(seed, struct.pack(">Q", step), getattr(hashlib, algorithm)).digest()
+    off = mac[-1] & 15
+    n = (struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF) % 10 ** digits
+    return str(n).zfill(digits)
+
+
+def now_step(period=30):
+    return int(time.time()) // period
+
+
+def b32decode(text):
+    import base64
+    text = text.strip().replace(" ", "").upper()
+    return base64.b32decode(text + "=" * (-len(text) % 8))
 
 
 def _enc(s):

@@ -168,21 +168,9 @@ def test_second_serve_on_one_sqlite_directory_is_refused(server):
 def test_postgres_nodes_share_state_and_see_key_changes_at_once(server, tmpdir_path):
     if server.backend != "postgres":
         pytest.skip("several nodes need PostgreSQL")
-    from conftest import Server
-    node2 = Server.__new__(Server)
-    node2.__dict__.update(server.__dict__)
-    node2.data_dir = os.path.join(tmpdir_path, "node2")
-    node2.log_path = os.path.join(tmpdir_path, "node2.log")
-    node2.proc = None
-    # without the master key a new node is told what to do, and changes nothing
-    p = run_iamd("serve", *node2.store_args(), "--listen", "127.0.0.1:0", check=False)
+    p = run_iamd("serve", "--data-dir", os.path.join(tmpdir_path, "keyless"), "--database-url", server.database_url, "--listen", "127.0.0.1:0", check=False)
     assert p.returncode != 0 and "master.key" in p.stderr
-    key = open(os.path.join(server.data_dir, "master.key")).read().strip()
-    os.environ["IAMD_MASTER_KEY"] = key
-    try:
-        node2.start()
-    finally:
-        del os.environ["IAMD_MASTER_KEY"]
+    node2 = server.second_node(tmpdir_path)
     try:
         creds = server.new_user_with_key("shared")
         assert node2.sts(creds).get_caller_identity()["Arn"].endswith(":user/shared")

@@ -44,6 +44,97 @@ enum Command {
     /// Administer accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Administer MFA: import hardware tokens, enrol and (break-glass) remove the root user's devices.
+    #[command(subcommand)]
+    Mfa(MfaCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum MfaCommand {
+    /// Import hardware TOTP tokens from a vendor's seed file (PSKC, RFC 6030, or CSV) into an
+    /// account's inventory. All or nothing: a bad file stores nothing and names the line or element.
+    #[command(after_help = "Examples:\n  iamd mfa import --data-dir ./iamd-data --account 123456789012 tokens.pskcxml --password-stdin < pw.txt\n  iamd mfa import --data-dir ./iamd-data --account 123456789012 tokens.csv\n\nCSV lines: serial,seed[,digits[,period[,algorithm]]] with a base32 seed, or hex:… for hex.")]
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The account that receives the tokens.
+        #[arg(long)]
+        account: String,
+        /// The seed file.
+        file: PathBuf,
+        /// pskc or csv; default: from the file's content.
+        #[arg(long, value_parser = ["pskc", "csv"])]
+        format: Option<String>,
+        /// The pre-shared AES key for an encrypted PSKC file, in hex.
+        #[arg(long, env = "IAMD_PSKC_KEY", hide_env_values = true)]
+        key_hex: Option<String>,
+        /// The password for a PBKDF2-protected PSKC file (prefer --password-stdin).
+        #[arg(long, env = "IAMD_PSKC_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List an account's hardware tokens: serial, state and owner.
+    #[command(after_help = "Example:\n  iamd mfa list-hardware --data-dir ./iamd-data --account 123456789012")]
+    ListHardware {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a virtual MFA device for the root user to enrol: prints its serial, seed and otpauth URI.
+    #[command(after_help = "Example:\n  iamd mfa create-virtual --data-dir ./iamd-data --account 123456789012 --name root-phone --qr-png root-phone.png")]
+    CreateVirtual {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        account: String,
+        /// The device name (unique in the account).
+        #[arg(long)]
+        name: String,
+        /// Also write the QR code to this PNG file.
+        #[arg(long)]
+        qr_png: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enrol a virtual or hardware device for the root user with two consecutive codes.
+    #[command(after_help = "Example:\n  iamd mfa enable-root --data-dir ./iamd-data --account 123456789012 --serial arn:aws:iam::123456789012:mfa/root-phone --code1 123456 --code2 654321")]
+    EnableRoot {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        serial: String,
+        #[arg(long)]
+        code1: String,
+        #[arg(long)]
+        code2: String,
+    },
+    /// Break glass: remove one of the root user's devices when it is lost. Logged at warn level.
+    #[command(after_help = "Example:\n  iamd mfa deactivate-root --data-dir ./iamd-data --account 123456789012 --serial arn:aws:iam::123456789012:mfa/root-phone")]
+    DeactivateRoot {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        serial: String,
+    },
+    /// List the root user's MFA devices.
+    #[command(after_help = "Example:\n  iamd mfa list-root --data-dir ./iamd-data --account 123456789012")]
+    ListRoot {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -150,6 +241,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print_account(&acct, json, None);
             Ok(())
         }
+        Command::Mfa(cmd) => mfa_command(cmd).await,
         Command::Account(AccountCommand::List { store, json }) => {
             let iam = open(&store).await?;
             let list = accounts::list_accounts(&iam).await?;
@@ -159,6 +251,104 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{:<14} {:<32} {:<24} {:>6}  CREATED", "ACCOUNT", "ROOT E-MAIL", "ALIAS", "USERS");
                 for a in list {
                     println!("{:<14} {:<32} {:<24} {:>6}  {}", a.account_id, a.root_email, a.alias.unwrap_or_else(|| "-".into()), a.users, a.created);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn mfa_command(cmd: MfaCommand) -> anyhow::Result<()> {
+    use crate::domain::mfa;
+    match cmd {
+        MfaCommand::Import { store, account, file, format, key_hex, password, password_stdin } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let is_pskc = match format.as_deref() {
+                Some("pskc") => true,
+                Some(_) => false,
+                None => text.trim_start().starts_with('<'),
+            };
+            let tokens = if is_pskc {
+                let password = if password_stdin {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    Some(line.trim_end_matches(['\r', '\n']).to_string())
+                } else {
+                    password
+                };
+                let key = match (key_hex, password) {
+                    (Some(k), _) => otp::pskc::Key::PreShared(hex::decode(k.trim()).context("--key-hex must be hexadecimal")?),
+                    (None, Some(p)) => otp::pskc::Key::Password(p),
+                    (None, None) => otp::pskc::Key::None,
+                };
+                otp::pskc::parse(&text, &key).map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?
+            } else {
+                otp::csv::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?
+            };
+            let iam = open(&store).await?;
+            let n = mfa::import_hardware(&iam, &account, &tokens).await?;
+            tracing::info!(account, tokens = n, file = %file.display(), "hardware MFA tokens imported");
+            println!("imported {n} hardware token(s) into account {account}");
+            for t in &tokens {
+                println!("  {}  {} digits, {} s, {}", t.serial, t.params.digits, t.params.period, t.params.algorithm.name());
+            }
+            Ok(())
+        }
+        MfaCommand::ListHardware { store, account, json } => {
+            let iam = open(&store).await?;
+            let rows = mfa::list_hardware(&iam, &account).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!("{:<32} {:<11} {:<24} DIGITS PERIOD ALGORITHM", "SERIAL", "STATE", "OWNER");
+                for r in rows {
+                    println!("{:<32} {:<11} {:<24} {:>6} {:>6} {}", r.serial, r.state, r.owner.unwrap_or_else(|| "-".into()), r.digits, r.period, r.algorithm);
+                }
+            }
+            Ok(())
+        }
+        MfaCommand::CreateVirtual { store, account, name, qr_png, json } => {
+            let iam = open(&store).await?;
+            let mut p = crate::api::params::Params::parse(format!("n={}", percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)).as_bytes());
+            p.req("n", &crate::api::params::MFA_NAME);
+            p.finish().map_err(|e| anyhow::anyhow!("{}", e.message.replace("'n'", "'name'")))?;
+            let d = mfa::create_virtual(&iam, &account, &name, "/", &[]).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            if let Some(path) = qr_png {
+                std::fs::write(&path, &d.qr_png).with_context(|| format!("writing {}", path.display()))?;
+            }
+            if json {
+                println!("{}", serde_json::json!({"serial": d.serial, "seed_base32": d.seed_base32, "otpauth_uri": d.uri}));
+            } else {
+                println!("serial:       {}\nsecret key:   {}\notpauth URI:  {}\n\nAdd it to an authenticator app, then: iamd mfa enable-root --account {account} --serial {} --code1 … --code2 …", d.serial, d.seed_base32, d.uri, d.serial);
+            }
+            Ok(())
+        }
+        MfaCommand::EnableRoot { store, account, serial, code1, code2 } => {
+            let iam = open(&store).await?;
+            mfa::enable(&iam, &account, "", &serial, &code1, &code2).await.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            tracing::info!(account, serial, "root MFA device enabled from the command line");
+            println!("enabled {serial} for the root user of {account}");
+            Ok(())
+        }
+        MfaCommand::DeactivateRoot { store, account, serial } => {
+            let iam = open(&store).await?;
+            mfa::deactivate(&iam, &account, "", &serial).await.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            tracing::warn!(account, serial, "break-glass: root MFA device deactivated from the server's command line");
+            println!("deactivated {serial} for the root user of {account}");
+            Ok(())
+        }
+        MfaCommand::ListRoot { store, account, json } => {
+            let iam = open(&store).await?;
+            let list = mfa::list_for_owner(&iam, &account, "").await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let rows: Vec<serde_json::Value> = list
+                .iter()
+                .map(|d| serde_json::json!({"serial": d.serial, "type": d.kind.label(), "enabled": d.enabled_at.map(crate::domain::iso8601)}))
+                .collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for r in rows {
+                    println!("{}  {}  {}", r["serial"].as_str().unwrap_or(""), r["type"].as_str().unwrap_or(""), r["enabled"].as_str().unwrap_or(""));
                 }
             }
             Ok(())

@@ -12,4 +12,5 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod ids;
+pub mod qr;
 pub mod store;

@@ -3,16 +3,16 @@
 
 use super::params::{self, Params};
 use super::xml::Xml;
-use super::{App, Caller, Service};
+use super::{mfa, App, Caller, Service};
 use crate::domain::passwords::PasswordPolicy;
 use crate::domain::{accounts, iso8601, keys, user_arn, users, UserRef};
 use crate::error::{AwsError, Result};
 
-type Out = Result<Option<String>>;
+pub type Out = Result<Option<String>>;
 
 /// Authorization until the policy engine arrives: the root user may do everything in its account,
 /// an IAM user nothing but what `allowed_without_policy` names.
-fn authorize(c: &Caller, action: &str, resource: &str) -> Result<()> {
+pub fn authorize(c: &Caller, action: &str, resource: &str) -> Result<()> {
     if c.principal.is_root() {
         return Ok(());
     }
@@ -22,12 +22,12 @@ fn authorize(c: &Caller, action: &str, resource: &str) -> Result<()> {
     )))
 }
 
-fn account(c: &Caller) -> &str {
+pub fn account(c: &Caller) -> &str {
     &c.principal.account_id
 }
 
 /// The resource ARN for actions on a user named in the request, or the caller when none is named.
-fn user_resource(c: &Caller, name: Option<&str>) -> String {
+pub fn user_resource(c: &Caller, name: Option<&str>) -> String {
     match (name, &c.principal.user) {
         (Some(n), Some(u)) if n.eq_ignore_ascii_case(&u.name) => user_arn(account(c), &u.path, &u.name),
         (Some(n), _) => user_arn(account(c), "/", n),
@@ -43,7 +43,7 @@ async fn target(app: &App, c: &Caller, name: Option<&str>) -> Result<Option<User
     }
 }
 
-fn write_user(x: &mut Xml, u: &users::User, account: &str, with_tags: bool) {
+pub fn write_user(x: &mut Xml, u: &users::User, account: &str, with_tags: bool) {
     x.text("Path", &u.path)
         .text("UserName", &u.name)
         .text("UserId", &u.user_id)
@@ -58,6 +58,20 @@ fn write_user(x: &mut Xml, u: &users::User, account: &str, with_tags: bool) {
 pub async fn dispatch(app: &App, c: &Caller, action: &str, p: &mut Params) -> Out {
     match (c.service, action) {
         (Service::Sts, "GetCallerIdentity") => get_caller_identity(c, p),
+        (Service::Sts, "GetSessionToken") => mfa::get_session_token(app, c, p).await,
+        (Service::Iam, "CreateVirtualMFADevice") => mfa::create_virtual_mfa_device(app, c, p).await,
+        (Service::Iam, "EnableMFADevice") => mfa::enable_mfa_device(app, c, p).await,
+        (Service::Iam, "ResyncMFADevice") => mfa::resync_mfa_device(app, c, p).await,
+        (Service::Iam, "DeactivateMFADevice") => mfa::deactivate_mfa_device(app, c, p).await,
+        (Service::Iam, "DeleteVirtualMFADevice") => mfa::delete_virtual_mfa_device(app, c, p).await,
+        (Service::Iam, "ListMFADevices") => mfa::list_mfa_devices(app, c, p).await,
+        (Service::Iam, "ListVirtualMFADevices") => mfa::list_virtual_mfa_devices(app, c, p).await,
+        (Service::Iam, "GetMFADevice") => mfa::get_mfa_device(app, c, p).await,
+        (Service::Iam, "TagMFADevice") => mfa::tag_mfa_device(app, c, p).await,
+        (Service::Iam, "UntagMFADevice") => mfa::untag_mfa_device(app, c, p).await,
+        (Service::Iam, "ListMFADeviceTags") => mfa::list_mfa_device_tags(app, c, p).await,
+        (Service::Iam, "GenerateCredentialReport") => mfa::generate_credential_report(app, c, p).await,
+        (Service::Iam, "GetCredentialReport") => mfa::get_credential_report(app, c, p).await,
         (Service::Iam, "CreateUser") => create_user(app, c, p).await,
         (Service::Iam, "GetUser") => get_user(app, c, p).await,
         (Service::Iam, "ListUsers") => list_users(app, c, p).await,

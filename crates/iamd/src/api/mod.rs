@@ -3,10 +3,12 @@
 //! in the XML, the `x-amzn-RequestId` header and the log line.
 
 pub mod iam;
+pub mod mfa;
 pub mod params;
 pub mod xml;
 
-use crate::domain::{keys, Iam, Principal};
+use crate::domain::sessions::Session;
+use crate::domain::{keys, sessions, Iam, Principal};
 use crate::error::AwsError;
 use crate::ids;
 use axum::body::Body;
@@ -53,6 +55,8 @@ pub struct Caller {
     pub principal: Principal,
     pub service: Service,
     pub region: String,
+    /// Set when the request was signed with STS session credentials.
+    pub session: Option<Session>,
 }
 
 pub async fn handle(app: axum::extract::State<App>, req: Request<Body>) -> Response<Body> {
@@ -82,6 +86,11 @@ pub async fn handle(app: axum::extract::State<App>, req: Request<Body>) -> Respo
         let version = params.raw("Version").unwrap_or("").to_string();
         if version != caller.service.version() {
             return Err(AwsError::invalid_action(format!("Could not find operation {action} for version {version}")));
+        }
+        // Session credentials opened without MFA cannot call IAM at all (AWS answers as if the token
+        // were unknown); with MFA they act as the user.
+        if caller.service == Service::Iam && caller.session.as_ref().is_some_and(|s| s.mfa.is_none()) {
+            return Err(AwsError::invalid_token());
         }
         let result = iam::dispatch(&app, &caller, &action, &mut params).await?;
         Ok((action.clone(), result))
@@ -132,6 +141,23 @@ async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]
         return Err(AwsError { code: "SignatureDoesNotMatch", status: 403, message: "Credential should be scoped to a valid region.".into() });
     }
     sigv4::check_time(&auth, app.iam.clock.now_secs()).map_err(|e| AwsError::from_sigv4(&e))?;
+    if auth.access_key_id.starts_with("ASIA") {
+        let token = auth.security_token.as_deref().ok_or_else(AwsError::invalid_token)?;
+        let session = sessions::open(&app.iam, &auth.access_key_id, token)?;
+        let user = if session.owner.is_empty() {
+            None
+        } else {
+            Some(keys::lookup_user(&app.iam, &session.account_id, &session.owner).await?.ok_or_else(AwsError::invalid_token)?)
+        };
+        let key = sigv4::signing_key(&session.secret, &auth.scope_date, &auth.region, &auth.service);
+        sigv4::verify(&req, &auth, &key, true).map_err(|e| AwsError::from_sigv4(&e))?;
+        return Ok(Caller {
+            principal: Principal { account_id: session.account_id.clone(), user, access_key_id: auth.access_key_id.clone() },
+            service,
+            region: auth.region,
+            session: Some(session),
+        });
+    }
     if !auth.access_key_id.starts_with("AKIA") {
         return Err(AwsError::invalid_token());
     }
@@ -146,5 +172,6 @@ async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]
         principal: Principal { account_id: entry.account_id.clone(), user: entry.user.clone(), access_key_id: entry.access_key_id.clone() },
         service,
         region: auth.region,
+        session: None,
     })
 }

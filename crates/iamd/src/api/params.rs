@@ -50,6 +50,18 @@ fn alias_ok(s: &str) -> bool {
         && !s.contains("--")
 }
 
+fn serial_chars(s: &str) -> bool {
+    s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=/:,.@-".contains(c))
+}
+fn digits(s: &str) -> bool {
+    s.chars().all(|c| c.is_ascii_digit())
+}
+
+pub const SERIAL: Spec = spec(9, 256, serial_chars, r"[\w+=/:,.@-]+");
+pub const MFA_NAME: Spec = spec(1, 226, word_plus, r"[\w+=,.@-]+");
+/// AWS's model fixes codes at 6 digits; iamd also takes 8 for hardware tokens that show 8 (the device
+/// decides which length it accepts).
+pub const AUTH_CODE: Spec = spec(6, 8, digits, r"[\d]+");
 pub const USER_NAME: Spec = spec(1, 64, word_plus, r"[\w+=,.@-]+");
 pub const EXISTING_USER_NAME: Spec = spec(1, 128, word_plus, r"[\w+=,.@-]+");
 pub const PATH: Spec = spec(1, 512, path_ok, r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)");

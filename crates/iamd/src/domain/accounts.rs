@@ -158,10 +158,11 @@ pub async fn summary(iam: &Iam, account: &str) -> Result<Vec<(&'static str, i64)
     .await?;
     let users: i64 = row.get(0);
     let root_keys: i64 = row.get(1);
+    let (mfa_all, mfa_in_use, mfa_root) = super::mfa::counts(iam, account).await?;
     Ok(vec![
         ("AccessKeysPerUserQuota", 2),
         ("AccountAccessKeysPresent", (root_keys > 0) as i64),
-        ("AccountMFAEnabled", 0),
+        ("AccountMFAEnabled", (mfa_root > 0) as i64),
         ("AccountPasswordPresent", 1),
         ("AccountSigningCertificatesPresent", 0),
         ("AssumeRolePolicySizeQuota", 2048),
@@ -175,8 +176,8 @@ pub async fn summary(iam: &Iam, account: &str) -> Result<Vec<(&'static str, i64)
         ("GroupsQuota", 300),
         ("InstanceProfiles", 0),
         ("InstanceProfilesQuota", 1000),
-        ("MFADevices", 0),
-        ("MFADevicesInUse", 0),
+        ("MFADevices", mfa_all),
+        ("MFADevicesInUse", mfa_in_use),
         ("Policies", 0),
         ("PoliciesQuota", 1500),
         ("PolicySizeQuota", 6144),

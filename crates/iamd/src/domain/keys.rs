@@ -53,18 +53,21 @@ pub struct KeyCache {
     enabled: bool,
     generation: AtomicU64,
     map: RwLock<HashMap<String, Arc<KeyEntry>>>,
+    users: RwLock<HashMap<String, UserRef>>,
 }
 
 impl KeyCache {
     pub fn new(enabled: bool) -> Self {
-        KeyCache { enabled, generation: AtomicU64::new(0), map: RwLock::new(HashMap::new()) }
+        KeyCache { enabled, generation: AtomicU64::new(0), map: RwLock::new(HashMap::new()), users: RwLock::new(HashMap::new()) }
     }
     /// Called by every write that changes a key or a user, after its commit and before it answers.
     pub fn invalidate(&self) {
         if self.enabled {
             let mut m = self.map.write().unwrap_or_else(|p| p.into_inner());
+            let mut u = self.users.write().unwrap_or_else(|p| p.into_inner());
             self.generation.fetch_add(1, Ordering::SeqCst);
             m.clear();
+            u.clear();
         }
     }
 }
@@ -118,6 +121,31 @@ pub async fn lookup(iam: &Iam, access_key_id: &str) -> Result<Option<Arc<KeyEntr
         }
     }
     Ok(Some(entry))
+}
+
+/// Finds a user by id, for session credentials: a deleted user's sessions stop at once.
+pub async fn lookup_user(iam: &Iam, account: &str, user_id: &str) -> Result<Option<UserRef>> {
+    let cache = &iam.keys;
+    if cache.enabled {
+        if let Some(u) = cache.users.read().unwrap_or_else(|p| p.into_inner()).get(user_id) {
+            return Ok(Some(u.clone()));
+        }
+    }
+    let generation = cache.generation.load(Ordering::SeqCst);
+    let row = sqlx::query("SELECT name, path FROM users WHERE user_id = $1 AND account_id = $2")
+        .bind(user_id)
+        .bind(account)
+        .fetch_optional(&iam.store.read)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let u = UserRef { user_id: user_id.to_string(), name: row.get(0), path: row.get(1) };
+    if cache.enabled {
+        let mut m = cache.users.write().unwrap_or_else(|p| p.into_inner());
+        if cache.generation.load(Ordering::SeqCst) == generation {
+            m.insert(user_id.to_string(), u.clone());
+        }
+    }
+    Ok(Some(u))
 }
 
 /// Records a key's use (service and region), at most once per `LAST_USED_GRANULARITY_MS`, in the

@@ -3,7 +3,10 @@
 
 pub mod accounts;
 pub mod keys;
+pub mod mfa;
+pub mod sessions;
 pub mod passwords;
+pub mod report;
 pub mod users;
 
 use crate::crypto::Sealer;

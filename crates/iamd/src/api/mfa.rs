@@ -1,0 +1,269 @@
+//! MFA operations (IAM) and GetSessionToken (STS).
+
+use super::iam::{account, authorize, decode_marker, encode_marker, user_resource, write_user, Out};
+use super::params::{self, Params};
+use super::xml::Xml;
+use super::{App, Caller};
+use crate::domain::mfa::{self, Kind, Refusal};
+use crate::domain::{iso8601, report, sessions, users, UserRef};
+use crate::error::AwsError;
+use base64::Engine;
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The principal an MFA operation with an optional UserName acts on: the named user, or the caller.
+async fn owner_for(app: &App, c: &Caller, name: Option<&str>) -> Result<(String, Option<UserRef>), AwsError> {
+    match name {
+        Some(n) => {
+            let u = users::resolve(&app.iam, account(c), n).await?;
+            Ok((u.user_id.clone(), Some(u)))
+        }
+        None => Ok((mfa::owner_of(c.principal.user.as_ref()).to_string(), c.principal.user.clone())),
+    }
+}
+
+fn mfa_resource(c: &Caller, serial: &str) -> String {
+    if serial.starts_with("arn:") {
+        serial.to_string()
+    } else {
+        format!("arn:aws:iam::{}:mfa/{serial}", account(c))
+    }
+}
+
+pub async fn create_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("VirtualMFADeviceName", &params::MFA_NAME);
+    let path = p.opt("Path", &params::PATH).unwrap_or_else(|| "/".into());
+    let tags = p.tags(false);
+    p.finish()?;
+    params::check_duplicate_tag_keys(&tags)?;
+    let serial = mfa::virtual_serial(account(c), &path, &name);
+    authorize(c, "CreateVirtualMFADevice", &serial)?;
+    let d = mfa::create_virtual(&app.iam, account(c), &name, &path, &tags).await?;
+    let mut x = Xml::new();
+    x.open("VirtualMFADevice")
+        .text("SerialNumber", &d.serial)
+        .text("Base32StringSeed", &b64(d.seed_base32.as_bytes()))
+        .text("QRCodePNG", &b64(&d.qr_png));
+    if !tags.is_empty() {
+        x.tags("Tags", &tags);
+    }
+    x.close("VirtualMFADevice");
+    Ok(Some(x.buf))
+}
+
+pub async fn enable_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("UserName", &params::EXISTING_USER_NAME);
+    let serial = p.req("SerialNumber", &params::SERIAL);
+    let c1 = p.req("AuthenticationCode1", &params::AUTH_CODE);
+    let c2 = p.req("AuthenticationCode2", &params::AUTH_CODE);
+    p.finish()?;
+    authorize(c, "EnableMFADevice", &user_resource(c, Some(&name)))?;
+    let (owner, _) = owner_for(app, c, Some(&name)).await?;
+    mfa::enable(&app.iam, account(c), &owner, &serial, &c1, &c2).await?;
+    Ok(None)
+}
+
+pub async fn resync_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("UserName", &params::EXISTING_USER_NAME);
+    let serial = p.req("SerialNumber", &params::SERIAL);
+    let c1 = p.req("AuthenticationCode1", &params::AUTH_CODE);
+    let c2 = p.req("AuthenticationCode2", &params::AUTH_CODE);
+    p.finish()?;
+    authorize(c, "ResyncMFADevice", &user_resource(c, Some(&name)))?;
+    let (owner, _) = owner_for(app, c, Some(&name)).await?;
+    mfa::resync(&app.iam, account(c), &owner, &serial, &c1, &c2).await?;
+    Ok(None)
+}
+
+pub async fn deactivate_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.opt("UserName", &params::EXISTING_USER_NAME);
+    let serial = p.req("SerialNumber", &params::SERIAL);
+    p.finish()?;
+    authorize(c, "DeactivateMFADevice", &user_resource(c, name.as_deref()))?;
+    let (owner, _) = owner_for(app, c, name.as_deref()).await?;
+    let dev = mfa::deactivate(&app.iam, account(c), &owner, &serial).await?;
+    tracing::info!(account = account(c), serial = %dev.serial, owner = %owner, "MFA device deactivated");
+    Ok(None)
+}
+
+pub async fn delete_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let serial = p.req("SerialNumber", &params::SERIAL);
+    p.finish()?;
+    authorize(c, "DeleteVirtualMFADevice", &mfa_resource(c, &serial))?;
+    mfa::delete_virtual(&app.iam, account(c), &serial).await?;
+    Ok(None)
+}
+
+/// Pages over a sorted list by an opaque marker holding the next item's key.
+fn page<T>(items: Vec<T>, key: impl Fn(&T) -> String, marker: Option<String>, max: i64) -> (Vec<T>, Option<String>) {
+    let start = marker.unwrap_or_default();
+    let mut rest: Vec<T> = items.into_iter().filter(|i| key(i) >= start).collect();
+    let next = if rest.len() as i64 > max { Some(key(&rest[max as usize])) } else { None };
+    rest.truncate(max as usize);
+    (rest, next)
+}
+
+pub async fn list_mfa_devices(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.opt("UserName", &params::EXISTING_USER_NAME);
+    let (marker, max) = p.paging();
+    p.finish()?;
+    authorize(c, "ListMFADevices", &user_resource(c, name.as_deref()))?;
+    let (owner, user) = owner_for(app, c, name.as_deref()).await?;
+    let list = mfa::list_for_owner(&app.iam, account(c), &owner).await?;
+    let start = decode_marker(marker.as_deref())?;
+    let (list, next) = page(list, |d| format!("{:020}/{}", d.enabled_at.unwrap_or(0), d.serial), start, max);
+    let user_name = user.map(|u| u.name).unwrap_or_else(|| "root".into());
+    let mut x = Xml::new();
+    x.list("MFADevices", &list, |x, d| {
+        x.text("UserName", &user_name).text("SerialNumber", &d.serial).text("EnableDate", &iso8601(d.enabled_at.unwrap_or(d.created_at)));
+    });
+    x.paging(next.map(|n| encode_marker(&n)).as_deref());
+    Ok(Some(x.buf))
+}
+
+pub async fn list_virtual_mfa_devices(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let status = p.enumeration("AssignmentStatus", &["Assigned", "Unassigned", "Any"], false).unwrap_or_else(|| "Any".into());
+    let (marker, max) = p.paging();
+    p.finish()?;
+    authorize(c, "ListVirtualMFADevices", "*")?;
+    let list = mfa::list_virtual(&app.iam, account(c), &status).await?;
+    let start = decode_marker(marker.as_deref())?;
+    let (list, next) = page(list, |(d, _)| d.serial.clone(), start, max);
+    let root_created: Option<i64> = if list.iter().any(|(d, _)| d.owner.as_deref() == Some("")) {
+        Some(sqlx::query_scalar("SELECT created_at FROM accounts WHERE account_id = $1").bind(account(c)).fetch_one(&app.iam.store.read).await?)
+    } else {
+        None
+    };
+    let mut x = Xml::new();
+    x.list("VirtualMFADevices", &list, |x, (d, u)| {
+        x.text("SerialNumber", &d.serial);
+        match (d.owner.as_deref(), u) {
+            (Some(""), _) => {
+                x.open("User")
+                    .text("UserId", account(c))
+                    .text("Arn", &format!("arn:aws:iam::{}:root", account(c)))
+                    .text("CreateDate", &iso8601(root_created.unwrap_or(0)))
+                    .close("User");
+            }
+            (Some(_), Some(u)) => {
+                x.open("User");
+                write_user(x, u, account(c), false);
+                x.close("User");
+            }
+            _ => {}
+        }
+        if let Some(t) = d.enabled_at {
+            x.text("EnableDate", &iso8601(t));
+        }
+    });
+    x.paging(next.map(|n| encode_marker(&n)).as_deref());
+    Ok(Some(x.buf))
+}
+
+pub async fn get_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let serial = p.req("SerialNumber", &params::SERIAL);
+    let name = p.opt("UserName", &params::USER_NAME);
+    p.finish()?;
+    authorize(c, "GetMFADevice", &user_resource(c, name.as_deref()))?;
+    let (owner, user) = owner_for(app, c, name.as_deref()).await?;
+    // "For this API, we only accept FIDO security key ARNs."
+    let d = mfa::get(&app.iam, account(c), &serial)
+        .await?
+        .filter(|d| d.kind == Kind::U2f && d.owner.as_deref() == Some(owner.as_str()))
+        .ok_or_else(|| mfa::no_such_device(&serial))?;
+    let mut x = Xml::new();
+    x.opt("UserName", user.as_ref().map(|u| u.name.as_str())).text("SerialNumber", &d.serial);
+    if let Some(t) = d.enabled_at {
+        x.text("EnableDate", &iso8601(t));
+    }
+    Ok(Some(x.buf))
+}
+
+pub async fn tag_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let serial = p.req("SerialNumber", &params::SERIAL);
+    let tags = p.tags(true);
+    p.finish()?;
+    params::check_duplicate_tag_keys(&tags)?;
+    authorize(c, "TagMFADevice", &mfa_resource(c, &serial))?;
+    mfa::tag(&app.iam, account(c), &serial, &tags).await?;
+    Ok(None)
+}
+
+pub async fn untag_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let serial = p.req("SerialNumber", &params::SERIAL);
+    let keys = p.string_list("TagKeys", &params::TAG_KEY, 50, true);
+    p.finish()?;
+    authorize(c, "UntagMFADevice", &mfa_resource(c, &serial))?;
+    mfa::untag(&app.iam, account(c), &serial, &keys).await?;
+    Ok(None)
+}
+
+pub async fn list_mfa_device_tags(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let serial = p.req("SerialNumber", &params::SERIAL);
+    let (marker, max) = p.paging();
+    p.finish()?;
+    authorize(c, "ListMFADeviceTags", &mfa_resource(c, &serial))?;
+    let tags = mfa::tags(&app.iam, account(c), &serial).await?;
+    let start = decode_marker(marker.as_deref())?;
+    let (tags, next) = page(tags, |(k, _)| k.to_lowercase(), start, max);
+    let mut x = Xml::new();
+    x.tags("Tags", &tags).paging(next.map(|n| encode_marker(&n)).as_deref());
+    Ok(Some(x.buf))
+}
+
+pub async fn generate_credential_report(app: &App, c: &Caller, p: &mut Params) -> Out {
+    p.finish()?;
+    authorize(c, "GenerateCredentialReport", "*")?;
+    let (state, description) = report::generate(&app.iam, account(c)).await?;
+    let mut x = Xml::new();
+    x.text("State", state).text("Description", description);
+    Ok(Some(x.buf))
+}
+
+pub async fn get_credential_report(app: &App, c: &Caller, p: &mut Params) -> Out {
+    p.finish()?;
+    authorize(c, "GetCredentialReport", "*")?;
+    let (content, at) = report::get(&app.iam, account(c)).await?;
+    let mut x = Xml::new();
+    x.text("Content", &b64(&content)).text("ReportFormat", "text/csv").text("GeneratedTime", &iso8601(at));
+    Ok(Some(x.buf))
+}
+
+const BAD_CODE: &str = "MultiFactorAuthentication failed with invalid MFA one time pass code.";
+const NOT_YOURS: &str = "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.";
+
+/// sts:GetSessionToken. Not policy-checked ("you cannot use policies to control authentication
+/// operations"); needs long-term credentials; with SerialNumber + TokenCode of any one of the
+/// caller's TOTP devices the session carries MFA.
+pub async fn get_session_token(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let duration = p.int("DurationSeconds", 900, 129_600).unwrap_or(43_200);
+    let serial = p.opt("SerialNumber", &params::SERIAL);
+    let code = p.opt("TokenCode", &params::AUTH_CODE);
+    p.finish()?;
+    if c.session.is_some() {
+        return Err(AwsError::access_denied("Cannot call GetSessionToken with session credentials"));
+    }
+    let owner = mfa::owner_of(c.principal.user.as_ref()).to_string();
+    // Root sessions last at most an hour; longer requests silently become one hour, as in AWS.
+    let duration = if c.principal.is_root() { duration.min(3600) } else { duration };
+    let mfa = match (serial, code) {
+        (None, None) => None,
+        (Some(serial), Some(code)) => match mfa::check_code(&app.iam, account(c), &owner, &serial, &code).await? {
+            Ok(dev) => Some((app.iam.clock.now_ms(), dev.serial)),
+            Err(Refusal::NotYourDevice) => return Err(AwsError::access_denied(NOT_YOURS)),
+            Err(Refusal::BadCode) => return Err(AwsError::access_denied(BAD_CODE)),
+        },
+        _ => return Err(AwsError::access_denied(NOT_YOURS)),
+    };
+    let issued = sessions::issue(&app.iam, account(c), &owner, duration, mfa);
+    let mut x = Xml::new();
+    x.open("Credentials")
+        .text("AccessKeyId", &issued.session.access_key_id)
+        .text("SecretAccessKey", &issued.session.secret)
+        .text("SessionToken", &issued.token)
+        .text("Expiration", &iso8601(issued.session.expires_ms))
+        .close("Credentials");
+    Ok(Some(x.buf))
+}

@@ -1,0 +1,632 @@
+//! MFA devices: virtual devices (authenticator apps), hardware TOTP tokens imported from vendor
+//! files, and the checks that accept a code.
+//!
+//! Invariants, all held by the database so they survive several nodes and concurrent requests:
+//! - at most eight assigned devices per principal (a unique slot per owner);
+//! - a code is accepted at most once per device (the last accepted step only moves forward, by a
+//!   conditional write);
+//! - guessing is bounded per principal: attempts are serialised on the principal's throttle row
+//!   (one SQLite writer, or `SELECT … FOR UPDATE` on PostgreSQL), five consecutive failures are free,
+//!   then each further attempt waits `min(2^(n-1), 900)` seconds after the n-th failure past the
+//!   threshold. A refused attempt is not checked at all, so its answer says nothing about the code.
+//! Seeds are sealed under the master key with the device's id as associated data.
+
+use super::{Iam, UserRef};
+use crate::crypto::Purpose;
+use crate::error::{is_unique_violation, AwsError, Result};
+use crate::store::Backend;
+use rand::RngCore;
+use sqlx::Row;
+
+pub const MAX_DEVICES: i64 = 8;
+pub const FREE_FAILURES: i64 = 5;
+pub const MAX_LOCK_SECONDS: i64 = 900;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Virtual,
+    Hardware,
+    U2f,
+}
+
+impl Kind {
+    fn parse(s: &str) -> Kind {
+        match s {
+            "hardware" => Kind::Hardware,
+            "u2f" => Kind::U2f,
+            _ => Kind::Virtual,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Virtual => "Virtual MFA",
+            Kind::Hardware => "Hardware MFA",
+            Kind::U2f => "U2F MFA",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Device {
+    pub device_id: String,
+    pub serial: String,
+    pub kind: Kind,
+    pub name: Option<String>,
+    pub params: otp::Params,
+    seed_sealed: Option<Vec<u8>>,
+    /// None: unassigned; Some(""): root; Some(user_id).
+    pub owner: Option<String>,
+    pub enabled_at: Option<i64>,
+    pub last_step: i64,
+    pub drift: i64,
+    pub last_used_at: Option<i64>,
+    pub created_at: i64,
+}
+
+const COLS: &str = "device_id, serial, kind, name, digits, period, algorithm, seed_sealed, owner, enabled_at, last_step, drift, last_used_at, created_at";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Device {
+    Device {
+        device_id: r.get(0),
+        serial: r.get(1),
+        kind: Kind::parse(&r.get::<String, _>(2)),
+        name: r.get(3),
+        params: otp::Params {
+            digits: r.get::<i64, _>(4) as u32,
+            period: r.get::<i64, _>(5) as u64,
+            algorithm: otp::Algorithm::parse(&r.get::<String, _>(6)).unwrap_or(otp::Algorithm::Sha1),
+        },
+        seed_sealed: r.get(7),
+        owner: r.get(8),
+        enabled_at: r.get(9),
+        last_step: r.get(10),
+        drift: r.get(11),
+        last_used_at: r.get(12),
+        created_at: r.get(13),
+    }
+}
+
+fn for_update(b: Backend) -> &'static str {
+    match b {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    }
+}
+
+fn seed_aad(account: &str, device_id: &str) -> Vec<u8> {
+    format!("{account}/{device_id}").into_bytes()
+}
+
+impl Device {
+    fn seed(&self, iam: &Iam, account: &str) -> Result<Vec<u8>> {
+        let sealed = self.seed_sealed.as_deref().ok_or_else(|| AwsError::from(anyhow::anyhow!("device {} has no seed", self.serial)))?;
+        iam.sealer
+            .open(Purpose::MfaSeed, &seed_aad(account, &self.device_id), sealed)
+            .ok_or_else(|| AwsError::from(anyhow::anyhow!("device {}: sealed seed does not open under this master key", self.serial)))
+    }
+}
+
+pub fn virtual_serial(account: &str, path: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:mfa{path}{name}")
+}
+
+fn invalid_code() -> AwsError {
+    AwsError { code: "InvalidAuthenticationCode", status: 403, message: "Authentication code for device is not valid.".into() }
+}
+
+pub fn no_such_device(serial: &str) -> AwsError {
+    AwsError::no_such_entity(format!("MFA Device with serial number {serial} does not exist."))
+}
+
+async fn find<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E, account: &str, serial: &str, lock: &str) -> Result<Option<Device>> {
+    let row = sqlx::query(&format!("SELECT {COLS} FROM mfa_devices WHERE account_id = $1 AND serial = $2{lock}"))
+        .bind(account)
+        .bind(serial)
+        .fetch_optional(ex)
+        .await?;
+    Ok(row.as_ref().map(from_row))
+}
+
+pub async fn get(iam: &Iam, account: &str, serial: &str) -> Result<Option<Device>> {
+    find(&iam.store.read, account, serial, "").await
+}
+
+/// What CreateVirtualMFADevice returns: the serial, the seed as base32 text and a QR code PNG.
+pub struct NewVirtual {
+    pub serial: String,
+    pub seed_base32: String,
+    pub qr_png: Vec<u8>,
+    pub uri: String,
+}
+
+pub async fn create_virtual(iam: &Iam, account: &str, name: &str, path: &str, tags: &[(String, String)]) -> Result<NewVirtual> {
+    let serial = virtual_serial(account, path, name);
+    let device_id = uuid::Uuid::new_v4().to_string();
+    let mut seed = [0u8; 40];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    let sealed = iam.sealer.seal(Purpose::MfaSeed, &seed_aad(account, &device_id), &seed);
+    let seed_base32 = otp::base32::encode(&seed);
+    let uri = otp::otpauth_uri("iamd", &format!("{name}@{account}"), &seed_base32, &otp::Params::default());
+    let qr_png = crate::qr::png(&uri)?;
+    let mut tx = iam.store.write.begin().await?;
+    let r = sqlx::query(
+        "INSERT INTO mfa_devices (device_id, account_id, serial, kind, name, path, seed_sealed, created_at) VALUES ($1, $2, $3, 'virtual', $4, $5, $6, $7)",
+    )
+    .bind(&device_id)
+    .bind(account)
+    .bind(&serial)
+    .bind(name)
+    .bind(path)
+    .bind(sealed)
+    .bind(iam.clock.now_ms())
+    .execute(&mut *tx)
+    .await;
+    match r {
+        Err(e) if is_unique_violation(&e) => return Err(AwsError::entity_already_exists("MFADevice entity at the same path and name already exists.")),
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
+    for (k, v) in tags {
+        put_tag(&mut tx, &device_id, k, v).await?;
+    }
+    tx.commit().await?;
+    Ok(NewVirtual { serial, seed_base32, qr_png, uri })
+}
+
+// ---- throttle ----
+
+/// Serialises MFA attempts of one principal and says whether one may be made now.
+/// Returns the current consecutive failures, or None while attempts are refused.
+async fn throttle_enter(iam: &Iam, tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &str, now: i64) -> Result<Option<i64>> {
+    let q = format!("SELECT failures, locked_until FROM mfa_throttle WHERE account_id = $1 AND owner = $2{}", for_update(iam.store.backend));
+    let mut row = sqlx::query(&q).bind(account).bind(owner).fetch_optional(&mut **tx).await?;
+    if row.is_none() {
+        sqlx::query("INSERT INTO mfa_throttle (account_id, owner, failures, locked_until) VALUES ($1, $2, 0, 0) ON CONFLICT (account_id, owner) DO NOTHING")
+            .bind(account)
+            .bind(owner)
+            .execute(&mut **tx)
+            .await?;
+        row = sqlx::query(&q).bind(account).bind(owner).fetch_optional(&mut **tx).await?;
+    }
+    let row = row.ok_or_else(|| AwsError::from(anyhow::anyhow!("throttle row vanished")))?;
+    let (failures, locked_until): (i64, i64) = (row.get(0), row.get(1));
+    Ok(if locked_until > now { None } else { Some(failures) })
+}
+
+/// The wait after the n-th consecutive failure: none up to `FREE_FAILURES`, then 1, 2, 4 … seconds,
+/// at most `MAX_LOCK_SECONDS`.
+pub fn lock_seconds(failures: i64) -> i64 {
+    if failures < FREE_FAILURES {
+        0
+    } else {
+        let k = (failures - FREE_FAILURES).min(20) as u32;
+        (1i64 << k).min(MAX_LOCK_SECONDS)
+    }
+}
+
+async fn throttle_fail(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &str, failures: i64, now: i64) -> Result<()> {
+    let n = failures + 1;
+    let lock = lock_seconds(n);
+    sqlx::query("UPDATE mfa_throttle SET failures = $1, locked_until = $2 WHERE account_id = $3 AND owner = $4")
+        .bind(n)
+        .bind(if lock > 0 { now + lock * 1000 } else { 0 })
+        .bind(account)
+        .bind(owner)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn throttle_ok(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &str, failures: i64) -> Result<()> {
+    if failures != 0 {
+        sqlx::query("UPDATE mfa_throttle SET failures = 0, locked_until = 0 WHERE account_id = $1 AND owner = $2")
+            .bind(account)
+            .bind(owner)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Why a sign-in code was not accepted. The API answers all of these alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No such device, or not the caller's, or not a TOTP device.
+    NotYourDevice,
+    /// Wrong, replayed, or refused while the principal is throttled.
+    BadCode,
+}
+
+/// Checks a sign-in code from one of `owner`'s TOTP devices (`owner` '' is root) and, when it is
+/// accepted, advances the device's last step. One transaction.
+pub async fn check_code(iam: &Iam, account: &str, owner: &str, serial: &str, code: &str) -> Result<std::result::Result<Device, Refusal>> {
+    let now = iam.clock.now_ms();
+    let mut tx = iam.store.write.begin().await?;
+    let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
+        tx.commit().await?;
+        return Ok(Err(Refusal::BadCode));
+    };
+    let dev = match find(&mut *tx, account, serial, "").await? {
+        Some(d) if d.owner.as_deref() == Some(owner) && d.kind != Kind::U2f => d,
+        _ => {
+            tx.commit().await?;
+            return Ok(Err(Refusal::NotYourDevice));
+        }
+    };
+    let seed = dev.seed(iam, account)?;
+    let step_now = otp::step_of(now.div_euclid(1000), &dev.params);
+    let accepted = match otp::verify(&seed, &dev.params, code, step_now, dev.drift, dev.last_step) {
+        Some(step) => {
+            let n = sqlx::query("UPDATE mfa_devices SET last_step = $1, last_used_at = $2 WHERE device_id = $3 AND last_step < $1 AND owner = $4")
+                .bind(step)
+                .bind(now)
+                .bind(&dev.device_id)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            n == 1
+        }
+        None => false,
+    };
+    if accepted {
+        throttle_ok(&mut tx, account, owner, failures).await?;
+    } else {
+        throttle_fail(&mut tx, account, owner, failures, now).await?;
+    }
+    tx.commit().await?;
+    Ok(if accepted { Ok(dev) } else { Err(Refusal::BadCode) })
+}
+
+async fn free_slot(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &str) -> Result<i64> {
+    let used: Vec<i64> = sqlx::query_scalar("SELECT owner_slot FROM mfa_devices WHERE account_id = $1 AND owner = $2")
+        .bind(account)
+        .bind(owner)
+        .fetch_all(&mut **tx)
+        .await?;
+    (1..=MAX_DEVICES).find(|s| !used.contains(s)).ok_or_else(|| AwsError::limit_exceeded(format!("Cannot exceed quota for MFADevicesPerUser: {MAX_DEVICES}")))
+}
+
+/// EnableMFADevice: assigns a virtual or hardware device to `owner` ('' = root) after two consecutive
+/// codes. The limit of eight is taken from a unique slot; a lost race for a slot is retried.
+pub async fn enable(iam: &Iam, account: &str, owner: &str, serial: &str, code1: &str, code2: &str) -> Result<()> {
+    for _attempt in 0..4 {
+        match enable_once(iam, account, owner, serial, code1, code2).await {
+            Err(Retry::Again) => continue,
+            Err(Retry::Fail(e)) => return Err(e),
+            Ok(()) => return Ok(()),
+        }
+    }
+    Err(AwsError { code: "ConcurrentModification", status: 409, message: "The device was changed by another request; try again.".into() })
+}
+
+enum Retry {
+    Again,
+    Fail(AwsError),
+}
+
+impl From<AwsError> for Retry {
+    fn from(e: AwsError) -> Self {
+        Retry::Fail(e)
+    }
+}
+
+impl From<sqlx::Error> for Retry {
+    fn from(e: sqlx::Error) -> Self {
+        Retry::Fail(e.into())
+    }
+}
+
+async fn enable_once(iam: &Iam, account: &str, owner: &str, serial: &str, code1: &str, code2: &str) -> std::result::Result<(), Retry> {
+    let now = iam.clock.now_ms();
+    let mut tx = iam.store.write.begin().await?;
+    let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.kind != Kind::U2f).ok_or_else(|| no_such_device(serial))?;
+    if dev.owner.is_some() {
+        return Err(AwsError::entity_already_exists("MFA Device is already in use.").into());
+    }
+    let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
+        tx.commit().await?;
+        return Err(invalid_code().into());
+    };
+    let seed = dev.seed(iam, account)?;
+    let step_now = otp::step_of(now.div_euclid(1000), &dev.params);
+    let Some(sync) = otp::synchronize(&seed, &dev.params, code1, code2, step_now, None) else {
+        throttle_fail(&mut tx, account, owner, failures, now).await?;
+        tx.commit().await?;
+        return Err(invalid_code().into());
+    };
+    let slot = free_slot(&mut tx, account, owner).await?;
+    let r = sqlx::query(
+        "UPDATE mfa_devices SET owner = $1, owner_slot = $2, enabled_at = $3, last_step = $4, drift = $5 WHERE device_id = $6 AND owner IS NULL",
+    )
+    .bind(owner)
+    .bind(slot)
+    .bind(now)
+    .bind(sync.last_step)
+    .bind(sync.drift)
+    .bind(&dev.device_id)
+    .execute(&mut *tx)
+    .await;
+    match r {
+        Err(e) if is_unique_violation(&e) => return Err(Retry::Again),
+        Err(e) => return Err(Retry::Fail(e.into())),
+        Ok(r) if r.rows_affected() == 0 => return Err(AwsError::entity_already_exists("MFA Device is already in use.").into()),
+        Ok(_) => {}
+    }
+    throttle_ok(&mut tx, account, owner, failures).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// ResyncMFADevice: two consecutive codes newer than the last accepted step; records the new drift.
+pub async fn resync(iam: &Iam, account: &str, owner: &str, serial: &str, code1: &str, code2: &str) -> Result<()> {
+    let now = iam.clock.now_ms();
+    let mut tx = iam.store.write.begin().await?;
+    let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.owner.as_deref() == Some(owner) && d.kind != Kind::U2f).ok_or_else(|| no_such_device(serial))?;
+    let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
+        tx.commit().await?;
+        return Err(invalid_code());
+    };
+    let seed = dev.seed(iam, account)?;
+    let step_now = otp::step_of(now.div_euclid(1000), &dev.params);
+    let synced = match otp::synchronize(&seed, &dev.params, code1, code2, step_now, Some(dev.last_step)) {
+        Some(sync) => {
+            sqlx::query("UPDATE mfa_devices SET last_step = $1, drift = $2 WHERE device_id = $3 AND last_step < $1")
+                .bind(sync.last_step)
+                .bind(sync.drift)
+                .bind(&dev.device_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1
+        }
+        None => false,
+    };
+    if synced {
+        throttle_ok(&mut tx, account, owner, failures).await?;
+    } else {
+        throttle_fail(&mut tx, account, owner, failures, now).await?;
+    }
+    tx.commit().await?;
+    if synced {
+        Ok(())
+    } else {
+        Err(invalid_code())
+    }
+}
+
+/// DeactivateMFADevice: the device leaves its owner at once. A virtual device becomes unassigned, a
+/// hardware token returns to the inventory, a security key is removed.
+pub async fn deactivate(iam: &Iam, account: &str, owner: &str, serial: &str) -> Result<Device> {
+    let mut tx = iam.store.write.begin().await?;
+    let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.owner.as_deref() == Some(owner)).ok_or_else(|| no_such_device(serial))?;
+    if dev.kind == Kind::U2f {
+        sqlx::query("DELETE FROM mfa_device_tags WHERE device_id = $1").bind(&dev.device_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM mfa_devices WHERE device_id = $1").bind(&dev.device_id).execute(&mut *tx).await?;
+    } else {
+        sqlx::query("UPDATE mfa_devices SET owner = NULL, owner_slot = NULL, enabled_at = NULL, drift = 0 WHERE device_id = $1")
+            .bind(&dev.device_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(dev)
+}
+
+pub async fn delete_virtual(iam: &Iam, account: &str, serial: &str) -> Result<()> {
+    let mut tx = iam.store.write.begin().await?;
+    let dev = find(&mut *tx, account, serial, "")
+        .await?
+        .filter(|d| d.kind == Kind::Virtual)
+        .ok_or_else(|| AwsError::no_such_entity(format!("VirtualMFADevice with serial number {serial} doesn't exist.")))?;
+    if dev.owner.is_some() {
+        return Err(AwsError::delete_conflict("MFA Device is still in use. Deactivate it first."));
+    }
+    sqlx::query("DELETE FROM mfa_device_tags WHERE device_id = $1").bind(&dev.device_id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM mfa_devices WHERE device_id = $1").bind(&dev.device_id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The devices assigned to `owner`, oldest first.
+pub async fn list_for_owner(iam: &Iam, account: &str, owner: &str) -> Result<Vec<Device>> {
+    let rows = sqlx::query(&format!("SELECT {COLS} FROM mfa_devices WHERE account_id = $1 AND owner = $2 ORDER BY enabled_at, serial"))
+        .bind(account)
+        .bind(owner)
+        .fetch_all(&iam.store.read)
+        .await?;
+    Ok(rows.iter().map(from_row).collect())
+}
+
+/// Virtual devices with their owner's user record (None for unassigned or root-owned).
+pub async fn list_virtual(iam: &Iam, account: &str, status: &str) -> Result<Vec<(Device, Option<super::users::User>)>> {
+    let filter = match status {
+        "Assigned" => " AND d.owner IS NOT NULL",
+        "Unassigned" => " AND d.owner IS NULL",
+        _ => "",
+    };
+    let cols: String = COLS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
+    let rows = sqlx::query(&format!(
+        "SELECT {cols}, u.user_id, u.name, u.path, u.created_at, u.password_last_used FROM mfa_devices d LEFT JOIN users u ON u.user_id = d.owner WHERE d.account_id = $1 AND d.kind = 'virtual'{filter} ORDER BY d.serial"
+    ))
+    .bind(account)
+    .fetch_all(&iam.store.read)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let d = from_row(r);
+            let u = r.get::<Option<String>, _>(14).map(|user_id| super::users::User {
+                user_id,
+                name: r.get(15),
+                path: r.get(16),
+                created_at: r.get(17),
+                password_last_used: r.get(18),
+                tags: vec![],
+            });
+            (d, u)
+        })
+        .collect())
+}
+
+async fn put_tag(tx: &mut sqlx::Transaction<'_, sqlx::Any>, device_id: &str, k: &str, v: &str) -> Result<()> {
+    sqlx::query("DELETE FROM mfa_device_tags WHERE device_id = $1 AND tag_key_lower = $2").bind(device_id).bind(k.to_lowercase()).execute(&mut **tx).await?;
+    sqlx::query("INSERT INTO mfa_device_tags (device_id, tag_key, tag_key_lower, tag_value) VALUES ($1, $2, $3, $4)")
+        .bind(device_id)
+        .bind(k)
+        .bind(k.to_lowercase())
+        .bind(v)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn no_such_virtual(serial: &str) -> AwsError {
+    AwsError::no_such_entity(format!("VirtualMFADevice with serial number {serial} doesn't exist."))
+}
+
+pub async fn tag(iam: &Iam, account: &str, serial: &str, tags: &[(String, String)]) -> Result<()> {
+    let mut tx = iam.store.write.begin().await?;
+    let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.kind == Kind::Virtual).ok_or_else(|| no_such_virtual(serial))?;
+    for (k, v) in tags {
+        put_tag(&mut tx, &dev.device_id, k, v).await?;
+    }
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mfa_device_tags WHERE device_id = $1").bind(&dev.device_id).fetch_one(&mut *tx).await?;
+    if n > 50 {
+        return Err(AwsError::limit_exceeded("Cannot exceed quota for TagsPerMFADevice: 50"));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn untag(iam: &Iam, account: &str, serial: &str, keys: &[String]) -> Result<()> {
+    let mut tx = iam.store.write.begin().await?;
+    let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.kind == Kind::Virtual).ok_or_else(|| no_such_virtual(serial))?;
+    for k in keys {
+        sqlx::query("DELETE FROM mfa_device_tags WHERE device_id = $1 AND tag_key_lower = $2").bind(&dev.device_id).bind(k.to_lowercase()).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn tags(iam: &Iam, account: &str, serial: &str) -> Result<Vec<(String, String)>> {
+    let dev = get(iam, account, serial).await?.filter(|d| d.kind == Kind::Virtual).ok_or_else(|| no_such_virtual(serial))?;
+    let rows = sqlx::query("SELECT tag_key, tag_value FROM mfa_device_tags WHERE device_id = $1 ORDER BY tag_key_lower")
+        .bind(&dev.device_id)
+        .fetch_all(&iam.store.read)
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+// ---- hardware inventory ----
+
+/// Imports hardware tokens into the account's inventory, all or nothing.
+pub async fn import_hardware(iam: &Iam, account: &str, tokens: &[otp::pskc::Token]) -> anyhow::Result<usize> {
+    let mut seen = std::collections::HashSet::new();
+    for t in tokens {
+        if t.counter_based {
+            anyhow::bail!("token {} is counter-based (HOTP); iamd accepts time-based (TOTP) tokens only; nothing was imported", t.serial);
+        }
+        if !seen.insert(t.serial.clone()) {
+            anyhow::bail!("serial {} appears twice in the file; nothing was imported", t.serial);
+        }
+        if t.serial.len() < 9 || t.serial.len() > 256 || !t.serial.chars().all(|c| c.is_ascii_alphanumeric() || "_+=/:,.@-".contains(c)) {
+            anyhow::bail!("serial '{}' must be 9 to 256 characters of [A-Za-z0-9_+=/:,.@-] (AWS's SerialNumber); nothing was imported", t.serial);
+        }
+    }
+    let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE account_id = $1").bind(account).fetch_one(&iam.store.read).await?;
+    if exists == 0 {
+        anyhow::bail!("no account {account}: `iamd account list` shows the accounts");
+    }
+    let mut tx = iam.store.write.begin().await?;
+    let now = iam.clock.now_ms();
+    for t in tokens {
+        let device_id = uuid::Uuid::new_v4().to_string();
+        let sealed = iam.sealer.seal(Purpose::MfaSeed, &seed_aad(account, &device_id), &t.secret);
+        let r = sqlx::query(
+            "INSERT INTO mfa_devices (device_id, account_id, serial, kind, seed_sealed, digits, period, algorithm, created_at) VALUES ($1, $2, $3, 'hardware', $4, $5, $6, $7, $8)",
+        )
+        .bind(&device_id)
+        .bind(account)
+        .bind(&t.serial)
+        .bind(sealed)
+        .bind(t.params.digits as i64)
+        .bind(t.params.period as i64)
+        .bind(t.params.algorithm.name())
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        match r {
+            Err(e) if is_unique_violation(&e) => anyhow::bail!("serial {} is already in this account; nothing was imported", t.serial),
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+    }
+    tx.commit().await?;
+    Ok(tokens.len())
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct HardwareRow {
+    pub serial: String,
+    pub state: &'static str,
+    pub owner: Option<String>,
+    pub digits: i64,
+    pub period: i64,
+    pub algorithm: String,
+}
+
+pub async fn list_hardware(iam: &Iam, account: &str) -> anyhow::Result<Vec<HardwareRow>> {
+    let rows = sqlx::query(
+        "SELECT d.serial, d.owner, u.name, d.digits, d.period, d.algorithm FROM mfa_devices d LEFT JOIN users u ON u.user_id = d.owner WHERE d.account_id = $1 AND d.kind = 'hardware' ORDER BY d.serial",
+    )
+    .bind(account)
+    .fetch_all(&iam.store.read)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let owner: Option<String> = r.get(1);
+            let name: Option<String> = r.get(2);
+            HardwareRow {
+                serial: r.get(0),
+                state: if owner.is_some() { "Assigned" } else { "Unassigned" },
+                owner: owner.map(|o| if o.is_empty() { "root".to_string() } else { name.unwrap_or(o) }),
+                digits: r.get(3),
+                period: r.get(4),
+                algorithm: r.get(5),
+            }
+        })
+        .collect())
+}
+
+/// The owner id of a user (or '' for root), for the functions above.
+pub fn owner_of(user: Option<&UserRef>) -> &str {
+    user.map(|u| u.user_id.as_str()).unwrap_or("")
+}
+
+/// Counts for GetAccountSummary: (all devices, assigned devices, root's devices).
+pub async fn counts(iam: &Iam, account: &str) -> Result<(i64, i64, i64)> {
+    let r = sqlx::query(
+        "SELECT COUNT(*), COUNT(owner), COALESCE(SUM(CASE WHEN owner = '' THEN 1 ELSE 0 END), 0) FROM mfa_devices WHERE account_id = $1",
+    )
+    .bind(account)
+    .fetch_one(&iam.store.read)
+    .await?;
+    Ok((r.get(0), r.get(1), r.get(2)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_grows_after_five_failures_and_is_capped() {
+        assert_eq!((1..=4).map(lock_seconds).collect::<Vec<_>>(), vec![0, 0, 0, 0]);
+        assert_eq!(lock_seconds(5), 1);
+        assert_eq!(lock_seconds(6), 2);
+        assert_eq!(lock_seconds(10), 32);
+        assert_eq!(lock_seconds(15), 900);
+        assert_eq!(lock_seconds(1000), 900);
+    }
+}

@@ -1,0 +1,68 @@
+//! STS session credentials. The session token is a sealed blob that carries everything a node needs
+//! to authenticate the session without a database read: the account, the principal, the temporary
+//! access key id and its secret, the expiry, and whether (when, with which device) MFA was used.
+//! The access key id is the associated data, so a token cannot be paired with another key id.
+
+use super::Iam;
+use crate::crypto::Purpose;
+use crate::error::{AwsError, Result};
+use crate::ids;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Session {
+    #[serde(rename = "a")]
+    pub account_id: String,
+    /// '' for the root user, else the user's id.
+    #[serde(rename = "o")]
+    pub owner: String,
+    #[serde(rename = "k")]
+    pub access_key_id: String,
+    #[serde(rename = "s")]
+    pub secret: String,
+    #[serde(rename = "i")]
+    pub issued_ms: i64,
+    #[serde(rename = "e")]
+    pub expires_ms: i64,
+    /// When MFA was checked, and with which device; None for a session opened without MFA.
+    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<(i64, String)>,
+}
+
+pub struct Issued {
+    pub session: Session,
+    pub token: String,
+}
+
+pub fn issue(iam: &Iam, account: &str, owner: &str, duration_s: i64, mfa: Option<(i64, String)>) -> Issued {
+    let now = iam.clock.now_ms();
+    let session = Session {
+        account_id: account.to_string(),
+        owner: owner.to_string(),
+        access_key_id: ids::session_access_key_id(),
+        secret: ids::secret_access_key(),
+        issued_ms: now,
+        expires_ms: now + duration_s * 1000,
+        mfa,
+    };
+    let json = serde_json::to_vec(&session).expect("session serializes");
+    let sealed = iam.sealer.seal(Purpose::SessionToken, session.access_key_id.as_bytes(), &json);
+    let token = base64::engine::general_purpose::STANDARD.encode(sealed);
+    Issued { session, token }
+}
+
+/// Opens a session token presented with `access_key_id`. Invalid → InvalidClientTokenId; past its
+/// expiry → ExpiredToken.
+pub fn open(iam: &Iam, access_key_id: &str, token: &str) -> Result<Session> {
+    let sealed = base64::engine::general_purpose::STANDARD.decode(token.trim()).map_err(|_| AwsError::invalid_token())?;
+    let json = iam.sealer.open(Purpose::SessionToken, access_key_id.as_bytes(), &sealed).ok_or_else(AwsError::invalid_token)?;
+    let s: Session = serde_json::from_slice(&json).map_err(|_| AwsError::invalid_token())?;
+    if s.access_key_id != access_key_id {
+        return Err(AwsError::invalid_token());
+    }
+    if iam.clock.now_ms() >= s.expires_ms {
+        return Err(AwsError::expired_token("The security token included in the request is expired"));
+    }
+    Ok(s)
+}
