@@ -41,8 +41,12 @@ struct Args {
     #[arg(long, default_value_t = 32)]
     connections: usize,
     /// Operations to run, comma-separated.
-    #[arg(long, default_value = "GetCallerIdentity,ListUsers", value_delimiter = ',')]
+    #[arg(long, default_value = "GetCallerIdentity,ListUsers,ListMFADevices,GetSessionToken+MFA", value_delimiter = ',')]
     ops: Vec<String>,
+    /// MFA devices to provision for GetSessionToken+MFA (each code is single-use, so each device
+    /// serves about two requests per run).
+    #[arg(long, default_value_t = 16000)]
+    mfa_devices: usize,
     /// Internal: run as the trivial HTTP server on this address.
     #[arg(long, hide = true)]
     trivial_server: Option<String>,
@@ -64,7 +68,19 @@ struct Op {
 const OPS: &[Op] = &[
     Op { name: "GetCallerIdentity", service: "sts", body: "Action=GetCallerIdentity&Version=2011-06-15" },
     Op { name: "ListUsers", service: "iam", body: "Action=ListUsers&Version=2010-05-08&MaxItems=10" },
+    Op { name: "ListMFADevices", service: "iam", body: "Action=ListMFADevices&Version=2010-05-08&UserName=bench-0" },
+    // Each request carries its own user, device and code: see `mfa_pool`.
+    Op { name: "GetSessionToken+MFA", service: "sts", body: "" },
 ];
+
+/// One pre-provisioned MFA device and the user (with an access key) that owns it.
+#[derive(Clone)]
+struct MfaDevice {
+    akid: String,
+    secret: String,
+    serial: String,
+    seed: Vec<u8>,
+}
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -113,13 +129,26 @@ fn main() -> anyhow::Result<()> {
     let idle_rss = iamd_pid.and_then(rss_kib);
     println!("iamd-bench: {} connections, {} s per run, client on 1 thread, machine has {} cores", args.connections, args.seconds, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
     let mut rows = Vec::new();
+    let needs_mfa = args.ops.iter().any(|o| o.contains("MFA"));
+    let pool = if needs_mfa {
+        let t0 = Instant::now();
+        let p = rt.block_on(mfa_pool(&iamd_target, args.mfa_devices, args.connections))?;
+        println!("provisioned {} users and {} MFA devices in {:.1} s", p.len().div_ceil(8), p.len(), t0.elapsed().as_secs_f64());
+        p
+    } else {
+        vec![]
+    };
+    let pool = Arc::new(pool);
     for name in &args.ops {
-        let Some(op) = OPS.iter().find(|o| o.name == name) else { bail!("unknown op {name}; known: GetCallerIdentity, ListUsers") };
-        // Warm both up, then measure the ceiling and iamd back to back.
-        rt.block_on(run(&trivial_target, *op, args.connections, Duration::from_millis(500)))?;
-        rt.block_on(run(&iamd_target, *op, args.connections, Duration::from_millis(500)))?;
-        let ceiling = rt.block_on(run(&trivial_target, *op, args.connections, Duration::from_secs(args.seconds)))?;
-        let measured = rt.block_on(run(&iamd_target, *op, args.connections, Duration::from_secs(args.seconds)))?;
+        let Some(op) = OPS.iter().find(|o| o.name == name) else { bail!("unknown op {name}; known: {}", OPS.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")) };
+        let work = if op.body.is_empty() { Work::Sessions(pool.clone()) } else { Work::Fixed(*op) };
+        if matches!(work, Work::Fixed(_)) {
+            // Warm both up (fixed requests only: every MFA code is single-use).
+            rt.block_on(run(&trivial_target, &work, args.connections, Duration::from_millis(500)))?;
+            rt.block_on(run(&iamd_target, &work, args.connections, Duration::from_millis(500)))?;
+        }
+        let ceiling = rt.block_on(run(&trivial_target, &work, args.connections, Duration::from_secs(args.seconds)))?;
+        let measured = rt.block_on(run(&iamd_target, &work, args.connections, Duration::from_secs(args.seconds)))?;
         rows.push((op.name, ceiling, measured));
     }
     println!();
@@ -202,14 +231,28 @@ fn sign(t: &Target, op: Op, now: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn run(t: &Target, op: Op, conns: usize, dur: Duration) -> anyhow::Result<Stats> {
+/// What a run sends: one fixed request (signed by the root key, re-signed each second), or
+/// GetSessionToken with MFA, each request with another device's fresh code.
+#[derive(Clone)]
+enum Work {
+    Fixed(Op),
+    Sessions(Arc<Vec<MfaDevice>>),
+}
+
+async fn run(t: &Target, work: &Work, conns: usize, dur: Duration) -> anyhow::Result<Stats> {
     let deadline = Instant::now() + dur;
     let started = Instant::now();
     let target = Arc::new(Target { addr: t.addr, akid: t.akid.clone(), secret: t.secret.clone() });
     let mut tasks = Vec::new();
-    for _ in 0..conns {
+    for i in 0..conns {
         let target = target.clone();
-        tasks.push(tokio::spawn(async move { connection(target, op, deadline).await }));
+        let work = work.clone();
+        tasks.push(tokio::spawn(async move {
+            match work {
+                Work::Fixed(op) => connection(target, op, deadline).await,
+                Work::Sessions(pool) => session_connection(target, pool, i, conns, deadline).await,
+            }
+        }));
     }
     let mut lat: Vec<u32> = Vec::new();
     let mut errors = 0;
@@ -238,7 +281,7 @@ async fn connection(t: Arc<Target>, op: Op, deadline: Instant) -> anyhow::Result
         }
         let t0 = Instant::now();
         s.write_all(&signed.bytes).await?;
-        let status = read_response(&mut s, &mut buf).await?;
+        let status = read_response(&mut s, &mut buf).await?.0;
         lat.push(t0.elapsed().as_micros() as u32);
         if status != 200 {
             errors += 1;
@@ -247,8 +290,126 @@ async fn connection(t: Arc<Target>, op: Op, deadline: Instant) -> anyhow::Result
     Ok((lat, errors))
 }
 
+fn sign_as(addr: SocketAddr, akid: &str, secret: &str, service: &str, body: &str) -> Vec<u8> {
+    let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let host = addr.to_string();
+    let ct = "application/x-www-form-urlencoded; charset=utf-8";
+    let headers = [("host", host.as_str()), ("x-amz-date", amz_date.as_str()), ("content-type", ct)];
+    let req = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: body.as_bytes() };
+    let authz = sigv4::sign_header(&req, akid, secret, &amz_date, "us-east-1", service, &["host", "x-amz-date", "content-type"]);
+    format!("POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Date: {amz_date}\r\nContent-Type: {ct}\r\nAuthorization: {authz}\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
+}
+
+/// Connection `i` of `n` uses every n-th device; each device serves the current step's code, then
+/// the next step's (both inside the ±1 window), then is spent for this run.
+async fn session_connection(t: Arc<Target>, pool: Arc<Vec<MfaDevice>>, i: usize, n: usize, deadline: Instant) -> anyhow::Result<(Vec<u32>, u64)> {
+    let mut s = TcpStream::connect(t.addr).await?;
+    s.set_nodelay(true)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut lat = Vec::new();
+    let mut errors = 0u64;
+    let params = otp::Params::default();
+    'outer: for offset in [0i64, 1] {
+        for d in pool.iter().skip(i).step_by(n) {
+            if Instant::now() >= deadline {
+                break 'outer;
+            }
+            let step = otp::step_of(chrono::Utc::now().timestamp(), &params) + offset;
+            let body = format!(
+                "Action=GetSessionToken&Version=2011-06-15&DurationSeconds=900&SerialNumber={}&TokenCode={}",
+                d.serial.replace(':', "%3A").replace('/', "%2F"),
+                otp::code_at(&d.seed, step, &params)
+            );
+            let req = sign_as(t.addr, &d.akid, &d.secret, "sts", &body);
+            let t0 = Instant::now();
+            s.write_all(&req).await?;
+            let status = read_response(&mut s, &mut buf).await?.0;
+            lat.push(t0.elapsed().as_micros() as u32);
+            if status != 200 {
+                errors += 1;
+            }
+        }
+    }
+    Ok((lat, errors))
+}
+
+/// One request on a fresh connection; returns (status, body).
+async fn call(addr: SocketAddr, akid: &str, secret: &str, service: &str, body: &str) -> anyhow::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr).await?;
+    s.write_all(&sign_as(addr, akid, secret, service, body)).await?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let (status, text) = read_response(&mut s, &mut buf).await?;
+    Ok((status, text))
+}
+
+fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let start = text.find(open)? + open.len();
+    Some(&text[start..start + text[start..].find(close)?])
+}
+
+/// Creates users (each with an access key) and enables eight virtual MFA devices for each, through
+/// the API, `conns` at a time.
+async fn mfa_pool(t: &Target, devices: usize, conns: usize) -> anyhow::Result<Vec<MfaDevice>> {
+    let users = devices.div_ceil(8);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..conns.min(16) {
+        let (next, addr, akid, secret) = (next.clone(), t.addr, t.akid.clone(), t.secret.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let u = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if u >= users {
+                    break;
+                }
+                let name = format!("bench-{u}");
+                let (st, body) = call(addr, &akid, &secret, "iam", &format!("Action=CreateUser&Version=2010-05-08&UserName={name}")).await?;
+                if st != 200 && !body.contains("EntityAlreadyExists") {
+                    bail!("CreateUser {name}: {st} {body}");
+                }
+                let (st, body) = call(addr, &akid, &secret, "iam", &format!("Action=CreateAccessKey&Version=2010-05-08&UserName={name}")).await?;
+                if st != 200 {
+                    bail!("CreateAccessKey {name}: {st} {body}");
+                }
+                let (uk, us) = (between(&body, "<AccessKeyId>", "<").unwrap_or("").to_string(), between(&body, "<SecretAccessKey>", "<").unwrap_or("").to_string());
+                for d in 0..8 {
+                    let dev = format!("{name}-d{d}-{}", chrono::Utc::now().timestamp_millis());
+                    let (st, body) = call(addr, &akid, &secret, "iam", &format!("Action=CreateVirtualMFADevice&Version=2010-05-08&VirtualMFADeviceName={dev}")).await?;
+                    if st != 200 {
+                        bail!("CreateVirtualMFADevice: {st} {body}");
+                    }
+                    let serial = between(&body, "<SerialNumber>", "<").unwrap_or("").to_string();
+                    use base64::Engine;
+                    let b32 = base64::engine::general_purpose::STANDARD.decode(between(&body, "<Base32StringSeed>", "<").unwrap_or(""))?;
+                    let seed = otp::base32::decode(std::str::from_utf8(&b32)?).ok_or_else(|| anyhow::anyhow!("bad seed"))?;
+                    let p = otp::Params::default();
+                    let n = otp::step_of(chrono::Utc::now().timestamp(), &p);
+                    let enable = format!(
+                        "Action=EnableMFADevice&Version=2010-05-08&UserName={name}&SerialNumber={}&AuthenticationCode1={}&AuthenticationCode2={}",
+                        serial.replace(':', "%3A").replace('/', "%2F"),
+                        otp::code_at(&seed, n - 2, &p),
+                        otp::code_at(&seed, n - 1, &p)
+                    );
+                    let (st, body) = call(addr, &akid, &secret, "iam", &enable).await?;
+                    if st != 200 {
+                        bail!("EnableMFADevice: {st} {body}");
+                    }
+                    out.push(MfaDevice { akid: uk.clone(), secret: us.clone(), serial, seed });
+                }
+            }
+            anyhow::Ok(out)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    all.truncate(devices);
+    Ok(all)
+}
+
 /// Reads one HTTP/1.1 response with a Content-Length body; returns the status.
-async fn read_response(s: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<u16> {
+async fn read_response(s: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<(u16, String)> {
     let mut have = 0;
     loop {
         let n = s.read(&mut buf[have..]).await?;
@@ -263,15 +424,15 @@ async fn read_response(s: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<u16>
                 .lines()
                 .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse().unwrap_or(0)))
                 .unwrap_or(0);
-            let mut body_have = have - (end + 4);
-            while body_have < len {
+            let mut body: Vec<u8> = buf[end + 4..have].to_vec();
+            while body.len() < len {
                 let n = s.read(&mut buf[..]).await?;
                 if n == 0 {
                     bail!("connection closed");
                 }
-                body_have += n;
+                body.extend_from_slice(&buf[..n]);
             }
-            return Ok(status);
+            return Ok((status, String::from_utf8_lossy(&body).into_owned()));
         }
         if have == buf.len() {
             bail!("response header too large");

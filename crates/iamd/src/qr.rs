@@ -26,7 +26,7 @@ pub fn png(text: &str) -> anyhow::Result<Vec<u8>> {
         let mut enc = png::Encoder::new(&mut out, size as u32, size as u32);
         enc.set_color(png::ColorType::Grayscale);
         enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(png::Compression::Best);
+        enc.set_compression(png::Compression::Fast);
         let mut w = enc.write_header()?;
         w.write_image_data(&pixels)?;
     }

@@ -23,6 +23,43 @@ pub struct Store {
     pub read: AnyPool,
     pub write: AnyPool,
     pub backend: Backend,
+    /// SQLite only: a connection for the hottest write (accepting an MFA code), owned by one thread
+    /// that runs each job whole, so a check is one hop instead of one per statement.
+    pub hot: Option<HotWriter>,
+}
+
+type Job = Box<dyn FnOnce(&mut rusqlite::Connection) + Send>;
+
+/// A thread that owns a rusqlite connection and runs jobs on it one after another.
+#[derive(Clone, Debug)]
+pub struct HotWriter {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl HotWriter {
+    fn start(mut conn: rusqlite::Connection) -> HotWriter {
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("iamd-sqlite-hot".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job(&mut conn);
+                }
+            })
+            .expect("spawning the SQLite writer thread");
+        HotWriter { jobs }
+    }
+
+    /// Runs `f` on the writer thread and waits for its result.
+    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut rusqlite::Connection) -> T + Send + 'static) -> anyhow::Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move |c: &mut rusqlite::Connection| {
+                let _ = tx.send(f(c));
+            }))
+            .map_err(|_| anyhow::anyhow!("the SQLite writer thread has stopped"))?;
+        rx.await.map_err(|_| anyhow::anyhow!("the SQLite writer thread dropped a job"))
+    }
 }
 
 pub const SQLITE_FILE: &str = "iamd.db";
@@ -41,7 +78,7 @@ impl Store {
                     .connect_with(opts)
                     .await
                     .with_context(|| format!("connecting to PostgreSQL at {}", redact(url)))?;
-                Store { read: pool.clone(), write: pool, backend: Backend::Postgres }
+                Store { read: pool.clone(), write: pool, backend: Backend::Postgres, hot: None }
             }
             Some(url) if url.starts_with("sqlite:") => Self::open_sqlite(url).await?,
             Some(url) => anyhow::bail!("unsupported database URL {}: use postgres://… or sqlite:…", redact(url)),
@@ -70,7 +107,13 @@ impl Store {
             .connect_with(opts)
             .await
             .with_context(|| format!("opening {url}"))?;
-        Ok(Store { read, write, backend: Backend::Sqlite })
+        let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+        let path = path.split('?').next().unwrap_or(path);
+        let hot = rusqlite::Connection::open(path).with_context(|| format!("opening {path}"))?;
+        hot.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        hot.busy_timeout(Duration::from_secs(10))?;
+        hot.set_prepared_statement_cache_capacity(32);
+        Ok(Store { read, write, backend: Backend::Sqlite, hot: Some(HotWriter::start(hot)) })
     }
 
     async fn migrate(&self) -> anyhow::Result<()> {

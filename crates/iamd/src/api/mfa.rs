@@ -110,8 +110,13 @@ pub async fn list_mfa_devices(app: &App, c: &Caller, p: &mut Params) -> Out {
     let (marker, max) = p.paging();
     p.finish()?;
     authorize(c, "ListMFADevices", &user_resource(c, name.as_deref()))?;
-    let (owner, user) = owner_for(app, c, name.as_deref()).await?;
-    let list = mfa::list_for_owner(&app.iam, account(c), &owner).await?;
+    let (user, list) = match name.as_deref() {
+        Some(n) => {
+            let (u, list) = mfa::list_for_user_name(&app.iam, account(c), n).await?.ok_or_else(|| users::no_such_user(n))?;
+            (Some(u), list)
+        }
+        None => (c.principal.user.clone(), mfa::list_for_owner(&app.iam, account(c), mfa::owner_of(c.principal.user.as_ref())).await?),
+    };
     let start = decode_marker(marker.as_deref())?;
     let (list, next) = page(list, |d| format!("{:020}/{}", d.enabled_at.unwrap_or(0), d.serial), start, max);
     let user_name = user.map(|u| u.name).unwrap_or_else(|| "root".into());

@@ -238,18 +238,101 @@ pub enum Refusal {
 }
 
 /// Checks a sign-in code from one of `owner`'s TOTP devices (`owner` '' is root) and, when it is
-/// accepted, advances the device's last step. One transaction.
+/// accepted, advances the device's last step.
+///
+/// Attempts of one principal are serialised: on SQLite by the single writer connection held for the
+/// whole check (two statements in the common case: one read of device and throttle, one conditional
+/// update), on PostgreSQL by a transaction that locks the principal's throttle row.
 pub async fn check_code(iam: &Iam, account: &str, owner: &str, serial: &str, code: &str) -> Result<std::result::Result<Device, Refusal>> {
     let now = iam.clock.now_ms();
-    let mut tx = iam.store.write.begin().await?;
-    let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
-        tx.commit().await?;
-        return Ok(Err(Refusal::BadCode));
+    match iam.store.backend {
+        Backend::Sqlite => {
+            let hot = iam.store.hot.clone().ok_or_else(|| AwsError::from(anyhow::anyhow!("SQLite store without its hot connection")))?;
+            let (iam2, account, owner, serial, code) = (iam.clone(), account.to_string(), owner.to_string(), serial.to_string(), code.to_string());
+            hot.run(move |conn| check_code_sqlite(&iam2, conn, &account, &owner, &serial, &code, now)).await?
+        }
+        Backend::Postgres => {
+            let mut tx = iam.store.write.begin().await?;
+            let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
+                tx.commit().await?;
+                return Ok(Err(Refusal::BadCode));
+            };
+            let dev = match find(&mut *tx, account, serial, "").await? {
+                Some(d) if d.owner.as_deref() == Some(owner) && d.kind != Kind::U2f => d,
+                _ => {
+                    throttle_fail(&mut tx, account, owner, failures, now).await?;
+                    tx.commit().await?;
+                    return Ok(Err(Refusal::NotYourDevice));
+                }
+            };
+            let accepted = accept(iam, &mut tx, account, owner, &dev, code, now).await?;
+            if accepted {
+                throttle_ok(&mut tx, account, owner, failures).await?;
+            } else {
+                throttle_fail(&mut tx, account, owner, failures, now).await?;
+            }
+            tx.commit().await?;
+            Ok(if accepted { Ok(dev) } else { Err(Refusal::BadCode) })
+        }
+    }
+}
+
+fn sqlite_err(e: rusqlite::Error) -> AwsError {
+    AwsError::from(anyhow::anyhow!("SQLite: {e}"))
+}
+
+/// The SQLite path of `check_code`, on a blocking thread: one IMMEDIATE transaction (which also
+/// excludes the sqlx writer) reads the device and the principal's throttle, checks the code and
+/// writes the outcome.
+fn check_code_sqlite(iam: &Iam, conn: &mut rusqlite::Connection, account: &str, owner: &str, serial: &str, code: &str, now: i64) -> Result<std::result::Result<Device, Refusal>> {
+    use rusqlite::OptionalExtension;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite_err)?;
+    let (failures, locked_until): (i64, i64) = tx
+        .prepare_cached("SELECT failures, locked_until FROM mfa_throttle WHERE account_id = ?1 AND owner = ?2")
+        .and_then(|mut st| st.query_row(rusqlite::params![account, owner], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(sqlite_err)?
+        .unwrap_or((0, 0));
+    let set_throttle = |tx: &rusqlite::Transaction, f: i64| -> Result<()> {
+        let lock = lock_seconds(f);
+        tx.prepare_cached("INSERT INTO mfa_throttle (account_id, owner, failures, locked_until) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (account_id, owner) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until")
+            .and_then(|mut st| st.execute(rusqlite::params![account, owner, f, if lock > 0 { now + lock * 1000 } else { 0 }]))
+            .map_err(sqlite_err)?;
+        Ok(())
     };
-    let dev = match find(&mut *tx, account, serial, "").await? {
+    if locked_until > now {
+        return Ok(Err(Refusal::BadCode));
+    }
+    let dev = tx
+        .prepare_cached(&format!("SELECT {COLS} FROM mfa_devices WHERE account_id = ?1 AND serial = ?2"))
+        .and_then(|mut st| {
+            st.query_row(rusqlite::params![account, serial], |r| {
+                Ok(Device {
+                    device_id: r.get(0)?,
+                    serial: r.get(1)?,
+                    kind: Kind::parse(&r.get::<_, String>(2)?),
+                    name: r.get(3)?,
+                    params: otp::Params {
+                        digits: r.get::<_, i64>(4)? as u32,
+                        period: r.get::<_, i64>(5)? as u64,
+                        algorithm: otp::Algorithm::parse(&r.get::<_, String>(6)?).unwrap_or(otp::Algorithm::Sha1),
+                    },
+                    seed_sealed: r.get(7)?,
+                    owner: r.get(8)?,
+                    enabled_at: r.get(9)?,
+                    last_step: r.get(10)?,
+                    drift: r.get(11)?,
+                    last_used_at: r.get(12)?,
+                    created_at: r.get(13)?,
+                })
+            })
+            .optional()
+        })
+        .map_err(sqlite_err)?;
+    let dev = match dev {
         Some(d) if d.owner.as_deref() == Some(owner) && d.kind != Kind::U2f => d,
         _ => {
-            tx.commit().await?;
+            set_throttle(&tx, failures + 1)?;
+            tx.commit().map_err(sqlite_err)?;
             return Ok(Err(Refusal::NotYourDevice));
         }
     };
@@ -257,25 +340,39 @@ pub async fn check_code(iam: &Iam, account: &str, owner: &str, serial: &str, cod
     let step_now = otp::step_of(now.div_euclid(1000), &dev.params);
     let accepted = match otp::verify(&seed, &dev.params, code, step_now, dev.drift, dev.last_step) {
         Some(step) => {
-            let n = sqlx::query("UPDATE mfa_devices SET last_step = $1, last_used_at = $2 WHERE device_id = $3 AND last_step < $1 AND owner = $4")
-                .bind(step)
-                .bind(now)
-                .bind(&dev.device_id)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            n == 1
+            tx.prepare_cached("UPDATE mfa_devices SET last_step = ?1, last_used_at = ?2 WHERE device_id = ?3 AND last_step < ?1 AND owner = ?4")
+                .and_then(|mut st| st.execute(rusqlite::params![step, now, dev.device_id, owner]))
+                .map_err(sqlite_err)?
+                == 1
         }
         None => false,
     };
     if accepted {
-        throttle_ok(&mut tx, account, owner, failures).await?;
+        if failures != 0 {
+            set_throttle(&tx, 0)?;
+        }
     } else {
-        throttle_fail(&mut tx, account, owner, failures, now).await?;
+        set_throttle(&tx, failures + 1)?;
     }
-    tx.commit().await?;
+    tx.commit().map_err(sqlite_err)?;
     Ok(if accepted { Ok(dev) } else { Err(Refusal::BadCode) })
+}
+
+/// Verifies the code and advances the device's last step with a conditional write: of two requests
+/// with the same code, only one moves the step.
+async fn accept(iam: &Iam, conn: &mut sqlx::AnyConnection, account: &str, owner: &str, dev: &Device, code: &str, now: i64) -> Result<bool> {
+    let seed = dev.seed(iam, account)?;
+    let step_now = otp::step_of(now.div_euclid(1000), &dev.params);
+    let Some(step) = otp::verify(&seed, &dev.params, code, step_now, dev.drift, dev.last_step) else { return Ok(false) };
+    let n = sqlx::query("UPDATE mfa_devices SET last_step = $1, last_used_at = $2 WHERE device_id = $3 AND last_step < $1 AND owner = $4")
+        .bind(step)
+        .bind(now)
+        .bind(&dev.device_id)
+        .bind(owner)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
 }
 
 async fn free_slot(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &str) -> Result<i64> {
@@ -436,6 +533,23 @@ pub async fn list_for_owner(iam: &Iam, account: &str, owner: &str) -> Result<Vec
         .fetch_all(&iam.store.read)
         .await?;
     Ok(rows.iter().map(from_row).collect())
+}
+
+/// The devices assigned to the user named `name` (case-insensitively); None when no such user.
+pub async fn list_for_user_name(iam: &Iam, account: &str, name: &str) -> Result<Option<(UserRef, Vec<Device>)>> {
+    let cols: String = COLS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
+    let rows = sqlx::query(&format!(
+        "SELECT {cols}, u.user_id, u.name, u.path FROM users u JOIN mfa_devices d ON d.account_id = u.account_id AND d.owner = u.user_id WHERE u.account_id = $1 AND u.name_lower = $2 ORDER BY d.enabled_at, d.serial"
+    ))
+    .bind(account)
+    .bind(name.to_lowercase())
+    .fetch_all(&iam.store.read)
+    .await?;
+    if let Some(r) = rows.first() {
+        let u = UserRef { user_id: r.get(14), name: r.get(15), path: r.get(16) };
+        return Ok(Some((u, rows.iter().map(from_row).collect())));
+    }
+    Ok(super::users::find(&iam.store.read, account, name).await?.map(|u| (u.as_ref(), vec![])))
 }
 
 /// Virtual devices with their owner's user record (None for unassigned or root-owned).
