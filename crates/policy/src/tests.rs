@@ -1,0 +1,239 @@
+use super::*;
+use crate::condition::{date, Kind, SetOp};
+
+fn ctx(pairs: &[(&str, &str)]) -> Context {
+    let mut c = Context::new();
+    for (k, v) in pairs {
+        c.set(k, *v);
+    }
+    c
+}
+
+fn cond(op: &str, key: &str, values: &[&str], c: &Context) -> bool {
+    let clause = ConditionClause { operator: Operator::parse(op).unwrap_or_else(|| panic!("{op}")), key: key.into(), values: values.iter().map(|s| s.to_string()).collect() };
+    condition::evaluate(&clause, Version::V2012, c)
+}
+
+#[test]
+fn every_operator_with_present_and_missing_keys() {
+    let c = {
+        let mut c = ctx(&[("s", "Alice"), ("n", "10"), ("d", "2024-01-02T03:04:05Z"), ("b", "true"), ("ip", "10.1.2.3"), ("arn", "arn:aws:iam::123456789012:user/alice"), ("bin", "aGVsbG8=")]);
+        c.set("ip6", "2001:db8::1");
+        c
+    };
+    // (operator, key, values, expected with key present)
+    let table: &[(&str, &str, &[&str], bool)] = &[
+        ("StringEquals", "s", &["Alice"], true),
+        ("StringEquals", "s", &["alice"], false),
+        ("StringNotEquals", "s", &["Bob", "Carol"], true),
+        ("StringNotEquals", "s", &["Bob", "Alice"], false),
+        ("StringEqualsIgnoreCase", "s", &["ALICE"], true),
+        ("StringNotEqualsIgnoreCase", "s", &["ALICE"], false),
+        ("StringLike", "s", &["A*e"], true),
+        ("StringLike", "s", &["A?ice"], true),
+        ("StringNotLike", "s", &["B*"], true),
+        ("NumericEquals", "n", &["10"], true),
+        ("NumericNotEquals", "n", &["10"], false),
+        ("NumericLessThan", "n", &["11"], true),
+        ("NumericLessThanEquals", "n", &["10"], true),
+        ("NumericGreaterThan", "n", &["10"], false),
+        ("NumericGreaterThanEquals", "n", &["9.5"], true),
+        ("NumericEquals", "n", &["ten"], false),
+        ("DateEquals", "d", &["2024-01-02T03:04:05+00:00"], true),
+        ("DateNotEquals", "d", &["2024-01-02T03:04:06Z"], true),
+        ("DateLessThan", "d", &["2025-01-01"], true),
+        ("DateLessThanEquals", "d", &["1704164645"], true),
+        ("DateGreaterThan", "d", &["2024-01-01T00:00:00Z"], true),
+        ("DateGreaterThanEquals", "d", &["2030-01-01T00:00:00Z"], false),
+        ("Bool", "b", &["true"], true),
+        ("Bool", "b", &["false"], false),
+        ("BinaryEquals", "bin", &["aGVsbG8="], true),
+        ("IpAddress", "ip", &["10.0.0.0/8"], true),
+        ("IpAddress", "ip", &["192.168.0.0/16"], false),
+        ("NotIpAddress", "ip", &["192.168.0.0/16"], true),
+        ("IpAddress", "ip6", &["2001:db8::/32"], true),
+        ("ArnEquals", "arn", &["arn:aws:iam::123456789012:user/alice"], true),
+        ("ArnLike", "arn", &["arn:aws:iam::*:user/*"], true),
+        ("ArnNotEquals", "arn", &["arn:aws:iam::123456789012:user/bob"], true),
+        ("ArnNotLike", "arn", &["arn:aws:iam::*:user/a*"], false),
+        ("Null", "s", &["false"], true),
+        ("Null", "missing", &["true"], true),
+        ("Null", "s", &["true"], false),
+    ];
+    for (op, key, values, want) in table {
+        assert_eq!(cond(op, key, values, &c), *want, "{op} {key} {values:?}");
+        if *op != "Null" {
+            // IfExists behaves the same when the key is present
+            assert_eq!(cond(&format!("{op}IfExists"), key, values, &c), *want, "{op}IfExists present");
+            // missing key: positive → false, negated → true, IfExists → true
+            let negated = op.contains("Not");
+            assert_eq!(cond(op, "absent", values, &c), negated, "{op} missing");
+            assert!(cond(&format!("{op}IfExists"), "absent", values, &c), "{op}IfExists missing");
+        }
+    }
+}
+
+#[test]
+fn set_operators_over_multivalued_keys() {
+    let mut c = Context::new();
+    c.set_many("aws:TagKeys", vec!["team".into(), "cost".into()]);
+    assert!(cond("ForAllValues:StringEquals", "aws:TagKeys", &["team", "cost", "env"], &c));
+    assert!(!cond("ForAllValues:StringEquals", "aws:TagKeys", &["team"], &c));
+    assert!(cond("ForAnyValue:StringEquals", "aws:TagKeys", &["team"], &c));
+    assert!(!cond("ForAnyValue:StringEquals", "aws:TagKeys", &["env"], &c));
+    // missing: ForAllValues is true, ForAnyValue false
+    assert!(cond("ForAllValues:StringEquals", "aws:Nothing", &["x"], &c));
+    assert!(!cond("ForAnyValue:StringEquals", "aws:Nothing", &["x"], &c));
+    let op = Operator::parse("forallvalues:stringlikeifexists").unwrap();
+    assert_eq!((op.kind, op.if_exists, op.set), (Kind::StringLike, true, SetOp::ForAllValues));
+    assert!(Operator::parse("NullIfExists").is_none());
+    assert!(Operator::parse("StringSortOf").is_none());
+}
+
+#[test]
+fn policy_variables_defaults_escapes_and_version() {
+    let c = ctx(&[("aws:username", "bob")]);
+    assert_eq!(condition::substitute("arn:aws:iam::*:user/${aws:username}", Version::V2012, &c).unwrap(), "arn:aws:iam::*:user/bob");
+    assert_eq!(condition::substitute("${aws:userid, 'none'}/${*}${?}${$}", Version::V2012, &c).unwrap(), "none/*?$");
+    assert_eq!(condition::substitute("x/${aws:userid}", Version::V2012, &c), None);
+    assert_eq!(condition::substitute("x/${aws:username}", Version::V2008, &c).unwrap(), "x/${aws:username}");
+}
+
+#[test]
+fn resource_and_action_matching() {
+    assert!(resource_matches("arn:aws:iam::*:user/*", "arn:aws:iam::123456789012:user/path/bob"));
+    assert!(resource_matches("arn:aws:iam::*:mfa/*", "arn:aws:iam::123456789012:mfa/bob-phone"));
+    assert!(!resource_matches("arn:aws:iam::*:user/bob", "arn:aws:iam::123456789012:user/bobby"));
+    assert!(!resource_matches("arn:aws:iam::1*:user/bob", "arn:aws:iam::223456789012:user/bob"));
+    assert!(matching::action_matches("iam:*MFA*", "iam:ListMFADevices"));
+    assert!(matching::action_matches("IAM:listusers", "iam:ListUsers"));
+    assert!(!matching::action_matches("iam:List*", "iam:GetUser"));
+    assert!(glob("a*b*c", "aXXbYYc", false) && !glob("a*b*c", "aXXbYY", false));
+}
+
+/// AWS's "self-manage an MFA device" policy (spec 6.5 A).
+const POLICY_A: &str = r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Sid": "AllowListActions", "Effect": "Allow", "Action": ["iam:ListUsers", "iam:ListVirtualMFADevices"], "Resource": "*"},
+    {"Sid": "AllowUserToCreateVirtualMFADevice", "Effect": "Allow", "Action": ["iam:CreateVirtualMFADevice"], "Resource": "arn:aws:iam::*:mfa/*"},
+    {"Sid": "AllowUserToManageTheirOwnMFA", "Effect": "Allow", "Action": ["iam:EnableMFADevice", "iam:GetMFADevice", "iam:ListMFADevices", "iam:ResyncMFADevice"], "Resource": "arn:aws:iam::*:user/${aws:username}"},
+    {"Sid": "AllowUserToDeactivateTheirOwnMFAOnlyWhenUsingMFA", "Effect": "Allow", "Action": ["iam:DeactivateMFADevice"], "Resource": ["arn:aws:iam::*:user/${aws:username}"], "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}},
+    {"Sid": "BlockMostAccessUnlessSignedInWithMFA", "Effect": "Deny", "NotAction": ["iam:CreateVirtualMFADevice", "iam:EnableMFADevice", "iam:ListMFADevices", "iam:ListUsers", "iam:ListVirtualMFADevices", "iam:ResyncMFADevice"], "Resource": "*", "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}}
+  ]
+}"#;
+
+#[test]
+fn spec_policy_a_matrix() {
+    let p = parse(POLICY_A, DocKind::Identity).unwrap();
+    let bob = "arn:aws:iam::123456789012:user/bob";
+    let alice = "arn:aws:iam::123456789012:user/alice";
+    let run = |action: &str, resource: &str, mfa: Option<bool>| {
+        let mut c = ctx(&[("aws:username", "bob")]);
+        if let Some(m) = mfa {
+            c.set("aws:MultiFactorAuthPresent", m.to_string());
+        }
+        evaluate(&[&p], &Request { action, resource, context: &c, principal_arn: None, principal_account: None }).0
+    };
+    use Decision::*;
+    // long-term keys: the key is absent
+    assert_eq!(run("iam:CreateVirtualMFADevice", "arn:aws:iam::123456789012:mfa/bob-phone", None), Allow);
+    assert_eq!(run("iam:EnableMFADevice", bob, None), Allow);
+    assert_eq!(run("iam:ResyncMFADevice", bob, None), Allow);
+    assert_eq!(run("iam:ListMFADevices", bob, None), Allow);
+    assert_eq!(run("iam:ListUsers", "arn:aws:iam::123456789012:user/", None), Allow);
+    assert_eq!(run("iam:ListVirtualMFADevices", "*", None), Allow);
+    assert_eq!(run("iam:EnableMFADevice", alice, None), ImplicitDeny);
+    assert_eq!(run("iam:DeactivateMFADevice", bob, None), ExplicitDeny);
+    assert_eq!(run("iam:GetMFADevice", bob, None), ExplicitDeny);
+    assert_eq!(run("iam:CreateUser", alice, None), ExplicitDeny);
+    // with MFA
+    assert_eq!(run("iam:DeactivateMFADevice", bob, Some(true)), Allow);
+    assert_eq!(run("iam:GetMFADevice", bob, Some(true)), Allow);
+    assert_eq!(run("iam:CreateUser", alice, Some(true)), ImplicitDeny);
+    // sessions without MFA
+    assert_eq!(run("iam:DeactivateMFADevice", bob, Some(false)), ExplicitDeny);
+    let (_, matched) = evaluate(&[&p], &Request { action: "iam:DeactivateMFADevice", resource: bob, context: &ctx(&[("aws:username", "bob")]), principal_arn: None, principal_account: None });
+    assert_eq!(matched.iter().map(|m| m.statement).collect::<Vec<_>>(), vec![4]);
+}
+
+#[test]
+fn trust_policy_principals_and_mfa() {
+    let doc = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}}"#;
+    let p = parse(doc, DocKind::Trust).unwrap();
+    let with = ctx(&[("aws:MultiFactorAuthPresent", "true")]);
+    let req = |c: &Context, arn: &'static str, acct: &'static str| {
+        evaluate(&[&p], &Request { action: "sts:AssumeRole", resource: "arn:aws:iam::123456789012:role/admin", context: c, principal_arn: Some(arn), principal_account: Some(acct) }).0
+    };
+    assert_eq!(req(&with, "arn:aws:iam::123456789012:user/bob", "123456789012"), Decision::Allow);
+    assert_eq!(req(&Context::new(), "arn:aws:iam::123456789012:user/bob", "123456789012"), Decision::ImplicitDeny);
+    assert_eq!(req(&with, "arn:aws:iam::999999999999:user/eve", "999999999999"), Decision::ImplicitDeny);
+    assert!(parse(doc, DocKind::Identity).unwrap_err().0.contains("should not specify a principal"));
+}
+
+#[test]
+fn malformed_documents_say_what_and_where() {
+    let cases = [
+        ("not json", "not valid JSON"),
+        (r#"{"Version":"2012-10-17"}"#, "Missing required field Statement"),
+        (r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*"}]}"#, "Statement[0] has neither Resource"),
+        (r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Resource":"*"}]}"#, "must contain actions"),
+        (r#"{"Version":"2012-10-17","Statement":[{"Effect":"Maybe","Action":"iam:*","Resource":"*"}]}"#, "Invalid effect: Maybe at Statement[0].Effect"),
+        (r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ListUsers","Resource":"*"}]}"#, "prefaced by a vendor"),
+        (r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*","Condition":{"StringSortOf":{"aws:x":"y"}}}]}"#, "Invalid Condition type : StringSortOf at Statement[0].Condition"),
+        (r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*","Colour":"red"}]}"#, "unknown field Colour in Statement[0]"),
+        (r#"{"Version":"2012-10-17","Statement":[{"Sid":"a","Effect":"Allow","Action":"iam:*","Resource":"*"},{"Sid":"a","Effect":"Deny","Action":"iam:*","Resource":"*"}]}"#, "must be unique"),
+        (r#"{"Version":"2013-01-01","Statement":[]}"#, "valid version"),
+        (r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"user/bob"}]}"#, "ARN format"),
+    ];
+    for (doc, want) in cases {
+        let e = parse(doc, DocKind::Identity).unwrap_err();
+        assert!(e.0.contains(want), "{doc}: {e}");
+    }
+}
+
+#[test]
+fn dates_in_every_accepted_form() {
+    assert_eq!(date("1970-01-01T00:00:10Z"), Some(10_000));
+    assert_eq!(date("10"), Some(10_000));
+    assert_eq!(date("1970-01-02"), Some(86_400_000));
+    assert_eq!(date("yesterday"), None);
+}
+
+#[test]
+fn quota_size_ignores_whitespace() {
+    assert_eq!(quota_size("{ \"a\" :\n 1 }"), 7);
+}
+
+/// A small deterministic fuzz: random byte strings and mutated valid documents never panic the
+/// parser or the evaluator.
+#[test]
+fn parser_and_evaluator_never_panic_on_mutations() {
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let base = POLICY_A.as_bytes().to_vec();
+    let c = ctx(&[("aws:username", "bob")]);
+    for _ in 0..3000 {
+        let mut doc = base.clone();
+        for _ in 0..(next() % 8 + 1) {
+            let i = (next() as usize) % doc.len();
+            match next() % 3 {
+                0 => doc[i] = (next() % 128) as u8,
+                1 => {
+                    doc.remove(i);
+                }
+                _ => doc.insert(i, b"{}[]\",:*$"[(next() % 9) as usize]),
+            }
+        }
+        if let Ok(text) = std::str::from_utf8(&doc) {
+            if let Ok(p) = parse(text, DocKind::Identity) {
+                let _ = evaluate(&[&p], &Request { action: "iam:ListUsers", resource: "*", context: &c, principal_arn: None, principal_account: None });
+            }
+        }
+    }
+}
