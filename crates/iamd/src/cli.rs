@@ -369,6 +369,7 @@ async fn open(s: &StoreArgs) -> anyhow::Result<Iam> {
     let store = Store::open(&s.data_dir, s.database_url.as_deref()).await?;
     let iam = Iam::new(store, Sealer::new(&key));
     crate::domain::check_master_key(&iam).await?;
+    crate::domain::policies::seed_aws_managed(&iam).await?;
     Ok(iam)
 }
 
@@ -395,6 +396,7 @@ async fn initialise(s: &StoreArgs, email: &str) -> anyhow::Result<(Iam, Option<a
     };
     let iam = Iam::new(store, Sealer::new(&key));
     crate::domain::check_master_key(&iam).await?;
+    crate::domain::policies::seed_aws_managed(&iam).await?;
     if accounts::account_count(&iam).await? > 0 {
         return Ok((iam, None));
     }

@@ -3,24 +3,14 @@
 
 use super::params::{self, Params};
 use super::xml::Xml;
-use super::{mfa, App, Caller, Service};
+use super::{mfa, policies, App, Caller, Service};
 use crate::domain::passwords::PasswordPolicy;
 use crate::domain::{accounts, iso8601, keys, user_arn, users, UserRef};
 use crate::error::{AwsError, Result};
 
 pub type Out = Result<Option<String>>;
 
-/// Authorization until the policy engine arrives: the root user may do everything in its account,
-/// an IAM user nothing but what `allowed_without_policy` names.
-pub fn authorize(c: &Caller, action: &str, resource: &str) -> Result<()> {
-    if c.principal.is_root() {
-        return Ok(());
-    }
-    Err(AwsError::access_denied(format!(
-        "User: {} is not authorized to perform: iam:{action} on resource: {resource} because no identity-based policy allows the iam:{action} action",
-        c.principal.arn()
-    )))
-}
+pub use super::authz::authorize;
 
 pub fn account(c: &Caller) -> &str {
     &c.principal.account_id
@@ -59,6 +49,38 @@ pub async fn dispatch(app: &App, c: &Caller, action: &str, p: &mut Params) -> Ou
     match (c.service, action) {
         (Service::Sts, "GetCallerIdentity") => get_caller_identity(c, p),
         (Service::Sts, "GetSessionToken") => mfa::get_session_token(app, c, p).await,
+        (Service::Iam, "PutUserPolicy") => policies::put_user_policy(app, c, p).await,
+        (Service::Iam, "GetUserPolicy") => policies::get_user_policy(app, c, p).await,
+        (Service::Iam, "ListUserPolicies") => policies::list_user_policies(app, c, p).await,
+        (Service::Iam, "DeleteUserPolicy") => policies::delete_user_policy(app, c, p).await,
+        (Service::Iam, "CreateGroup") => policies::create_group(app, c, p).await,
+        (Service::Iam, "GetGroup") => policies::get_group(app, c, p).await,
+        (Service::Iam, "ListGroups") => policies::list_groups(app, c, p).await,
+        (Service::Iam, "UpdateGroup") => policies::update_group(app, c, p).await,
+        (Service::Iam, "DeleteGroup") => policies::delete_group(app, c, p).await,
+        (Service::Iam, "AddUserToGroup") => policies::add_user_to_group(app, c, p).await,
+        (Service::Iam, "RemoveUserFromGroup") => policies::remove_user_from_group(app, c, p).await,
+        (Service::Iam, "ListGroupsForUser") => policies::list_groups_for_user(app, c, p).await,
+        (Service::Iam, "PutGroupPolicy") => policies::put_group_policy(app, c, p).await,
+        (Service::Iam, "GetGroupPolicy") => policies::get_group_policy(app, c, p).await,
+        (Service::Iam, "ListGroupPolicies") => policies::list_group_policies(app, c, p).await,
+        (Service::Iam, "DeleteGroupPolicy") => policies::delete_group_policy(app, c, p).await,
+        (Service::Iam, "CreatePolicy") => policies::create_policy(app, c, p).await,
+        (Service::Iam, "GetPolicy") => policies::get_policy(app, c, p).await,
+        (Service::Iam, "ListPolicies") => policies::list_policies(app, c, p).await,
+        (Service::Iam, "DeletePolicy") => policies::delete_policy(app, c, p).await,
+        (Service::Iam, "CreatePolicyVersion") => policies::create_policy_version(app, c, p).await,
+        (Service::Iam, "GetPolicyVersion") => policies::get_policy_version(app, c, p).await,
+        (Service::Iam, "ListPolicyVersions") => policies::list_policy_versions(app, c, p).await,
+        (Service::Iam, "DeletePolicyVersion") => policies::delete_policy_version(app, c, p).await,
+        (Service::Iam, "SetDefaultPolicyVersion") => policies::set_default_policy_version(app, c, p).await,
+        (Service::Iam, "AttachUserPolicy") => policies::attachment(app, c, p, "user", "Attach").await,
+        (Service::Iam, "DetachUserPolicy") => policies::attachment(app, c, p, "user", "Detach").await,
+        (Service::Iam, "ListAttachedUserPolicies") => policies::attachment(app, c, p, "user", "List").await,
+        (Service::Iam, "AttachGroupPolicy") => policies::attachment(app, c, p, "group", "Attach").await,
+        (Service::Iam, "DetachGroupPolicy") => policies::attachment(app, c, p, "group", "Detach").await,
+        (Service::Iam, "ListAttachedGroupPolicies") => policies::attachment(app, c, p, "group", "List").await,
+        (Service::Iam, "ListEntitiesForPolicy") => policies::list_entities_for_policy(app, c, p).await,
         (Service::Iam, "CreateVirtualMFADevice") => mfa::create_virtual_mfa_device(app, c, p).await,
         (Service::Iam, "EnableMFADevice") => mfa::enable_mfa_device(app, c, p).await,
         (Service::Iam, "ResyncMFADevice") => mfa::resync_mfa_device(app, c, p).await,
@@ -115,7 +137,7 @@ async fn create_user(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.opt("PermissionsBoundary", &params::Spec { min: 20, max: 2048, pattern: None, sensitive: false });
     p.finish()?;
     params::check_duplicate_tag_keys(&tags)?;
-    authorize(c, "CreateUser", &user_arn(account(c), &path, &name))?;
+    authorize(app, c, "CreateUser", &user_arn(account(c), &path, &name)).await?;
     if p.raw("PermissionsBoundary").is_some() {
         return Err(AwsError::invalid_input("Permissions boundaries are not supported by this server yet."));
     }
@@ -130,7 +152,7 @@ async fn create_user(app: &App, c: &Caller, p: &mut Params) -> Out {
 async fn get_user(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::EXISTING_USER_NAME);
     p.finish()?;
-    authorize(c, "GetUser", &user_resource(c, name.as_deref()))?;
+    authorize(app, c, "GetUser", &user_resource(c, name.as_deref())).await?;
     let mut x = Xml::new();
     x.open("User");
     match (name, &c.principal.user) {
@@ -155,7 +177,7 @@ async fn list_users(app: &App, c: &Caller, p: &mut Params) -> Out {
     let prefix = p.opt("PathPrefix", &params::PATH_PREFIX).unwrap_or_else(|| "/".into());
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(c, "ListUsers", &format!("arn:aws:iam::{}:user/", account(c)))?;
+    authorize(app, c, "ListUsers", &format!("arn:aws:iam::{}:user/", account(c))).await?;
     let start = decode_marker(marker.as_deref())?;
     let (list, next) = users::list(&app.iam, account(c), &prefix, start.as_deref(), max).await?;
     let mut x = Xml::new();
@@ -188,7 +210,7 @@ async fn update_user(app: &App, c: &Caller, p: &mut Params) -> Out {
     let new_name = p.opt("NewUserName", &params::USER_NAME);
     let new_path = p.opt("NewPath", &params::PATH);
     p.finish()?;
-    authorize(c, "UpdateUser", &user_resource(c, Some(&name)))?;
+    authorize(app, c, "UpdateUser", &user_resource(c, Some(&name))).await?;
     users::update(&app.iam, account(c), &name, new_name.as_deref(), new_path.as_deref()).await?;
     Ok(None)
 }
@@ -196,7 +218,7 @@ async fn update_user(app: &App, c: &Caller, p: &mut Params) -> Out {
 async fn delete_user(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("UserName", &params::EXISTING_USER_NAME);
     p.finish()?;
-    authorize(c, "DeleteUser", &user_resource(c, Some(&name)))?;
+    authorize(app, c, "DeleteUser", &user_resource(c, Some(&name))).await?;
     users::delete(&app.iam, account(c), &name).await?;
     Ok(None)
 }
@@ -206,7 +228,7 @@ async fn tag_user(app: &App, c: &Caller, p: &mut Params) -> Out {
     let tags = p.tags(true);
     p.finish()?;
     params::check_duplicate_tag_keys(&tags)?;
-    authorize(c, "TagUser", &user_resource(c, Some(&name)))?;
+    authorize(app, c, "TagUser", &user_resource(c, Some(&name))).await?;
     users::tag(&app.iam, account(c), &name, &tags).await?;
     Ok(None)
 }
@@ -215,7 +237,7 @@ async fn untag_user(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("UserName", &params::EXISTING_USER_NAME);
     let keys = p.string_list("TagKeys", &params::TAG_KEY, 50, true);
     p.finish()?;
-    authorize(c, "UntagUser", &user_resource(c, Some(&name)))?;
+    authorize(app, c, "UntagUser", &user_resource(c, Some(&name))).await?;
     users::untag(&app.iam, account(c), &name, &keys).await?;
     Ok(None)
 }
@@ -224,7 +246,7 @@ async fn list_user_tags(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("UserName", &params::EXISTING_USER_NAME);
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(c, "ListUserTags", &user_resource(c, Some(&name)))?;
+    authorize(app, c, "ListUserTags", &user_resource(c, Some(&name))).await?;
     let u = users::get(&app.iam, account(c), &name).await?;
     let start = decode_marker(marker.as_deref())?.unwrap_or_default().to_lowercase();
     let mut tags: Vec<(String, String)> = u.tags.into_iter().filter(|(k, _)| k.to_lowercase() >= start).collect();
@@ -255,7 +277,7 @@ async fn create_login_profile(app: &App, c: &Caller, p: &mut Params) -> Out {
     let password = p.opt("Password", &params::PASSWORD);
     let reset = p.boolean("PasswordResetRequired").unwrap_or(false);
     p.finish()?;
-    authorize(c, "CreateLoginProfile", &user_resource(c, name.as_deref()))?;
+    authorize(app, c, "CreateLoginProfile", &user_resource(c, name.as_deref())).await?;
     let user = login_user(app, c, name.as_deref()).await?;
     let password = password.ok_or_else(|| AwsError::invalid_input("A password is required to create a login profile."))?;
     let lp = users::create_login_profile(&app.iam, account(c), &user, &password, reset).await?;
@@ -265,7 +287,7 @@ async fn create_login_profile(app: &App, c: &Caller, p: &mut Params) -> Out {
 async fn get_login_profile(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::USER_NAME);
     p.finish()?;
-    authorize(c, "GetLoginProfile", &user_resource(c, name.as_deref()))?;
+    authorize(app, c, "GetLoginProfile", &user_resource(c, name.as_deref())).await?;
     let user = login_user(app, c, name.as_deref()).await?;
     Ok(Some(write_login_profile(&users::get_login_profile(&app.iam, &user).await?)))
 }
@@ -275,7 +297,7 @@ async fn update_login_profile(app: &App, c: &Caller, p: &mut Params) -> Out {
     let password = p.opt("Password", &params::PASSWORD);
     let reset = p.boolean("PasswordResetRequired");
     p.finish()?;
-    authorize(c, "UpdateLoginProfile", &user_resource(c, Some(&name)))?;
+    authorize(app, c, "UpdateLoginProfile", &user_resource(c, Some(&name))).await?;
     let user = users::resolve(&app.iam, account(c), &name).await?;
     users::update_login_profile(&app.iam, account(c), &user, password.as_deref(), reset).await?;
     Ok(None)
@@ -284,7 +306,7 @@ async fn update_login_profile(app: &App, c: &Caller, p: &mut Params) -> Out {
 async fn delete_login_profile(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::USER_NAME);
     p.finish()?;
-    authorize(c, "DeleteLoginProfile", &user_resource(c, name.as_deref()))?;
+    authorize(app, c, "DeleteLoginProfile", &user_resource(c, name.as_deref())).await?;
     let user = login_user(app, c, name.as_deref()).await?;
     users::delete_login_profile(&app.iam, &user).await?;
     Ok(None)
@@ -301,7 +323,7 @@ async fn change_password(app: &App, c: &Caller, p: &mut Params) -> Out {
     // account's password policy allows users to (AllowUsersToChangePassword).
     let allowed = accounts::get_password_policy(&app.iam, account(c)).await?.is_some_and(|p| p.allow_users_to_change_password);
     if !allowed {
-        authorize(c, "ChangePassword", &c.principal.arn())?;
+        authorize(app, c, "ChangePassword", &c.principal.arn()).await?;
     }
     users::change_password(&app.iam, account(c), &user, &old, &new).await?;
     Ok(None)
@@ -321,14 +343,14 @@ async fn update_password_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
         hard_expiry: p.boolean("HardExpiry"),
     };
     p.finish()?;
-    authorize(c, "UpdateAccountPasswordPolicy", "*")?;
+    authorize(app, c, "UpdateAccountPasswordPolicy", "*").await?;
     accounts::put_password_policy(&app.iam, account(c), Some(&policy)).await?;
     Ok(None)
 }
 
 async fn get_password_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
-    authorize(c, "GetAccountPasswordPolicy", "*")?;
+    authorize(app, c, "GetAccountPasswordPolicy", "*").await?;
     let pol = accounts::get_password_policy(&app.iam, account(c)).await?.ok_or_else(|| accounts::no_password_policy(account(c)))?;
     let mut x = Xml::new();
     x.open("PasswordPolicy")
@@ -354,7 +376,7 @@ async fn get_password_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
 
 async fn delete_password_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
-    authorize(c, "DeleteAccountPasswordPolicy", "*")?;
+    authorize(app, c, "DeleteAccountPasswordPolicy", "*").await?;
     if !accounts::put_password_policy(&app.iam, account(c), None).await? {
         return Err(accounts::no_password_policy(account(c)));
     }
@@ -364,7 +386,7 @@ async fn delete_password_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
 async fn create_access_key(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::EXISTING_USER_NAME);
     p.finish()?;
-    authorize(c, "CreateAccessKey", &user_resource(c, name.as_deref()))?;
+    authorize(app, c, "CreateAccessKey", &user_resource(c, name.as_deref())).await?;
     let user = target(app, c, name.as_deref()).await?;
     let (id, secret, created) = keys::create(&app.iam, account(c), user.as_ref()).await?;
     let mut x = Xml::new();
@@ -382,7 +404,7 @@ async fn list_access_keys(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::EXISTING_USER_NAME);
     let (_marker, _max) = p.paging();
     p.finish()?;
-    authorize(c, "ListAccessKeys", &user_resource(c, name.as_deref()))?;
+    authorize(app, c, "ListAccessKeys", &user_resource(c, name.as_deref())).await?;
     let user = target(app, c, name.as_deref()).await?;
     let list = keys::list(&app.iam, account(c), user.as_ref()).await?;
     let mut x = Xml::new();
@@ -402,7 +424,7 @@ async fn update_access_key(app: &App, c: &Caller, p: &mut Params) -> Out {
     let key = p.req("AccessKeyId", &params::ACCESS_KEY_ID);
     let status = p.enumeration("Status", &["Active", "Inactive", "Expired"], true);
     p.finish()?;
-    authorize(c, "UpdateAccessKey", &user_resource(c, name.as_deref()))?;
+    authorize(app, c, "UpdateAccessKey", &user_resource(c, name.as_deref())).await?;
     let user = target(app, c, name.as_deref()).await?;
     keys::update_status(&app.iam, account(c), user.as_ref(), &key, &status.unwrap_or_default()).await?;
     Ok(None)
@@ -412,7 +434,7 @@ async fn delete_access_key(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::EXISTING_USER_NAME);
     let key = p.req("AccessKeyId", &params::ACCESS_KEY_ID);
     p.finish()?;
-    authorize(c, "DeleteAccessKey", &user_resource(c, name.as_deref()))?;
+    authorize(app, c, "DeleteAccessKey", &user_resource(c, name.as_deref())).await?;
     let user = target(app, c, name.as_deref()).await?;
     keys::delete(&app.iam, account(c), user.as_ref(), &key).await?;
     Ok(None)
@@ -421,7 +443,7 @@ async fn delete_access_key(app: &App, c: &Caller, p: &mut Params) -> Out {
 async fn get_access_key_last_used(app: &App, c: &Caller, p: &mut Params) -> Out {
     let key = p.req("AccessKeyId", &params::ACCESS_KEY_ID);
     p.finish()?;
-    authorize(c, "GetAccessKeyLastUsed", &user_resource(c, None))?;
+    authorize(app, c, "GetAccessKeyLastUsed", &user_resource(c, None)).await?;
     let lu = keys::last_used(&app.iam, account(c), &key).await?.ok_or_else(|| {
         AwsError::access_denied(format!("User: {} is not authorized to perform: iam:GetAccessKeyLastUsed on resource: access key {key}", c.principal.arn()))
     })?;
@@ -438,7 +460,7 @@ async fn get_access_key_last_used(app: &App, c: &Caller, p: &mut Params) -> Out 
 async fn create_account_alias(app: &App, c: &Caller, p: &mut Params) -> Out {
     let alias = p.req("AccountAlias", &params::ACCOUNT_ALIAS);
     p.finish()?;
-    authorize(c, "CreateAccountAlias", "*")?;
+    authorize(app, c, "CreateAccountAlias", "*").await?;
     if alias.len() == 12 && alias.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AwsError::invalid_input("An account alias cannot be a 12-digit number."));
     }
@@ -449,7 +471,7 @@ async fn create_account_alias(app: &App, c: &Caller, p: &mut Params) -> Out {
 async fn list_account_aliases(app: &App, c: &Caller, p: &mut Params) -> Out {
     let _ = p.paging();
     p.finish()?;
-    authorize(c, "ListAccountAliases", "*")?;
+    authorize(app, c, "ListAccountAliases", "*").await?;
     let alias = accounts::get_alias(&app.iam, account(c)).await?;
     let list: Vec<String> = alias.into_iter().collect();
     let mut x = Xml::new();
@@ -463,14 +485,14 @@ async fn list_account_aliases(app: &App, c: &Caller, p: &mut Params) -> Out {
 async fn delete_account_alias(app: &App, c: &Caller, p: &mut Params) -> Out {
     let alias = p.req("AccountAlias", &params::ACCOUNT_ALIAS);
     p.finish()?;
-    authorize(c, "DeleteAccountAlias", "*")?;
+    authorize(app, c, "DeleteAccountAlias", "*").await?;
     accounts::delete_alias(&app.iam, account(c), &alias).await?;
     Ok(None)
 }
 
 async fn get_account_summary(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
-    authorize(c, "GetAccountSummary", "*")?;
+    authorize(app, c, "GetAccountSummary", "*").await?;
     let map = accounts::summary(&app.iam, account(c)).await?;
     let mut x = Xml::new();
     x.open("SummaryMap");

@@ -39,7 +39,7 @@ pub async fn create_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) ->
     p.finish()?;
     params::check_duplicate_tag_keys(&tags)?;
     let serial = mfa::virtual_serial(account(c), &path, &name);
-    authorize(c, "CreateVirtualMFADevice", &serial)?;
+    authorize(app, c, "CreateVirtualMFADevice", &serial).await?;
     let d = mfa::create_virtual(&app.iam, account(c), &name, &path, &tags).await?;
     let mut x = Xml::new();
     x.open("VirtualMFADevice")
@@ -59,7 +59,7 @@ pub async fn enable_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let c1 = p.req("AuthenticationCode1", &params::AUTH_CODE);
     let c2 = p.req("AuthenticationCode2", &params::AUTH_CODE);
     p.finish()?;
-    authorize(c, "EnableMFADevice", &user_resource(c, Some(&name)))?;
+    authorize(app, c, "EnableMFADevice", &user_resource(c, Some(&name))).await?;
     let (owner, _) = owner_for(app, c, Some(&name)).await?;
     mfa::enable(&app.iam, account(c), &owner, &serial, &c1, &c2).await?;
     Ok(None)
@@ -71,7 +71,7 @@ pub async fn resync_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let c1 = p.req("AuthenticationCode1", &params::AUTH_CODE);
     let c2 = p.req("AuthenticationCode2", &params::AUTH_CODE);
     p.finish()?;
-    authorize(c, "ResyncMFADevice", &user_resource(c, Some(&name)))?;
+    authorize(app, c, "ResyncMFADevice", &user_resource(c, Some(&name))).await?;
     let (owner, _) = owner_for(app, c, Some(&name)).await?;
     mfa::resync(&app.iam, account(c), &owner, &serial, &c1, &c2).await?;
     Ok(None)
@@ -81,7 +81,7 @@ pub async fn deactivate_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out
     let name = p.opt("UserName", &params::EXISTING_USER_NAME);
     let serial = p.req("SerialNumber", &params::SERIAL);
     p.finish()?;
-    authorize(c, "DeactivateMFADevice", &user_resource(c, name.as_deref()))?;
+    authorize(app, c, "DeactivateMFADevice", &user_resource(c, name.as_deref())).await?;
     let (owner, _) = owner_for(app, c, name.as_deref()).await?;
     let dev = mfa::deactivate(&app.iam, account(c), &owner, &serial).await?;
     tracing::info!(account = account(c), serial = %dev.serial, owner = %owner, "MFA device deactivated");
@@ -91,13 +91,13 @@ pub async fn deactivate_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out
 pub async fn delete_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let serial = p.req("SerialNumber", &params::SERIAL);
     p.finish()?;
-    authorize(c, "DeleteVirtualMFADevice", &mfa_resource(c, &serial))?;
+    authorize(app, c, "DeleteVirtualMFADevice", &mfa_resource(c, &serial)).await?;
     mfa::delete_virtual(&app.iam, account(c), &serial).await?;
     Ok(None)
 }
 
 /// Pages over a sorted list by an opaque marker holding the next item's key.
-fn page<T>(items: Vec<T>, key: impl Fn(&T) -> String, marker: Option<String>, max: i64) -> (Vec<T>, Option<String>) {
+pub fn page<T>(items: Vec<T>, key: impl Fn(&T) -> String, marker: Option<String>, max: i64) -> (Vec<T>, Option<String>) {
     let start = marker.unwrap_or_default();
     let mut rest: Vec<T> = items.into_iter().filter(|i| key(i) >= start).collect();
     let next = if rest.len() as i64 > max { Some(key(&rest[max as usize])) } else { None };
@@ -109,7 +109,7 @@ pub async fn list_mfa_devices(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::EXISTING_USER_NAME);
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(c, "ListMFADevices", &user_resource(c, name.as_deref()))?;
+    authorize(app, c, "ListMFADevices", &user_resource(c, name.as_deref())).await?;
     let (user, list) = match name.as_deref() {
         Some(n) => {
             let (u, list) = mfa::list_for_user_name(&app.iam, account(c), n).await?.ok_or_else(|| users::no_such_user(n))?;
@@ -132,7 +132,7 @@ pub async fn list_virtual_mfa_devices(app: &App, c: &Caller, p: &mut Params) -> 
     let status = p.enumeration("AssignmentStatus", &["Assigned", "Unassigned", "Any"], false).unwrap_or_else(|| "Any".into());
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(c, "ListVirtualMFADevices", "*")?;
+    authorize(app, c, "ListVirtualMFADevices", "*").await?;
     let list = mfa::list_virtual(&app.iam, account(c), &status).await?;
     let start = decode_marker(marker.as_deref())?;
     let (list, next) = page(list, |(d, _)| d.serial.clone(), start, max);
@@ -171,7 +171,7 @@ pub async fn get_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let serial = p.req("SerialNumber", &params::SERIAL);
     let name = p.opt("UserName", &params::USER_NAME);
     p.finish()?;
-    authorize(c, "GetMFADevice", &user_resource(c, name.as_deref()))?;
+    authorize(app, c, "GetMFADevice", &user_resource(c, name.as_deref())).await?;
     let (owner, user) = owner_for(app, c, name.as_deref()).await?;
     // "For this API, we only accept FIDO security key ARNs."
     let d = mfa::get(&app.iam, account(c), &serial)
@@ -191,7 +191,7 @@ pub async fn tag_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let tags = p.tags(true);
     p.finish()?;
     params::check_duplicate_tag_keys(&tags)?;
-    authorize(c, "TagMFADevice", &mfa_resource(c, &serial))?;
+    authorize(app, c, "TagMFADevice", &mfa_resource(c, &serial)).await?;
     mfa::tag(&app.iam, account(c), &serial, &tags).await?;
     Ok(None)
 }
@@ -200,7 +200,7 @@ pub async fn untag_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let serial = p.req("SerialNumber", &params::SERIAL);
     let keys = p.string_list("TagKeys", &params::TAG_KEY, 50, true);
     p.finish()?;
-    authorize(c, "UntagMFADevice", &mfa_resource(c, &serial))?;
+    authorize(app, c, "UntagMFADevice", &mfa_resource(c, &serial)).await?;
     mfa::untag(&app.iam, account(c), &serial, &keys).await?;
     Ok(None)
 }
@@ -209,7 +209,7 @@ pub async fn list_mfa_device_tags(app: &App, c: &Caller, p: &mut Params) -> Out 
     let serial = p.req("SerialNumber", &params::SERIAL);
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(c, "ListMFADeviceTags", &mfa_resource(c, &serial))?;
+    authorize(app, c, "ListMFADeviceTags", &mfa_resource(c, &serial)).await?;
     let tags = mfa::tags(&app.iam, account(c), &serial).await?;
     let start = decode_marker(marker.as_deref())?;
     let (tags, next) = page(tags, |(k, _)| k.to_lowercase(), start, max);
@@ -220,7 +220,7 @@ pub async fn list_mfa_device_tags(app: &App, c: &Caller, p: &mut Params) -> Out 
 
 pub async fn generate_credential_report(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
-    authorize(c, "GenerateCredentialReport", "*")?;
+    authorize(app, c, "GenerateCredentialReport", "*").await?;
     let (state, description) = report::generate(&app.iam, account(c)).await?;
     let mut x = Xml::new();
     x.text("State", state).text("Description", description);
@@ -229,7 +229,7 @@ pub async fn generate_credential_report(app: &App, c: &Caller, p: &mut Params) -
 
 pub async fn get_credential_report(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
-    authorize(c, "GetCredentialReport", "*")?;
+    authorize(app, c, "GetCredentialReport", "*").await?;
     let (content, at) = report::get(&app.iam, account(c)).await?;
     let mut x = Xml::new();
     x.text("Content", &b64(&content)).text("ReportFormat", "text/csv").text("GeneratedTime", &iso8601(at));

@@ -2,7 +2,9 @@
 //! at the Action), dispatch it, and encode the answer or the error. One request id names the request
 //! in the XML, the `x-amzn-RequestId` header and the log line.
 
+pub mod authz;
 pub mod iam;
+pub mod policies;
 pub mod mfa;
 pub mod params;
 pub mod xml;
@@ -57,6 +59,7 @@ pub struct Caller {
     pub region: String,
     /// Set when the request was signed with STS session credentials.
     pub session: Option<Session>,
+    pub source_ip: Option<String>,
 }
 
 pub async fn handle(app: axum::extract::State<App>, req: Request<Body>) -> Response<Body> {
@@ -72,7 +75,8 @@ pub async fn handle(app: axum::extract::State<App>, req: Request<Body>) -> Respo
             return Err(too_large());
         }
         let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())?;
-        let caller = authenticate(&app, &parts, &bytes).await?;
+        let mut caller = authenticate(&app, &parts, &bytes).await?;
+        caller.source_ip = peer.clone();
         ns = caller.service.ns();
         if tracing::enabled!(tracing::Level::INFO) {
             principal = caller.principal.arn();
@@ -156,6 +160,7 @@ async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]
             service,
             region: auth.region,
             session: Some(session),
+            source_ip: None,
         });
     }
     if !auth.access_key_id.starts_with("AKIA") {
@@ -173,5 +178,6 @@ async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]
         service,
         region: auth.region,
         session: None,
+        source_ip: None,
     })
 }

@@ -54,20 +54,44 @@ pub struct KeyCache {
     generation: AtomicU64,
     map: RwLock<HashMap<String, Arc<KeyEntry>>>,
     users: RwLock<HashMap<String, UserRef>>,
+    policies: RwLock<HashMap<String, Arc<Vec<Arc<policy::Policy>>>>>,
 }
 
 impl KeyCache {
     pub fn new(enabled: bool) -> Self {
-        KeyCache { enabled, generation: AtomicU64::new(0), map: RwLock::new(HashMap::new()), users: RwLock::new(HashMap::new()) }
+        KeyCache { enabled, generation: AtomicU64::new(0), map: RwLock::new(HashMap::new()), users: RwLock::new(HashMap::new()), policies: RwLock::new(HashMap::new()) }
     }
     /// Called by every write that changes a key or a user, after its commit and before it answers.
     pub fn invalidate(&self) {
         if self.enabled {
             let mut m = self.map.write().unwrap_or_else(|p| p.into_inner());
             let mut u = self.users.write().unwrap_or_else(|p| p.into_inner());
+            let mut pol = self.policies.write().unwrap_or_else(|p| p.into_inner());
             self.generation.fetch_add(1, Ordering::SeqCst);
             m.clear();
             u.clear();
+            pol.clear();
+        }
+    }
+}
+
+impl KeyCache {
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+    pub fn cached_policies(&self, user_id: &str) -> Option<Arc<Vec<Arc<policy::Policy>>>> {
+        if !self.enabled {
+            return None;
+        }
+        self.policies.read().unwrap_or_else(|p| p.into_inner()).get(user_id).cloned()
+    }
+    /// Keeps a user's policies unless a write happened since `generation` was read.
+    pub fn cache_policies(&self, user_id: &str, generation: u64, list: Arc<Vec<Arc<policy::Policy>>>) {
+        if self.enabled {
+            let mut m = self.policies.write().unwrap_or_else(|p| p.into_inner());
+            if self.generation.load(Ordering::SeqCst) == generation {
+                m.insert(user_id.to_string(), list);
+            }
         }
     }
 }

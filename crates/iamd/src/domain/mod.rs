@@ -6,6 +6,7 @@ pub mod keys;
 pub mod mfa;
 pub mod sessions;
 pub mod passwords;
+pub mod policies;
 pub mod report;
 pub mod users;
 

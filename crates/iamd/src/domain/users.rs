@@ -147,7 +147,7 @@ pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
     let mut tx = iam.store.write.begin().await?;
     let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
     let row = sqlx::query(
-        "SELECT (SELECT COUNT(*) FROM login_profiles WHERE user_id = $1), (SELECT COUNT(*) FROM access_keys WHERE account_id = $2 AND owner = $1), (SELECT COUNT(*) FROM mfa_devices WHERE account_id = $2 AND owner = $1)",
+        "SELECT (SELECT COUNT(*) FROM login_profiles WHERE user_id = $1), (SELECT COUNT(*) FROM access_keys WHERE account_id = $2 AND owner = $1), (SELECT COUNT(*) FROM mfa_devices WHERE account_id = $2 AND owner = $1), (SELECT COUNT(*) FROM user_policies WHERE user_id = $1), (SELECT COUNT(*) FROM policy_attachments WHERE entity_type = 'user' AND entity_id = $1), (SELECT COUNT(*) FROM group_members WHERE user_id = $1)",
     )
     .bind(&u.user_id)
     .bind(account)
@@ -161,6 +161,15 @@ pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
     }
     if row.get::<i64, _>(2) > 0 {
         return Err(AwsError::delete_conflict("Cannot delete entity, must delete MFA device first."));
+    }
+    if row.get::<i64, _>(3) > 0 {
+        return Err(AwsError::delete_conflict("Cannot delete entity, must delete policies first."));
+    }
+    if row.get::<i64, _>(4) > 0 {
+        return Err(AwsError::delete_conflict("Cannot delete entity, must detach all policies first."));
+    }
+    if row.get::<i64, _>(5) > 0 {
+        return Err(AwsError::delete_conflict("Cannot delete entity, must remove user from all groups first."));
     }
     sqlx::query("DELETE FROM mfa_throttle WHERE account_id = $1 AND owner = $2").bind(account).bind(&u.user_id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM user_tags WHERE user_id = $1").bind(&u.user_id).execute(&mut *tx).await?;

@@ -1,0 +1,454 @@
+//! Policy and group operations: inline user and group policies, managed policies and their
+//! versions, attachments, groups and memberships.
+
+use super::iam::{account, authorize, decode_marker, encode_marker, user_resource, write_user, Out};
+use super::mfa::page;
+use super::params::{self, Params, Spec};
+use super::xml::Xml;
+use super::{App, Caller};
+use crate::domain::policies::{self, Owner};
+use crate::domain::{iso8601, users};
+use crate::error::AwsError;
+
+fn name_chars(s: &str) -> bool {
+    s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+fn doc_chars(s: &str) -> bool {
+    s.chars().all(|c| c == '\t' || c == '\n' || c == '\r' || ('\u{20}'..='\u{ff}').contains(&c))
+}
+fn version_ok(s: &str) -> bool {
+    s.strip_prefix('v').is_some_and(|n| {
+        let digits = n.split('.').next().unwrap_or("");
+        !digits.is_empty() && !digits.starts_with('0') && digits.chars().all(|c| c.is_ascii_digit())
+    })
+}
+fn any(_: &str) -> bool {
+    true
+}
+fn managed_path_ok(s: &str) -> bool {
+    s.starts_with('/') && s.ends_with('/') && s.split('/').filter(|p| !p.is_empty()).all(|p| p.chars().all(|c| c.is_ascii_alphanumeric() || ".,+@=_-".contains(c)))
+}
+
+const POLICY_NAME: Spec = Spec { min: 1, max: 128, pattern: Some((name_chars, r"[\w+=,.@-]+")), sensitive: false };
+const GROUP_NAME: Spec = Spec { min: 1, max: 128, pattern: Some((name_chars, r"[\w+=,.@-]+")), sensitive: false };
+const DOCUMENT: Spec = Spec { min: 1, max: 131_072, pattern: Some((doc_chars, r"[\u0009\u000A\u000D\u0020-\u00FF]+")), sensitive: false };
+const POLICY_ARN: Spec = Spec { min: 20, max: 2048, pattern: Some((any, "")), sensitive: false };
+const VERSION_ID: Spec = Spec { min: 1, max: 128, pattern: Some((version_ok, r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?")), sensitive: false };
+const DESCRIPTION: Spec = Spec { min: 0, max: 1000, pattern: None, sensitive: false };
+const MANAGED_PATH: Spec = Spec { min: 1, max: 512, pattern: Some((managed_path_ok, r"((/[A-Za-z0-9\.,\+@=_-]+)*)/")), sensitive: false };
+
+/// Policy documents are URL-encoded JSON in IAM's responses (botocore decodes them).
+fn encode_doc(doc: &str) -> String {
+    percent_encoding::utf8_percent_encode(doc, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn group_arn(acct: &str, path: &str, name: &str) -> String {
+    format!("arn:aws:iam::{acct}:group{path}{name}")
+}
+
+// ---- inline user policies ----
+
+pub async fn put_user_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let user = p.req("UserName", &params::EXISTING_USER_NAME);
+    let name = p.req("PolicyName", &POLICY_NAME);
+    let doc = p.req("PolicyDocument", &DOCUMENT);
+    p.finish()?;
+    authorize(app, c, "PutUserPolicy", &user_resource(c, Some(&user))).await?;
+    let u = users::resolve(&app.iam, account(c), &user).await?;
+    policies::put_inline(&app.iam, Owner::User, &u.user_id, &u.name, &name, &doc).await?;
+    Ok(None)
+}
+
+pub async fn get_user_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let user = p.req("UserName", &params::EXISTING_USER_NAME);
+    let name = p.req("PolicyName", &POLICY_NAME);
+    p.finish()?;
+    authorize(app, c, "GetUserPolicy", &user_resource(c, Some(&user))).await?;
+    let u = users::resolve(&app.iam, account(c), &user).await?;
+    let doc = policies::get_inline(&app.iam, Owner::User, &u.user_id, &name).await?;
+    let mut x = Xml::new();
+    x.text("UserName", &u.name).text("PolicyName", &name).text("PolicyDocument", &encode_doc(&doc));
+    Ok(Some(x.buf))
+}
+
+pub async fn list_user_policies(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let user = p.req("UserName", &params::EXISTING_USER_NAME);
+    let (marker, max) = p.paging();
+    p.finish()?;
+    authorize(app, c, "ListUserPolicies", &user_resource(c, Some(&user))).await?;
+    let u = users::resolve(&app.iam, account(c), &user).await?;
+    let names = policies::list_inline(&app.iam, Owner::User, &u.user_id).await?;
+    names_page(names, marker, max)
+}
+
+fn names_page(names: Vec<String>, marker: Option<String>, max: i64) -> Out {
+    let (names, next) = page(names, |n| n.clone(), decode_marker(marker.as_deref())?, max);
+    let mut x = Xml::new();
+    x.list("PolicyNames", &names, |x, n| super::xml::escape(n, &mut x.buf));
+    x.paging(next.map(|n| encode_marker(&n)).as_deref());
+    Ok(Some(x.buf))
+}
+
+pub async fn delete_user_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let user = p.req("UserName", &params::EXISTING_USER_NAME);
+    let name = p.req("PolicyName", &POLICY_NAME);
+    p.finish()?;
+    authorize(app, c, "DeleteUserPolicy", &user_resource(c, Some(&user))).await?;
+    let u = users::resolve(&app.iam, account(c), &user).await?;
+    policies::delete_inline(&app.iam, Owner::User, &u.user_id, &name).await?;
+    Ok(None)
+}
+
+// ---- groups ----
+
+async fn group(app: &App, c: &Caller, name: &str) -> Result<policies::Group, AwsError> {
+    policies::find_group(&app.iam.store.read, account(c), name).await?.ok_or_else(|| policies::no_such_group(name))
+}
+
+fn write_group(x: &mut Xml, acct: &str, g: &policies::Group) {
+    x.text("Path", &g.path).text("GroupName", &g.name).text("GroupId", &g.group_id).text("Arn", &group_arn(acct, &g.path, &g.name)).text("CreateDate", &iso8601(g.created_at));
+}
+
+pub async fn create_group(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("GroupName", &GROUP_NAME);
+    let path = p.opt("Path", &params::PATH).unwrap_or_else(|| "/".into());
+    p.finish()?;
+    authorize(app, c, "CreateGroup", &group_arn(account(c), &path, &name)).await?;
+    let g = policies::create_group(&app.iam, account(c), &name, &path).await?;
+    let mut x = Xml::new();
+    x.open("Group");
+    write_group(&mut x, account(c), &g);
+    x.close("Group");
+    Ok(Some(x.buf))
+}
+
+pub async fn get_group(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("GroupName", &GROUP_NAME);
+    let (marker, max) = p.paging();
+    p.finish()?;
+    authorize(app, c, "GetGroup", &group_arn(account(c), "/", &name)).await?;
+    let g = group(app, c, &name).await?;
+    let members = policies::group_members(&app.iam, &g.group_id).await?;
+    let (members, next) = page(members, |u| u.name.to_lowercase(), decode_marker(marker.as_deref())?, max);
+    let mut x = Xml::new();
+    x.open("Group");
+    write_group(&mut x, account(c), &g);
+    x.close("Group");
+    x.list("Users", &members, |x, u| write_user(x, u, account(c), false));
+    x.paging(next.map(|n| encode_marker(&n)).as_deref());
+    Ok(Some(x.buf))
+}
+
+pub async fn list_groups(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let prefix = p.opt("PathPrefix", &params::PATH_PREFIX).unwrap_or_else(|| "/".into());
+    let (marker, max) = p.paging();
+    p.finish()?;
+    authorize(app, c, "ListGroups", &format!("arn:aws:iam::{}:group/", account(c))).await?;
+    let list = policies::list_groups(&app.iam, account(c), &prefix).await?;
+    let (list, next) = page(list, |g| g.name.to_lowercase(), decode_marker(marker.as_deref())?, max);
+    let mut x = Xml::new();
+    x.list("Groups", &list, |x, g| write_group(x, account(c), g));
+    x.paging(next.map(|n| encode_marker(&n)).as_deref());
+    Ok(Some(x.buf))
+}
+
+pub async fn update_group(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("GroupName", &GROUP_NAME);
+    let new_name = p.opt("NewGroupName", &GROUP_NAME);
+    let new_path = p.opt("NewPath", &params::PATH);
+    p.finish()?;
+    authorize(app, c, "UpdateGroup", &group_arn(account(c), "/", &name)).await?;
+    policies::update_group(&app.iam, account(c), &name, new_name.as_deref(), new_path.as_deref()).await?;
+    Ok(None)
+}
+
+pub async fn delete_group(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("GroupName", &GROUP_NAME);
+    p.finish()?;
+    authorize(app, c, "DeleteGroup", &group_arn(account(c), "/", &name)).await?;
+    policies::delete_group(&app.iam, account(c), &name).await?;
+    Ok(None)
+}
+
+pub async fn add_user_to_group(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("GroupName", &GROUP_NAME);
+    let user = p.req("UserName", &params::EXISTING_USER_NAME);
+    p.finish()?;
+    authorize(app, c, "AddUserToGroup", &group_arn(account(c), "/", &name)).await?;
+    let u = users::resolve(&app.iam, account(c), &user).await?;
+    policies::add_member(&app.iam, account(c), &name, &u).await?;
+    Ok(None)
+}
+
+pub async fn remove_user_from_group(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("GroupName", &GROUP_NAME);
+    let user = p.req("UserName", &params::EXISTING_USER_NAME);
+    p.finish()?;
+    authorize(app, c, "RemoveUserFromGroup", &group_arn(account(c), "/", &name)).await?;
+    let u = users::resolve(&app.iam, account(c), &user).await?;
+    policies::remove_member(&app.iam, account(c), &name, &u).await?;
+    Ok(None)
+}
+
+pub async fn list_groups_for_user(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let user = p.req("UserName", &params::EXISTING_USER_NAME);
+    let (marker, max) = p.paging();
+    p.finish()?;
+    authorize(app, c, "ListGroupsForUser", &user_resource(c, Some(&user))).await?;
+    let u = users::resolve(&app.iam, account(c), &user).await?;
+    let list = policies::groups_for_user(&app.iam, &u.user_id).await?;
+    let (list, next) = page(list, |g| g.name.to_lowercase(), decode_marker(marker.as_deref())?, max);
+    let mut x = Xml::new();
+    x.list("Groups", &list, |x, g| write_group(x, account(c), g));
+    x.paging(next.map(|n| encode_marker(&n)).as_deref());
+    Ok(Some(x.buf))
+}
+
+pub async fn put_group_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("GroupName", &GROUP_NAME);
+    let pname = p.req("PolicyName", &POLICY_NAME);
+    let doc = p.req("PolicyDocument", &DOCUMENT);
+    p.finish()?;
+    authorize(app, c, "PutGroupPolicy", &group_arn(account(c), "/", &name)).await?;
+    let g = group(app, c, &name).await?;
+    policies::put_inline(&app.iam, Owner::Group, &g.group_id, &g.name, &pname, &doc).await?;
+    Ok(None)
+}
+
+pub async fn get_group_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("GroupName", &GROUP_NAME);
+    let pname = p.req("PolicyName", &POLICY_NAME);
+    p.finish()?;
+    authorize(app, c, "GetGroupPolicy", &group_arn(account(c), "/", &name)).await?;
+    let g = group(app, c, &name).await?;
+    let doc = policies::get_inline(&app.iam, Owner::Group, &g.group_id, &pname).await?;
+    let mut x = Xml::new();
+    x.text("GroupName", &g.name).text("PolicyName", &pname).text("PolicyDocument", &encode_doc(&doc));
+    Ok(Some(x.buf))
+}
+
+pub async fn list_group_policies(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("GroupName", &GROUP_NAME);
+    let (marker, max) = p.paging();
+    p.finish()?;
+    authorize(app, c, "ListGroupPolicies", &group_arn(account(c), "/", &name)).await?;
+    let g = group(app, c, &name).await?;
+    names_page(policies::list_inline(&app.iam, Owner::Group, &g.group_id).await?, marker, max)
+}
+
+pub async fn delete_group_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("GroupName", &GROUP_NAME);
+    let pname = p.req("PolicyName", &POLICY_NAME);
+    p.finish()?;
+    authorize(app, c, "DeleteGroupPolicy", &group_arn(account(c), "/", &name)).await?;
+    let g = group(app, c, &name).await?;
+    policies::delete_inline(&app.iam, Owner::Group, &g.group_id, &pname).await?;
+    Ok(None)
+}
+
+// ---- managed policies ----
+
+fn write_policy(x: &mut Xml, m: &policies::Managed) {
+    x.text("PolicyName", &m.name)
+        .text("PolicyId", &m.policy_id)
+        .text("Arn", &m.arn)
+        .text("Path", &m.path)
+        .text("DefaultVersionId", &m.default_version)
+        .num("AttachmentCount", m.attachments)
+        .num("PermissionsBoundaryUsageCount", 0)
+        .boolean("IsAttachable", true)
+        .opt("Description", m.description.as_deref())
+        .text("CreateDate", &iso8601(m.created_at))
+        .text("UpdateDate", &iso8601(m.updated_at));
+}
+
+pub async fn create_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("PolicyName", &POLICY_NAME);
+    let path = p.opt("Path", &MANAGED_PATH).unwrap_or_else(|| "/".into());
+    let doc = p.req("PolicyDocument", &DOCUMENT);
+    let description = p.opt("Description", &DESCRIPTION);
+    let _tags = p.tags(false);
+    p.finish()?;
+    let arn = format!("arn:aws:iam::{}:policy{path}{name}", account(c));
+    authorize(app, c, "CreatePolicy", &arn).await?;
+    let m = policies::create_managed(&app.iam, account(c), &name, &path, &doc, description.as_deref()).await?;
+    let mut x = Xml::new();
+    x.open("Policy");
+    write_policy(&mut x, &m);
+    x.close("Policy");
+    Ok(Some(x.buf))
+}
+
+pub async fn get_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let arn = p.req("PolicyArn", &POLICY_ARN);
+    p.finish()?;
+    authorize(app, c, "GetPolicy", &arn).await?;
+    let m = policies::get_managed(&app.iam.store.read, account(c), &arn).await?.ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
+    let mut x = Xml::new();
+    x.open("Policy");
+    write_policy(&mut x, &m);
+    x.close("Policy");
+    Ok(Some(x.buf))
+}
+
+pub async fn list_policies(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let scope = p.enumeration("Scope", &["All", "AWS", "Local"], false).unwrap_or_else(|| "All".into());
+    let only_attached = p.boolean("OnlyAttached").unwrap_or(false);
+    let prefix = p.opt("PathPrefix", &params::PATH_PREFIX).unwrap_or_else(|| "/".into());
+    let _usage = p.enumeration("PolicyUsageFilter", &["PermissionsPolicy", "PermissionsBoundary"], false);
+    let (marker, max) = p.paging();
+    p.finish()?;
+    authorize(app, c, "ListPolicies", "*").await?;
+    let list = policies::list_managed(&app.iam, account(c), &scope, only_attached, &prefix).await?;
+    let (list, next) = page(list, |m| format!("{}\u{0}{}", m.name, m.arn), decode_marker(marker.as_deref())?, max);
+    let mut x = Xml::new();
+    x.list("Policies", &list, write_policy);
+    x.paging(next.map(|n| encode_marker(&n)).as_deref());
+    Ok(Some(x.buf))
+}
+
+pub async fn delete_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let arn = p.req("PolicyArn", &POLICY_ARN);
+    p.finish()?;
+    authorize(app, c, "DeletePolicy", &arn).await?;
+    policies::delete_managed(&app.iam, account(c), &arn).await?;
+    Ok(None)
+}
+
+fn write_version(x: &mut Xml, v: &policies::PolicyVersion, with_doc: bool) {
+    if with_doc {
+        x.text("Document", &encode_doc(&v.document));
+    }
+    x.text("VersionId", &v.version_id).boolean("IsDefaultVersion", v.is_default).text("CreateDate", &iso8601(v.created_at));
+}
+
+pub async fn create_policy_version(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let arn = p.req("PolicyArn", &POLICY_ARN);
+    let doc = p.req("PolicyDocument", &DOCUMENT);
+    let set_default = p.boolean("SetAsDefault").unwrap_or(false);
+    p.finish()?;
+    authorize(app, c, "CreatePolicyVersion", &arn).await?;
+    let v = policies::create_version(&app.iam, account(c), &arn, &doc, set_default).await?;
+    let mut x = Xml::new();
+    x.open("PolicyVersion");
+    write_version(&mut x, &v, false);
+    x.close("PolicyVersion");
+    Ok(Some(x.buf))
+}
+
+pub async fn get_policy_version(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let arn = p.req("PolicyArn", &POLICY_ARN);
+    let vid = p.req("VersionId", &VERSION_ID);
+    p.finish()?;
+    authorize(app, c, "GetPolicyVersion", &arn).await?;
+    let (_, list) = policies::versions(&app.iam, account(c), &arn).await?;
+    let v = list.iter().find(|v| v.version_id == vid).ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} version {vid} does not exist.")))?;
+    let mut x = Xml::new();
+    x.open("PolicyVersion");
+    write_version(&mut x, v, true);
+    x.close("PolicyVersion");
+    Ok(Some(x.buf))
+}
+
+pub async fn list_policy_versions(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let arn = p.req("PolicyArn", &POLICY_ARN);
+    let (_marker, _max) = p.paging();
+    p.finish()?;
+    authorize(app, c, "ListPolicyVersions", &arn).await?;
+    let (_, list) = policies::versions(&app.iam, account(c), &arn).await?;
+    let mut x = Xml::new();
+    x.list("Versions", &list, |x, v| write_version(x, v, false));
+    // At most five versions: one page holds them all.
+    x.paging(None);
+    Ok(Some(x.buf))
+}
+
+pub async fn delete_policy_version(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let arn = p.req("PolicyArn", &POLICY_ARN);
+    let vid = p.req("VersionId", &VERSION_ID);
+    p.finish()?;
+    authorize(app, c, "DeletePolicyVersion", &arn).await?;
+    policies::delete_version(&app.iam, account(c), &arn, &vid).await?;
+    Ok(None)
+}
+
+pub async fn set_default_policy_version(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let arn = p.req("PolicyArn", &POLICY_ARN);
+    let vid = p.req("VersionId", &VERSION_ID);
+    p.finish()?;
+    authorize(app, c, "SetDefaultPolicyVersion", &arn).await?;
+    policies::set_default_version(&app.iam, account(c), &arn, &vid).await?;
+    Ok(None)
+}
+
+/// Attach/Detach/ListAttached for users and groups share their shape.
+pub async fn attachment(app: &App, c: &Caller, p: &mut Params, kind: &str, op: &str) -> Out {
+    let name = match kind {
+        "user" => p.req("UserName", &params::EXISTING_USER_NAME),
+        _ => p.req("GroupName", &GROUP_NAME),
+    };
+    let arn = if op == "List" { None } else { Some(p.req("PolicyArn", &POLICY_ARN)) };
+    let (marker, max) = if op == "List" { p.paging() } else { (None, 100) };
+    if op == "List" {
+        p.opt("PathPrefix", &params::PATH_PREFIX);
+    }
+    p.finish()?;
+    let action = match (op, kind) {
+        ("List", "user") => "ListAttachedUserPolicies".to_string(),
+        ("List", _) => "ListAttachedGroupPolicies".to_string(),
+        (op, "user") => format!("{op}UserPolicy"),
+        (op, _) => format!("{op}GroupPolicy"),
+    };
+    let entity_id = match kind {
+        "user" => {
+            authorize(app, c, &action, &user_resource(c, Some(&name))).await?;
+            users::resolve(&app.iam, account(c), &name).await?.user_id
+        }
+        _ => {
+            authorize(app, c, &action, &group_arn(account(c), "/", &name)).await?;
+            group(app, c, &name).await?.group_id
+        }
+    };
+    match (op, arn) {
+        ("Attach", Some(arn)) => {
+            policies::attach(&app.iam, account(c), kind, &entity_id, &arn).await?;
+            Ok(None)
+        }
+        ("Detach", Some(arn)) => {
+            policies::detach(&app.iam, account(c), kind, &entity_id, &arn).await?;
+            Ok(None)
+        }
+        _ => {
+            let list = policies::attached(&app.iam, kind, &entity_id).await?;
+            let (list, next) = page(list, |(n, a)| format!("{n}\u{0}{a}"), decode_marker(marker.as_deref())?, max);
+            let mut x = Xml::new();
+            x.list("AttachedPolicies", &list, |x, (n, a)| {
+                x.text("PolicyName", n).text("PolicyArn", a);
+            });
+            x.paging(next.map(|n| encode_marker(&n)).as_deref());
+            Ok(Some(x.buf))
+        }
+    }
+}
+
+pub async fn list_entities_for_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let arn = p.req("PolicyArn", &POLICY_ARN);
+    let _filter = p.enumeration("EntityFilter", &["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"], false);
+    let _ = p.paging();
+    p.opt("PathPrefix", &params::PATH_PREFIX);
+    p.finish()?;
+    authorize(app, c, "ListEntitiesForPolicy", &arn).await?;
+    let list = policies::entities(&app.iam, account(c), &arn).await?;
+    let mut x = Xml::new();
+    let groups: Vec<_> = list.iter().filter(|(t, _, _)| t == "group").collect();
+    let users: Vec<_> = list.iter().filter(|(t, _, _)| t == "user").collect();
+    x.list("PolicyGroups", &groups, |x, (_, n, id)| {
+        x.text("GroupName", n).text("GroupId", id);
+    });
+    x.list("PolicyUsers", &users, |x, (_, n, id)| {
+        x.text("UserName", n).text("UserId", id);
+    });
+    x.list("PolicyRoles", &Vec::<()>::new(), |_, _| {});
+    x.paging(None);
+    Ok(Some(x.buf))
+}
