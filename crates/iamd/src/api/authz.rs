@@ -15,12 +15,15 @@ pub fn context(app: &App, c: &Caller) -> Context {
     ctx.set("aws:PrincipalArn", p.arn());
     ctx.set("aws:PrincipalAccount", p.account_id.clone());
     ctx.set("aws:userid", p.user_id().to_string());
-    match &p.user {
-        Some(u) => {
+    match (&p.user, &p.role) {
+        (_, Some(_)) => {
+            ctx.set("aws:PrincipalType", "AssumedRole");
+        }
+        (Some(u), None) => {
             ctx.set("aws:username", u.name.clone());
             ctx.set("aws:PrincipalType", "User");
         }
-        None => {
+        (None, None) => {
             ctx.set("aws:PrincipalType", "Account");
         }
     }
@@ -52,11 +55,19 @@ pub async fn authorize(app: &App, c: &Caller, action: &str, resource: &str) -> R
         return Ok(());
     }
     let full = if action.contains(':') { action.to_string() } else { format!("iam:{action}") };
-    let Some(user) = &c.principal.user else { return Ok(()) };
-    let list = policies::effective(&app.iam, &user.user_id).await?;
+    let list = match (&c.principal.role, &c.principal.user) {
+        (Some(r), _) => policies::effective_role(&app.iam, &r.role_id).await?,
+        (None, Some(u)) => policies::effective(&app.iam, &u.user_id).await?,
+        (None, None) => return Ok(()),
+    };
     let mut ctx = context(app, c);
     if list.iter().any(|p| mentions_principal_tag(p)) {
-        for (k, v) in crate::domain::users::tags(&app.iam, &user.user_id).await? {
+        let tags = match (&c.principal.role, &c.principal.user) {
+            (Some(r), _) => crate::domain::roles::tags(&app.iam, &r.role_id).await?,
+            (None, Some(u)) => crate::domain::users::tags(&app.iam, &u.user_id).await?,
+            _ => vec![],
+        };
+        for (k, v) in tags {
             ctx.set(&format!("aws:PrincipalTag/{k}"), v);
         }
     }

@@ -3,7 +3,7 @@
 
 use super::params::{self, Params};
 use super::xml::Xml;
-use super::{mfa, policies, App, Caller, Service};
+use super::{mfa, policies, roles, App, Caller, Service};
 use crate::domain::passwords::PasswordPolicy;
 use crate::domain::{accounts, iso8601, keys, user_arn, users, UserRef};
 use crate::error::{AwsError, Result};
@@ -49,6 +49,25 @@ pub async fn dispatch(app: &App, c: &Caller, action: &str, p: &mut Params) -> Ou
     match (c.service, action) {
         (Service::Sts, "GetCallerIdentity") => get_caller_identity(c, p),
         (Service::Sts, "GetSessionToken") => mfa::get_session_token(app, c, p).await,
+        (Service::Sts, "AssumeRole") => roles::assume_role(app, c, p).await,
+        (Service::Iam, "CreateRole") => roles::create_role(app, c, p).await,
+        (Service::Iam, "GetRole") => roles::get_role(app, c, p).await,
+        (Service::Iam, "ListRoles") => roles::list_roles(app, c, p).await,
+        (Service::Iam, "UpdateRole") => roles::update_role(app, c, p).await,
+        (Service::Iam, "UpdateAssumeRolePolicy") => roles::update_assume_role_policy(app, c, p).await,
+        (Service::Iam, "DeleteRole") => roles::delete_role(app, c, p).await,
+        (Service::Iam, "TagRole") => roles::tag_role(app, c, p).await,
+        (Service::Iam, "UntagRole") => roles::untag_role(app, c, p).await,
+        (Service::Iam, "ListRoleTags") => roles::list_role_tags(app, c, p).await,
+        (Service::Iam, "PutRolePolicy") => roles::role_policy(app, c, p, "Put").await,
+        (Service::Iam, "GetRolePolicy") => roles::role_policy(app, c, p, "Get").await,
+        (Service::Iam, "DeleteRolePolicy") => roles::role_policy(app, c, p, "Delete").await,
+        (Service::Iam, "ListRolePolicies") => roles::role_policy(app, c, p, "List").await,
+        (Service::Iam, "AttachRolePolicy") => roles::role_attachment(app, c, p, "Attach").await,
+        (Service::Iam, "DetachRolePolicy") => roles::role_attachment(app, c, p, "Detach").await,
+        (Service::Iam, "ListAttachedRolePolicies") => roles::role_attachment(app, c, p, "List").await,
+        (Service::Iam, "SimulatePrincipalPolicy") => roles::simulate_principal_policy(app, c, p).await,
+        (Service::Iam, "SimulateCustomPolicy") => roles::simulate_custom_policy(app, c, p).await,
         (Service::Iam, "PutUserPolicy") => policies::put_user_policy(app, c, p).await,
         (Service::Iam, "GetUserPolicy") => policies::get_user_policy(app, c, p).await,
         (Service::Iam, "ListUserPolicies") => policies::list_user_policies(app, c, p).await,
@@ -126,7 +145,7 @@ pub async fn dispatch(app: &App, c: &Caller, action: &str, p: &mut Params) -> Ou
 fn get_caller_identity(c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
     let mut x = Xml::new();
-    x.text("UserId", c.principal.user_id()).text("Account", account(c)).text("Arn", &c.principal.arn());
+    x.text("UserId", &c.principal.user_id()).text("Account", account(c)).text("Arn", &c.principal.arn());
     Ok(Some(x.buf))
 }
 

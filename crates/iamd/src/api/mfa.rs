@@ -262,7 +262,7 @@ pub async fn get_session_token(app: &App, c: &Caller, p: &mut Params) -> Out {
         },
         _ => return Err(AwsError::access_denied(NOT_YOURS)),
     };
-    let issued = sessions::issue(&app.iam, account(c), &owner, duration, mfa);
+    let issued = sessions::issue(&app.iam, account(c), &owner, duration, mfa, None);
     let mut x = Xml::new();
     x.open("Credentials")
         .text("AccessKeyId", &issued.session.access_key_id)

@@ -5,6 +5,7 @@
 pub mod authz;
 pub mod iam;
 pub mod policies;
+pub mod roles;
 pub mod mfa;
 pub mod params;
 pub mod xml;
@@ -93,7 +94,7 @@ pub async fn handle(app: axum::extract::State<App>, req: Request<Body>) -> Respo
         }
         // Session credentials opened without MFA cannot call IAM at all (AWS answers as if the token
         // were unknown); with MFA they act as the user.
-        if caller.service == Service::Iam && caller.session.as_ref().is_some_and(|s| s.mfa.is_none()) {
+        if caller.service == Service::Iam && caller.session.as_ref().is_some_and(|s| s.mfa.is_none() && s.role.is_none()) {
             return Err(AwsError::invalid_token());
         }
         let result = iam::dispatch(&app, &caller, &action, &mut params).await?;
@@ -148,15 +149,18 @@ async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]
     if auth.access_key_id.starts_with("ASIA") {
         let token = auth.security_token.as_deref().ok_or_else(AwsError::invalid_token)?;
         let session = sessions::open(&app.iam, &auth.access_key_id, token)?;
-        let user = if session.owner.is_empty() {
-            None
-        } else {
-            Some(keys::lookup_user(&app.iam, &session.account_id, &session.owner).await?.ok_or_else(AwsError::invalid_token)?)
+        let (user, role) = match &session.role {
+            Some((role_id, session_name)) => {
+                let r = crate::domain::roles::lookup(&app.iam, &session.account_id, role_id).await?.ok_or_else(AwsError::invalid_token)?;
+                (None, Some(crate::domain::RoleRef { role_id: role_id.clone(), name: r.name, session_name: session_name.clone() }))
+            }
+            None if session.owner.is_empty() => (None, None),
+            None => (Some(keys::lookup_user(&app.iam, &session.account_id, &session.owner).await?.ok_or_else(AwsError::invalid_token)?), None),
         };
         let key = sigv4::signing_key(&session.secret, &auth.scope_date, &auth.region, &auth.service);
         sigv4::verify(&req, &auth, &key, true).map_err(|e| AwsError::from_sigv4(&e))?;
         return Ok(Caller {
-            principal: Principal { account_id: session.account_id.clone(), user, access_key_id: auth.access_key_id.clone() },
+            principal: Principal { account_id: session.account_id.clone(), user, role, access_key_id: auth.access_key_id.clone() },
             service,
             region: auth.region,
             session: Some(session),
@@ -174,7 +178,7 @@ async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]
     sigv4::verify(&req, &auth, &key, true).map_err(|e| AwsError::from_sigv4(&e))?;
     keys::record_use(&app.iam, &entry, &auth.region, &auth.service);
     Ok(Caller {
-        principal: Principal { account_id: entry.account_id.clone(), user: entry.user.clone(), access_key_id: entry.access_key_id.clone() },
+        principal: Principal { account_id: entry.account_id.clone(), user: entry.user.clone(), role: None, access_key_id: entry.access_key_id.clone() },
         service,
         region: auth.region,
         session: None,

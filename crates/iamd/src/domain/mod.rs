@@ -8,6 +8,7 @@ pub mod sessions;
 pub mod passwords;
 pub mod policies;
 pub mod report;
+pub mod roles;
 pub mod users;
 
 use crate::crypto::Sealer;
@@ -79,30 +80,42 @@ pub struct UserRef {
     pub path: String,
 }
 
-/// Who made a request.
+/// A role session: the role and the session name the caller chose.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleRef {
+    pub role_id: String,
+    pub name: String,
+    pub session_name: String,
+}
+
+/// Who made a request: the root user, an IAM user, or a role session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     pub account_id: String,
-    /// `None` for the root user.
+    /// `None` (with `role` also `None`) for the root user.
     pub user: Option<UserRef>,
+    pub role: Option<RoleRef>,
     pub access_key_id: String,
 }
 
 impl Principal {
     pub fn is_root(&self) -> bool {
-        self.user.is_none()
+        self.user.is_none() && self.role.is_none()
     }
     pub fn arn(&self) -> String {
-        match &self.user {
-            None => format!("arn:aws:iam::{}:root", self.account_id),
-            Some(u) => user_arn(&self.account_id, &u.path, &u.name),
+        match (&self.user, &self.role) {
+            (_, Some(r)) => format!("arn:aws:sts::{}:assumed-role/{}/{}", self.account_id, r.name, r.session_name),
+            (None, None) => format!("arn:aws:iam::{}:root", self.account_id),
+            (Some(u), None) => user_arn(&self.account_id, &u.path, &u.name),
         }
     }
-    /// GetCallerIdentity's UserId: the account id for root, the user id otherwise.
-    pub fn user_id(&self) -> &str {
-        match &self.user {
-            None => &self.account_id,
-            Some(u) => &u.user_id,
+    /// GetCallerIdentity's UserId: the account id for root, `AROA…:session` for a role session, the
+    /// user id otherwise.
+    pub fn user_id(&self) -> String {
+        match (&self.user, &self.role) {
+            (_, Some(r)) => format!("{}:{}", r.role_id, r.session_name),
+            (None, None) => self.account_id.clone(),
+            (Some(u), None) => u.user_id.clone(),
         }
     }
 }

@@ -32,6 +32,7 @@ pub fn validate(doc: &str) -> Result<Policy> {
 pub enum Owner {
     User,
     Group,
+    Role,
 }
 
 impl Owner {
@@ -39,12 +40,21 @@ impl Owner {
         match self {
             Owner::User => ("user_policies", "user_id"),
             Owner::Group => ("group_policies", "group_id"),
+            Owner::Role => ("role_policies", "role_id"),
+        }
+    }
+    fn kind(self) -> &'static str {
+        match self {
+            Owner::User => "user",
+            Owner::Group => "group",
+            Owner::Role => "role",
         }
     }
     fn quota(self) -> (usize, &'static str) {
         match self {
             Owner::User => (USER_INLINE_QUOTA, "Maximum policy size of 2048 bytes exceeded for user"),
             Owner::Group => (GROUP_INLINE_QUOTA, "Maximum policy size of 5120 bytes exceeded for group"),
+            Owner::Role => (10_240, "Maximum policy size of 10240 bytes exceeded for role"),
         }
     }
 }
@@ -77,10 +87,7 @@ pub async fn get_inline(iam: &Iam, owner: Owner, owner_id: &str, name: &str) -> 
         .bind(name)
         .fetch_optional(&iam.store.read)
         .await?;
-    let kind = match owner {
-        Owner::User => "user",
-        Owner::Group => "group",
-    };
+    let kind = owner.kind();
     doc.ok_or_else(|| AwsError::no_such_entity(format!("The {kind} policy with name {name} cannot be found.")))
 }
 
@@ -94,10 +101,7 @@ pub async fn delete_inline(iam: &Iam, owner: Owner, owner_id: &str, name: &str) 
     let n = sqlx::query(&format!("DELETE FROM {table} WHERE {col} = $1 AND policy_name = $2")).bind(owner_id).bind(name).execute(&iam.store.write).await?.rows_affected();
     iam.keys.invalidate();
     if n == 0 {
-        let kind = match owner {
-            Owner::User => "user",
-            Owner::Group => "group",
-        };
+        let kind = owner.kind();
         return Err(AwsError::no_such_entity(format!("The {kind} policy with name {name} cannot be found.")));
     }
     Ok(())
@@ -512,6 +516,25 @@ pub async fn remove_member(iam: &Iam, account: &str, group: &str, user: &UserRef
 
 // ---- what applies to a user ----
 
+/// A role's identity policies: inline and attached.
+pub async fn effective_role(iam: &Iam, role_id: &str) -> Result<Arc<Vec<Arc<Policy>>>> {
+    let key = format!("role:{role_id}");
+    if let Some(p) = iam.keys.cached_policies(&key) {
+        return Ok(p);
+    }
+    let generation = iam.keys.generation();
+    let docs: Vec<String> = sqlx::query_scalar(
+        "SELECT document FROM role_policies WHERE role_id = $1 \
+         UNION ALL SELECT v.document FROM policy_attachments a JOIN managed_policies m ON m.policy_id = a.policy_id JOIN policy_versions v ON v.policy_id = m.policy_id AND v.version_id = m.default_version WHERE a.entity_type = 'role' AND a.entity_id = $1",
+    )
+    .bind(role_id)
+    .fetch_all(&iam.store.read)
+    .await?;
+    let list = Arc::new(docs.iter().filter_map(|d| policy::parse(d, DocKind::Identity).ok().map(Arc::new)).collect::<Vec<_>>());
+    iam.keys.cache_policies(&key, generation, list.clone());
+    Ok(list)
+}
+
 /// The user's effective identity policies: inline, attached, and both kinds through its groups.
 pub async fn effective(iam: &Iam, user_id: &str) -> Result<Arc<Vec<Arc<Policy>>>> {
     if let Some(p) = iam.keys.cached_policies(user_id) {
@@ -541,6 +564,30 @@ pub async fn effective(iam: &Iam, user_id: &str) -> Result<Arc<Vec<Arc<Policy>>>
     let list = Arc::new(list);
     iam.keys.cache_policies(user_id, generation, list.clone());
     Ok(list)
+}
+
+/// The documents that apply to a user, group or role, each with the id and type the simulator
+/// reports in MatchedStatements: (source id, source type, document).
+pub async fn sources(iam: &Iam, entity_type: &str, entity_id: &str) -> Result<Vec<(String, String, String)>> {
+    let mut out = Vec::new();
+    let (table, col) = match entity_type {
+        "user" => ("user_policies", "user_id"),
+        "group" => ("group_policies", "group_id"),
+        _ => ("role_policies", "role_id"),
+    };
+    for r in sqlx::query(&format!("SELECT policy_name, document FROM {table} WHERE {col} = $1 ORDER BY policy_name")).bind(entity_id).fetch_all(&iam.store.read).await? {
+        out.push((r.get(0), entity_type.to_string(), r.get(1)));
+    }
+    let managed = "SELECT m.name, v.document FROM policy_attachments a JOIN managed_policies m ON m.policy_id = a.policy_id JOIN policy_versions v ON v.policy_id = m.policy_id AND v.version_id = m.default_version WHERE a.entity_type = $1 AND a.entity_id = $2 ORDER BY m.name";
+    for r in sqlx::query(managed).bind(entity_type).bind(entity_id).fetch_all(&iam.store.read).await? {
+        out.push((r.get(0), "IAM Policy".to_string(), r.get(1)));
+    }
+    if entity_type == "user" {
+        for g in groups_for_user(iam, entity_id).await? {
+            out.extend(Box::pin(sources(iam, "group", &g.group_id)).await?);
+        }
+    }
+    Ok(out)
 }
 
 // ---- AWS managed policies ----

@@ -28,6 +28,9 @@ pub struct Session {
     /// When MFA was checked, and with which device; None for a session opened without MFA.
     #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
     pub mfa: Option<(i64, String)>,
+    /// A role session: (role id, session name). `owner` is then the user (or '' root) who assumed it.
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<(String, String)>,
 }
 
 pub struct Issued {
@@ -35,7 +38,7 @@ pub struct Issued {
     pub token: String,
 }
 
-pub fn issue(iam: &Iam, account: &str, owner: &str, duration_s: i64, mfa: Option<(i64, String)>) -> Issued {
+pub fn issue(iam: &Iam, account: &str, owner: &str, duration_s: i64, mfa: Option<(i64, String)>, role: Option<(String, String)>) -> Issued {
     let now = iam.clock.now_ms();
     let session = Session {
         account_id: account.to_string(),
@@ -45,6 +48,7 @@ pub fn issue(iam: &Iam, account: &str, owner: &str, duration_s: i64, mfa: Option
         issued_ms: now,
         expires_ms: now + duration_s * 1000,
         mfa,
+        role,
     };
     let json = serde_json::to_vec(&session).expect("session serializes");
     let sealed = iam.sealer.seal(Purpose::SessionToken, session.access_key_id.as_bytes(), &json);

@@ -1,0 +1,410 @@
+//! Roles, sts:AssumeRole (with MFA), and the policy simulator.
+
+use super::authz;
+use super::iam::{account, authorize, decode_marker, encode_marker, Out};
+use super::mfa::page;
+use super::params::{self, Params, Spec};
+use super::xml::Xml;
+use super::{App, Caller};
+use crate::domain::mfa::{self as mfa_domain, Refusal};
+use crate::domain::policies::{self, Owner};
+use crate::domain::{iso8601, roles, sessions, users};
+use crate::error::AwsError;
+use policy::{Decision, DocKind};
+
+fn name_chars(s: &str) -> bool {
+    s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+fn any(_: &str) -> bool {
+    true
+}
+const ROLE_NAME: Spec = Spec { min: 1, max: 64, pattern: Some((name_chars, r"[\w+=,.@-]+")), sensitive: false };
+const SESSION_NAME: Spec = Spec { min: 2, max: 64, pattern: Some((name_chars, r"[\w+=,.@-]*")), sensitive: false };
+const DOCUMENT: Spec = Spec { min: 1, max: 131_072, pattern: None, sensitive: false };
+const ARN: Spec = Spec { min: 20, max: 2048, pattern: Some((any, "")), sensitive: false };
+const DESCRIPTION: Spec = Spec { min: 0, max: 1000, pattern: None, sensitive: false };
+const POLICY_NAME: Spec = Spec { min: 1, max: 128, pattern: Some((name_chars, r"[\w+=,.@-]+")), sensitive: false };
+
+fn encode_doc(doc: &str) -> String {
+    percent_encoding::utf8_percent_encode(doc, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn role_resource(c: &Caller, name: &str) -> String {
+    format!("arn:aws:iam::{}:role/{name}", account(c))
+}
+
+fn write_role(x: &mut Xml, acct: &str, r: &roles::Role, tags: &[(String, String)]) {
+    x.text("Path", &r.path)
+        .text("RoleName", &r.name)
+        .text("RoleId", &r.role_id)
+        .text("Arn", &roles::arn(acct, r))
+        .text("CreateDate", &iso8601(r.created_at))
+        .text("AssumeRolePolicyDocument", &encode_doc(&r.trust_policy))
+        .opt("Description", r.description.as_deref())
+        .num("MaxSessionDuration", r.max_session_duration);
+    if !tags.is_empty() {
+        x.tags("Tags", tags);
+    }
+}
+
+pub async fn create_role(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("RoleName", &ROLE_NAME);
+    let path = p.opt("Path", &params::PATH).unwrap_or_else(|| "/".into());
+    let trust = p.req("AssumeRolePolicyDocument", &DOCUMENT);
+    let description = p.opt("Description", &DESCRIPTION);
+    let max = p.int("MaxSessionDuration", 3600, 43_200).unwrap_or(3600);
+    let tags = p.tags(false);
+    p.opt("PermissionsBoundary", &ARN);
+    p.finish()?;
+    params::check_duplicate_tag_keys(&tags)?;
+    authorize(app, c, "CreateRole", &format!("arn:aws:iam::{}:role{path}{name}", account(c))).await?;
+    let r = roles::create(&app.iam, account(c), &name, &path, &trust, description.as_deref(), max, &tags).await?;
+    let mut x = Xml::new();
+    x.open("Role");
+    write_role(&mut x, account(c), &r, &tags);
+    x.close("Role");
+    Ok(Some(x.buf))
+}
+
+pub async fn get_role(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("RoleName", &ROLE_NAME);
+    p.finish()?;
+    authorize(app, c, "GetRole", &role_resource(c, &name)).await?;
+    let r = roles::get(&app.iam, account(c), &name).await?;
+    let tags = roles::tags(&app.iam, &r.role_id).await?;
+    let mut x = Xml::new();
+    x.open("Role");
+    write_role(&mut x, account(c), &r, &tags);
+    x.close("Role");
+    Ok(Some(x.buf))
+}
+
+pub async fn list_roles(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let prefix = p.opt("PathPrefix", &params::PATH_PREFIX).unwrap_or_else(|| "/".into());
+    let (marker, max) = p.paging();
+    p.finish()?;
+    authorize(app, c, "ListRoles", &format!("arn:aws:iam::{}:role/", account(c))).await?;
+    let list = roles::list(&app.iam, account(c), &prefix).await?;
+    let (list, next) = page(list, |r| r.name.to_lowercase(), decode_marker(marker.as_deref())?, max);
+    let mut x = Xml::new();
+    x.list("Roles", &list, |x, r| write_role(x, account(c), r, &[]));
+    x.paging(next.map(|n| encode_marker(&n)).as_deref());
+    Ok(Some(x.buf))
+}
+
+pub async fn update_role(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("RoleName", &ROLE_NAME);
+    let description = p.opt("Description", &DESCRIPTION);
+    let max = p.int("MaxSessionDuration", 3600, 43_200);
+    p.finish()?;
+    authorize(app, c, "UpdateRole", &role_resource(c, &name)).await?;
+    roles::update(&app.iam, account(c), &name, description.as_deref(), max).await?;
+    Ok(Some(String::new()))
+}
+
+pub async fn update_assume_role_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("RoleName", &ROLE_NAME);
+    let doc = p.req("PolicyDocument", &DOCUMENT);
+    p.finish()?;
+    authorize(app, c, "UpdateAssumeRolePolicy", &role_resource(c, &name)).await?;
+    roles::update_trust(&app.iam, account(c), &name, &doc).await?;
+    Ok(None)
+}
+
+pub async fn delete_role(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("RoleName", &ROLE_NAME);
+    p.finish()?;
+    authorize(app, c, "DeleteRole", &role_resource(c, &name)).await?;
+    roles::delete(&app.iam, account(c), &name).await?;
+    Ok(None)
+}
+
+pub async fn tag_role(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("RoleName", &ROLE_NAME);
+    let tags = p.tags(true);
+    p.finish()?;
+    params::check_duplicate_tag_keys(&tags)?;
+    authorize(app, c, "TagRole", &role_resource(c, &name)).await?;
+    roles::tag(&app.iam, account(c), &name, &tags).await?;
+    Ok(None)
+}
+
+pub async fn untag_role(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("RoleName", &ROLE_NAME);
+    let keys = p.string_list("TagKeys", &params::TAG_KEY, 50, true);
+    p.finish()?;
+    authorize(app, c, "UntagRole", &role_resource(c, &name)).await?;
+    roles::untag(&app.iam, account(c), &name, &keys).await?;
+    Ok(None)
+}
+
+pub async fn list_role_tags(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let name = p.req("RoleName", &ROLE_NAME);
+    let _ = p.paging();
+    p.finish()?;
+    authorize(app, c, "ListRoleTags", &role_resource(c, &name)).await?;
+    let r = roles::get(&app.iam, account(c), &name).await?;
+    let mut x = Xml::new();
+    x.tags("Tags", &roles::tags(&app.iam, &r.role_id).await?).paging(None);
+    Ok(Some(x.buf))
+}
+
+pub async fn role_policy(app: &App, c: &Caller, p: &mut Params, op: &str) -> Out {
+    let name = p.req("RoleName", &ROLE_NAME);
+    let pname = if op == "List" { None } else { Some(p.req("PolicyName", &POLICY_NAME)) };
+    let doc = if op == "Put" { Some(p.req("PolicyDocument", &DOCUMENT)) } else { None };
+    let paging = if op == "List" { Some(p.paging()) } else { None };
+    p.finish()?;
+    let action = if op == "List" { "ListRolePolicies".to_string() } else { format!("{op}RolePolicy") };
+    authorize(app, c, &action, &role_resource(c, &name)).await?;
+    let r = roles::get(&app.iam, account(c), &name).await?;
+    match (op, pname, doc) {
+        ("Put", Some(pn), Some(d)) => {
+            policies::put_inline(&app.iam, Owner::Role, &r.role_id, &r.name, &pn, &d).await?;
+            Ok(None)
+        }
+        ("Get", Some(pn), _) => {
+            let d = policies::get_inline(&app.iam, Owner::Role, &r.role_id, &pn).await?;
+            let mut x = Xml::new();
+            x.text("RoleName", &r.name).text("PolicyName", &pn).text("PolicyDocument", &encode_doc(&d));
+            Ok(Some(x.buf))
+        }
+        ("Delete", Some(pn), _) => {
+            policies::delete_inline(&app.iam, Owner::Role, &r.role_id, &pn).await?;
+            Ok(None)
+        }
+        _ => {
+            let (marker, max) = paging.unwrap_or((None, 100));
+            let names = policies::list_inline(&app.iam, Owner::Role, &r.role_id).await?;
+            let (names, next) = page(names, |n| n.clone(), decode_marker(marker.as_deref())?, max);
+            let mut x = Xml::new();
+            x.list("PolicyNames", &names, |x, n| super::xml::escape(n, &mut x.buf));
+            x.paging(next.map(|n| encode_marker(&n)).as_deref());
+            Ok(Some(x.buf))
+        }
+    }
+}
+
+pub async fn role_attachment(app: &App, c: &Caller, p: &mut Params, op: &str) -> Out {
+    let name = p.req("RoleName", &ROLE_NAME);
+    let arn = if op == "List" { None } else { Some(p.req("PolicyArn", &ARN)) };
+    let _ = if op == "List" { Some(p.paging()) } else { None };
+    p.finish()?;
+    let action = if op == "List" { "ListAttachedRolePolicies".to_string() } else { format!("{op}RolePolicy") };
+    authorize(app, c, &action, &role_resource(c, &name)).await?;
+    let r = roles::get(&app.iam, account(c), &name).await?;
+    match (op, arn) {
+        ("Attach", Some(a)) => {
+            policies::attach(&app.iam, account(c), "role", &r.role_id, &a).await?;
+            Ok(None)
+        }
+        ("Detach", Some(a)) => {
+            policies::detach(&app.iam, account(c), "role", &r.role_id, &a).await?;
+            Ok(None)
+        }
+        _ => {
+            let list = policies::attached(&app.iam, "role", &r.role_id).await?;
+            let mut x = Xml::new();
+            x.list("AttachedPolicies", &list, |x, (n, a)| {
+                x.text("PolicyName", n).text("PolicyArn", a);
+            });
+            x.paging(None);
+            Ok(Some(x.buf))
+        }
+    }
+}
+
+const BAD_CODE: &str = "MultiFactorAuthentication failed with invalid MFA one time pass code.";
+const NOT_YOURS: &str = "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.";
+
+/// sts:AssumeRole. The trust policy must allow the caller (with the MFA state of this request); when
+/// it trusts the whole account rather than the caller's own ARN, the caller also needs an identity
+/// policy that allows sts:AssumeRole on the role, as in AWS.
+pub async fn assume_role(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let role_arn = p.req("RoleArn", &ARN);
+    let session_name = p.req("RoleSessionName", &SESSION_NAME);
+    let duration = p.int("DurationSeconds", 900, 43_200);
+    let serial = p.opt("SerialNumber", &params::SERIAL);
+    let code = p.opt("TokenCode", &params::AUTH_CODE);
+    p.opt("ExternalId", &Spec { min: 2, max: 1224, pattern: None, sensitive: false });
+    p.opt("Policy", &Spec { min: 1, max: 2048, pattern: None, sensitive: false });
+    p.finish()?;
+    if p.raw("Policy").is_some() || p.raw("PolicyArns.member.1.arn").is_some() {
+        return Err(AwsError::invalid_input("Session policies are not supported by this server yet."));
+    }
+    let denied = || AwsError::access_denied(format!("User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}", c.principal.arn()));
+    if c.principal.is_root() {
+        return Err(AwsError::access_denied("Roles may not be assumed by root accounts."));
+    }
+    let role = roles::by_arn(&app.iam, account(c), &role_arn).await?.ok_or_else(denied)?;
+    // MFA: a code in this request, or the MFA of the caller's own session, carried through.
+    let mfa = match (serial, code) {
+        (Some(serial), Some(code)) => {
+            let owner = mfa_domain::owner_of(c.principal.user.as_ref()).to_string();
+            if c.principal.role.is_some() {
+                return Err(AwsError::access_denied(NOT_YOURS));
+            }
+            match mfa_domain::check_code(&app.iam, account(c), &owner, &serial, &code).await? {
+                Ok(dev) => Some((app.iam.clock.now_ms(), dev.serial)),
+                Err(Refusal::NotYourDevice) => return Err(AwsError::access_denied(NOT_YOURS)),
+                Err(Refusal::BadCode) => return Err(AwsError::access_denied(BAD_CODE)),
+            }
+        }
+        (None, None) => c.session.as_ref().and_then(|s| s.mfa.clone()),
+        _ => return Err(AwsError::access_denied(NOT_YOURS)),
+    };
+    let mut ctx = authz::context(app, c);
+    match &mfa {
+        Some((at, _)) => {
+            ctx.set("aws:MultiFactorAuthPresent", "true");
+            ctx.set("aws:MultiFactorAuthAge", ((app.iam.clock.now_ms() - at).max(0) / 1000).to_string());
+        }
+        None if c.session.is_some() => {
+            ctx.set("aws:MultiFactorAuthPresent", "false");
+        }
+        None => {}
+    }
+    let trust = roles::validate_trust(&role.trust_policy)?;
+    let caller_arn = c.principal.arn();
+    let req = policy::Request { action: "sts:AssumeRole", resource: &role_arn, context: &ctx, principal_arn: Some(&caller_arn), principal_account: Some(account(c)) };
+    let (decision, matched) = policy::evaluate(&[&trust], &req);
+    if decision != Decision::Allow {
+        return Err(denied());
+    }
+    let named_directly = matched.iter().any(|m| trust.statements[m.statement].principal.as_ref().is_some_and(|p| p.aws.iter().any(|a| *a == caller_arn)));
+    if !named_directly {
+        authorize(app, c, "sts:AssumeRole", &role_arn).await.map_err(|_| denied())?;
+    }
+    let max = if c.principal.role.is_some() { 3600 } else { role.max_session_duration };
+    let duration = duration.unwrap_or(3600);
+    if duration > max {
+        return Err(AwsError::validation(format!(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role{}.",
+            if c.principal.role.is_some() { " (role chaining limits sessions to one hour)" } else { "" }
+        )));
+    }
+    let owner = mfa_domain::owner_of(c.principal.user.as_ref()).to_string();
+    let issued = sessions::issue(&app.iam, account(c), &owner, duration, mfa, Some((role.role_id.clone(), session_name.clone())));
+    let mut x = Xml::new();
+    x.open("Credentials")
+        .text("AccessKeyId", &issued.session.access_key_id)
+        .text("SecretAccessKey", &issued.session.secret)
+        .text("SessionToken", &issued.token)
+        .text("Expiration", &iso8601(issued.session.expires_ms))
+        .close("Credentials")
+        .open("AssumedRoleUser")
+        .text("AssumedRoleId", &format!("{}:{session_name}", role.role_id))
+        .text("Arn", &format!("arn:aws:sts::{}:assumed-role/{}/{session_name}", account(c), role.name))
+        .close("AssumedRoleUser");
+    Ok(Some(x.buf))
+}
+
+// ---- the simulator ----
+
+struct Entry {
+    key: String,
+    values: Vec<String>,
+}
+
+fn context_entries(p: &mut Params) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let mut i = 1;
+    while let Some(key) = p.raw(&format!("ContextEntries.member.{i}.ContextKeyName")).map(|s| s.to_string()) {
+        let values = p.string_list(&format!("ContextEntries.member.{i}.ContextKeyValues"), &Spec { min: 0, max: 4096, pattern: None, sensitive: false }, 1000, false);
+        out.push(Entry { key, values });
+        i += 1;
+    }
+    out
+}
+
+/// Runs the engine for every action × resource, as enforcement would, and writes EvaluationResults.
+fn simulate(sources: &[(String, String, String)], actions: &[String], resources: &[String], mut ctx: policy::Context, entries: &[Entry]) -> Result<String, AwsError> {
+    for e in entries {
+        ctx.set_many(&e.key, e.values.clone());
+    }
+    let parsed: Vec<policy::Policy> = sources
+        .iter()
+        .map(|(_, _, d)| policy::parse(d, DocKind::Identity))
+        .collect::<Result<_, _>>()
+        .map_err(|e| AwsError { code: "MalformedPolicyDocument", status: 400, message: e.0 })?;
+    let refs: Vec<&policy::Policy> = parsed.iter().collect();
+    let resources: Vec<String> = if resources.is_empty() { vec!["*".into()] } else { resources.to_vec() };
+    let mut x = Xml::new();
+    let mut results = Vec::new();
+    for a in actions {
+        for r in &resources {
+            let (d, matched) = policy::evaluate(&refs, &policy::Request { action: a, resource: r, context: &ctx, principal_arn: None, principal_account: None });
+            results.push((a.clone(), r.clone(), d, matched));
+        }
+    }
+    x.list("EvaluationResults", &results, |x, (a, r, d, matched)| {
+        x.text("EvalActionName", a).text("EvalResourceName", r).text(
+            "EvalDecision",
+            match d {
+                Decision::Allow => "allowed",
+                Decision::ExplicitDeny => "explicitDeny",
+                Decision::ImplicitDeny => "implicitDeny",
+            },
+        );
+        let relevant: Vec<&policy::Matched> =
+            matched.iter().filter(|m| (*d == Decision::ExplicitDeny) == (m.effect == policy::Effect::Deny)).collect();
+        x.list("MatchedStatements", &relevant, |x, m| {
+            let (id, kind, _) = &sources[m.policy];
+            x.text("SourcePolicyId", id).text("SourcePolicyType", kind);
+        });
+        x.list("MissingContextValues", &Vec::<String>::new(), |_, _| {});
+    });
+    x.paging(None);
+    Ok(x.buf)
+}
+
+fn policy_inputs(p: &mut Params) -> Vec<(String, String, String)> {
+    p.string_list("PolicyInputList", &DOCUMENT, 1000, false)
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| (format!("PolicyInputList.{}", i + 1), "IAM Policy".to_string(), d))
+        .collect()
+}
+
+pub async fn simulate_custom_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let inputs = policy_inputs(p);
+    let actions = p.string_list("ActionNames", &Spec { min: 3, max: 128, pattern: None, sensitive: false }, 1000, true);
+    let resources = p.string_list("ResourceArns", &ARN, 1000, false);
+    let entries = context_entries(p);
+    let _ = p.paging();
+    p.finish()?;
+    authorize(app, c, "SimulateCustomPolicy", "*").await?;
+    Ok(Some(simulate(&inputs, &actions, &resources, policy::Context::new(), &entries)?))
+}
+
+pub async fn simulate_principal_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let source = p.req("PolicySourceArn", &ARN);
+    let mut inputs = policy_inputs(p);
+    let actions = p.string_list("ActionNames", &Spec { min: 3, max: 128, pattern: None, sensitive: false }, 1000, true);
+    let resources = p.string_list("ResourceArns", &ARN, 1000, false);
+    let entries = context_entries(p);
+    let _ = p.paging();
+    p.finish()?;
+    authorize(app, c, "SimulatePrincipalPolicy", &source).await?;
+    let acct = account(c);
+    let prefix = format!("arn:aws:iam::{acct}:");
+    let rest = source.strip_prefix(&prefix).ok_or_else(|| AwsError::no_such_entity(format!("Entity {source} does not exist.")))?;
+    let name = rest.rsplit('/').next().unwrap_or(rest);
+    let mut ctx = policy::Context::new();
+    let mut found = if rest.starts_with("user/") {
+        let u = users::resolve(&app.iam, acct, name).await?;
+        ctx.set("aws:username", u.name.clone()).set("aws:userid", u.user_id.clone()).set("aws:PrincipalArn", source.clone()).set("aws:PrincipalType", "User");
+        policies::sources(&app.iam, "user", &u.user_id).await?
+    } else if rest.starts_with("group/") {
+        let g = policies::find_group(&app.iam.store.read, acct, name).await?.ok_or_else(|| policies::no_such_group(name))?;
+        policies::sources(&app.iam, "group", &g.group_id).await?
+    } else if rest.starts_with("role/") {
+        let r = roles::get(&app.iam, acct, name).await?;
+        policies::sources(&app.iam, "role", &r.role_id).await?
+    } else {
+        return Err(AwsError::invalid_input(format!("{source} is not a user, group or role ARN.")));
+    };
+    ctx.set("aws:PrincipalAccount", acct.to_string());
+    found.append(&mut inputs);
+    Ok(Some(simulate(&found, &actions, &resources, ctx, &entries)?))
+}
