@@ -232,3 +232,16 @@ def test_conditions_see_source_ip_and_mfa_age(server):
     assert outcome(f.list_policies) == "explicit"
     mfa, _ = session(server, fin, serial, totp(seed, now_step()))
     assert outcome(server.iam(mfa).list_users) == "allowed"
+
+
+def test_principal_tags_feed_conditions_and_changes_apply_at_once(server):
+    iam = server.iam()
+    gil = server.new_user_with_key("gil")
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalTag/team": "blue"}}}]}
+    iam.put_user_policy(UserName="gil", PolicyName="by-tag", PolicyDocument=json.dumps(doc))
+    g = server.iam(gil)
+    assert outcome(g.list_users) == "implicit"
+    iam.tag_user(UserName="gil", Tags=[{"Key": "team", "Value": "blue"}])
+    assert outcome(g.list_users) == "allowed"
+    iam.untag_user(UserName="gil", TagKeys=["team"])
+    assert outcome(g.list_users) == "implicit"

@@ -41,7 +41,7 @@ struct Args {
     #[arg(long, default_value_t = 32)]
     connections: usize,
     /// Operations to run, comma-separated.
-    #[arg(long, default_value = "GetCallerIdentity,ListUsers,ListMFADevices,GetSessionToken+MFA", value_delimiter = ',')]
+    #[arg(long, default_value = "GetCallerIdentity,ListUsers,ListMFADevices,ListMFADevices/self/1-policy,ListMFADevices/self/10-policies,GetSessionToken+MFA", value_delimiter = ',')]
     ops: Vec<String>,
     /// MFA devices to provision for GetSessionToken+MFA (each code is single-use, so each device
     /// serves about two requests per run).
@@ -69,6 +69,9 @@ const OPS: &[Op] = &[
     Op { name: "GetCallerIdentity", service: "sts", body: "Action=GetCallerIdentity&Version=2011-06-15" },
     Op { name: "ListUsers", service: "iam", body: "Action=ListUsers&Version=2010-05-08&MaxItems=10" },
     Op { name: "ListMFADevices", service: "iam", body: "Action=ListMFADevices&Version=2010-05-08&UserName=bench-0" },
+    // The cost of authorization: a user lists its own devices under 1 policy, then under 10.
+    Op { name: "ListMFADevices/self/1-policy", service: "iam", body: "Action=ListMFADevices&Version=2010-05-08" },
+    Op { name: "ListMFADevices/self/10-policies", service: "iam", body: "Action=ListMFADevices&Version=2010-05-08" },
     // Each request carries its own user, device and code: see `mfa_pool`.
     Op { name: "GetSessionToken+MFA", service: "sts", body: "" },
 ];
@@ -129,7 +132,7 @@ fn main() -> anyhow::Result<()> {
     let idle_rss = iamd_pid.and_then(rss_kib);
     println!("iamd-bench: {} connections, {} s per run, client on 1 thread, machine has {} cores", args.connections, args.seconds, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
     let mut rows = Vec::new();
-    let needs_mfa = args.ops.iter().any(|o| o.contains("MFA"));
+    let needs_mfa = args.ops.iter().any(|o| o == "GetSessionToken+MFA" || o == "ListMFADevices");
     let pool = if needs_mfa {
         let t0 = Instant::now();
         let p = rt.block_on(mfa_pool(&iamd_target, args.mfa_devices, args.connections))?;
@@ -142,6 +145,23 @@ fn main() -> anyhow::Result<()> {
     for name in &args.ops {
         let Some(op) = OPS.iter().find(|o| o.name == name) else { bail!("unknown op {name}; known: {}", OPS.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")) };
         let work = if op.body.is_empty() { Work::Sessions(pool.clone()) } else { Work::Fixed(*op) };
+        let as_user = if op.name.ends_with("/1-policy") {
+            Some(rt.block_on(authz_user(&iamd_target, "bench-authz-1", 1))?)
+        } else if op.name.ends_with("/10-policies") {
+            Some(rt.block_on(authz_user(&iamd_target, "bench-authz-10", 10))?)
+        } else {
+            None
+        };
+        let (iamd_target, trivial_target) = match &as_user {
+            Some((a, s)) => (
+                Target { addr: iamd_target.addr, akid: a.clone(), secret: s.clone() },
+                Target { addr: trivial_target.addr, akid: a.clone(), secret: s.clone() },
+            ),
+            None => (
+                Target { addr: iamd_target.addr, akid: iamd_target.akid.clone(), secret: iamd_target.secret.clone() },
+                Target { addr: trivial_target.addr, akid: trivial_target.akid.clone(), secret: trivial_target.secret.clone() },
+            ),
+        };
         if matches!(work, Work::Fixed(_)) {
             // Warm both up (fixed requests only: every MFA code is single-use).
             rt.block_on(run(&trivial_target, &work, args.connections, Duration::from_millis(500)))?;
@@ -331,6 +351,42 @@ async fn session_connection(t: Arc<Target>, pool: Arc<Vec<MfaDevice>>, i: usize,
         }
     }
     Ok((lat, errors))
+}
+
+/// AWS's "self-manage MFA" policy (it allows a user to list its own devices), and filler policies of
+/// realistic size and shape for other services.
+const SELF_MFA: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"AllowListActions","Effect":"Allow","Action":["iam:ListUsers","iam:ListVirtualMFADevices"],"Resource":"*"},{"Sid":"AllowUserToCreateVirtualMFADevice","Effect":"Allow","Action":["iam:CreateVirtualMFADevice"],"Resource":"arn:aws:iam::*:mfa/*"},{"Sid":"AllowUserToManageTheirOwnMFA","Effect":"Allow","Action":["iam:EnableMFADevice","iam:GetMFADevice","iam:ListMFADevices","iam:ResyncMFADevice"],"Resource":"arn:aws:iam::*:user/${aws:username}"},{"Sid":"AllowUserToDeactivateTheirOwnMFAOnlyWhenUsingMFA","Effect":"Allow","Action":["iam:DeactivateMFADevice"],"Resource":["arn:aws:iam::*:user/${aws:username}"],"Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}},{"Sid":"BlockMostAccessUnlessSignedInWithMFA","Effect":"Deny","NotAction":["iam:CreateVirtualMFADevice","iam:EnableMFADevice","iam:ListMFADevices","iam:ListUsers","iam:ListVirtualMFADevices","iam:ResyncMFADevice"],"Resource":"*","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}]}"#;
+
+fn filler_policy(i: usize) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"S3Read{i}","Effect":"Allow","Action":["s3:GetObject","s3:ListBucket","s3:GetBucketLocation"],"Resource":["arn:aws:s3:::team-{i}-data","arn:aws:s3:::team-{i}-data/*"],"Condition":{{"IpAddress":{{"aws:SourceIp":["10.0.0.0/8","192.168.{i}.0/24"]}}}}}},{{"Sid":"Ec2Describe{i}","Effect":"Allow","Action":["ec2:Describe*"],"Resource":"*","Condition":{{"StringEquals":{{"aws:RequestedRegion":["eu-west-1","us-east-1"]}}}}}},{{"Sid":"DenyOutside{i}","Effect":"Deny","Action":["s3:DeleteObject","s3:PutBucketPolicy"],"Resource":"arn:aws:s3:::team-{i}-*","Condition":{{"NumericGreaterThan":{{"aws:MultiFactorAuthAge":"3600"}}}}}},{{"Sid":"Tags{i}","Effect":"Allow","Action":"ec2:StartInstances","Resource":"arn:aws:ec2:*:*:instance/*","Condition":{{"StringEquals":{{"aws:ResourceTag/team":"${{aws:PrincipalTag/team}}"}}}}}}]}}"#
+    )
+}
+
+/// Creates a user with an access key and `n` attached managed policies (the last one allows the
+/// user to list its own MFA devices); returns its key.
+async fn authz_user(t: &Target, name: &str, n: usize) -> anyhow::Result<(String, String)> {
+    let enc = |s: &str| s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>();
+    let (st, body) = call(t.addr, &t.akid, &t.secret, "iam", &format!("Action=CreateUser&Version=2010-05-08&UserName={name}")).await?;
+    if st != 200 {
+        bail!("CreateUser {name}: {body}");
+    }
+    let (_, body) = call(t.addr, &t.akid, &t.secret, "iam", &format!("Action=CreateAccessKey&Version=2010-05-08&UserName={name}")).await?;
+    let key = (between(&body, "<AccessKeyId>", "<").unwrap_or("").to_string(), between(&body, "<SecretAccessKey>", "<").unwrap_or("").to_string());
+    for i in 0..n {
+        let doc = if i == n - 1 { SELF_MFA.to_string() } else { filler_policy(i) };
+        let pname = format!("{name}-p{i}");
+        let (st, body) = call(t.addr, &t.akid, &t.secret, "iam", &format!("Action=CreatePolicy&Version=2010-05-08&PolicyName={pname}&PolicyDocument={}", enc(&doc))).await?;
+        if st != 200 {
+            bail!("CreatePolicy: {body}");
+        }
+        let arn = between(&body, "<Arn>", "<").unwrap_or("").to_string();
+        let (st, body) = call(t.addr, &t.akid, &t.secret, "iam", &format!("Action=AttachUserPolicy&Version=2010-05-08&UserName={name}&PolicyArn={}", enc(&arn))).await?;
+        if st != 200 {
+            bail!("AttachUserPolicy: {body}");
+        }
+    }
+    Ok(key)
 }
 
 /// One request on a fresh connection; returns (status, body).

@@ -156,9 +156,9 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 /// Replaces policy variables: `${aws:username}`, `${key, 'default'}`, and the escapes `${*}`, `${?}`,
 /// `${$}`. `None` when a variable has no value and no default (the element then matches nothing).
 /// Version 2008-10-17 leaves the text as it is.
-pub fn substitute(text: &str, version: Version, ctx: &Context) -> Option<String> {
+pub fn substitute<'a>(text: &'a str, version: Version, ctx: &Context) -> Option<std::borrow::Cow<'a, str>> {
     if version == Version::V2008 || !text.contains("${") {
-        return Some(text.to_string());
+        return Some(std::borrow::Cow::Borrowed(text));
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -167,7 +167,7 @@ pub fn substitute(text: &str, version: Version, ctx: &Context) -> Option<String>
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
             out.push_str(&rest[start..]);
-            return Some(out);
+            return Some(std::borrow::Cow::Owned(out));
         };
         let inner = after[..end].trim();
         match inner {
@@ -188,7 +188,7 @@ pub fn substitute(text: &str, version: Version, ctx: &Context) -> Option<String>
         rest = &after[end + 1..];
     }
     out.push_str(rest);
-    Some(out)
+    Some(std::borrow::Cow::Owned(out))
 }
 
 fn number(s: &str) -> Option<f64> {
@@ -284,7 +284,7 @@ pub fn evaluate(c: &ConditionClause, version: Version, ctx: &Context) -> bool {
         return c.values.iter().any(|v| v.eq_ignore_ascii_case("true") == present.is_none());
     }
     let negated = op.kind.negated();
-    let values: Vec<String> = c.values.iter().filter_map(|v| substitute(v, version, ctx)).collect();
+    let values: Vec<std::borrow::Cow<'_, str>> = c.values.iter().filter_map(|v| substitute(v, version, ctx)).collect();
     if values.is_empty() && !c.values.is_empty() {
         // Every value named a variable with no value.
         return negated;

@@ -237,3 +237,46 @@ fn parser_and_evaluator_never_panic_on_mutations() {
         }
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Any text is either parsed or refused with a message; never a panic.
+        #[test]
+        fn parser_never_panics(doc in ".{0,400}") {
+            let _ = parse(&doc, DocKind::Identity);
+            let _ = parse(&doc, DocKind::Trust);
+        }
+
+        /// A literal pattern (no wildcards) matches exactly itself.
+        #[test]
+        fn literal_glob_matches_only_itself(a in "[a-zA-Z0-9:/._-]{0,40}", b in "[a-zA-Z0-9:/._-]{0,40}") {
+            prop_assert!(glob(&a, &a, false));
+            prop_assert_eq!(glob(&a, &b, false), a == b);
+        }
+
+        /// `prefix*` matches every extension of the prefix.
+        #[test]
+        fn star_matches_any_suffix(p in "[a-z:/]{0,20}", rest in "[a-zA-Z0-9:/]{0,20}") {
+            let pattern = format!("{p}*");
+            let text = format!("{p}{rest}");
+            prop_assert!(glob(&pattern, &text, false));
+        }
+
+        /// For any action, a matching Deny beats any number of matching Allows.
+        #[test]
+        fn deny_always_wins(action in "(iam|sts|s3):[A-Z][a-zA-Z]{1,20}", allows in 1usize..5) {
+            let mut stmts: Vec<String> = (0..allows).map(|_| r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#.to_string()).collect();
+            stmts.push(format!(r#"{{"Effect":"Deny","Action":"{action}","Resource":"*"}}"#));
+            let doc = format!(r#"{{"Version":"2012-10-17","Statement":[{}]}}"#, stmts.join(","));
+            let p = parse(&doc, DocKind::Identity).unwrap();
+            let c = Context::new();
+            let (d, _) = evaluate(&[&p], &Request { action: &action, resource: "arn:aws:iam::1:user/x", context: &c, principal_arn: None, principal_account: None });
+            prop_assert_eq!(d, Decision::ExplicitDeny);
+        }
+    }
+}

@@ -61,17 +61,10 @@ pub async fn authorize(app: &App, c: &Caller, action: &str, resource: &str) -> R
         (None, None) => return Ok(()),
     };
     let mut ctx = context(app, c);
-    if list.iter().any(|p| mentions_principal_tag(p)) {
-        let tags = match (&c.principal.role, &c.principal.user) {
-            (Some(r), _) => crate::domain::roles::tags(&app.iam, &r.role_id).await?,
-            (None, Some(u)) => crate::domain::users::tags(&app.iam, &u.user_id).await?,
-            _ => vec![],
-        };
-        for (k, v) in tags {
-            ctx.set(&format!("aws:PrincipalTag/{k}"), v);
-        }
+    for (k, v) in &list.principal_tags {
+        ctx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
     }
-    let refs: Vec<&policy::Policy> = list.iter().map(|p| p.as_ref()).collect();
+    let refs: Vec<&policy::Policy> = list.policies.iter().collect();
     let (decision, _) = policy::evaluate(&refs, &policy::Request { action: &full, resource, context: &ctx, principal_arn: None, principal_account: None });
     match decision {
         Decision::Allow => Ok(()),
@@ -86,9 +79,3 @@ pub async fn authorize(app: &App, c: &Caller, action: &str, resource: &str) -> R
     }
 }
 
-fn mentions_principal_tag(p: &policy::Policy) -> bool {
-    p.statements.iter().any(|s| {
-        s.conditions.iter().any(|c| c.key.to_ascii_lowercase().starts_with("aws:principaltag/") || c.values.iter().any(|v| v.contains("aws:PrincipalTag")))
-            || s.resource.as_ref().is_some_and(|r| r.values.iter().any(|v| v.contains("aws:PrincipalTag")))
-    })
-}

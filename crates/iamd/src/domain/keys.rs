@@ -54,7 +54,7 @@ pub struct KeyCache {
     generation: AtomicU64,
     map: RwLock<HashMap<String, Arc<KeyEntry>>>,
     users: RwLock<HashMap<String, UserRef>>,
-    policies: RwLock<HashMap<String, Arc<Vec<Arc<policy::Policy>>>>>,
+    policies: RwLock<HashMap<String, Arc<super::policies::Effective>>>,
 }
 
 impl KeyCache {
@@ -79,14 +79,14 @@ impl KeyCache {
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
-    pub fn cached_policies(&self, user_id: &str) -> Option<Arc<Vec<Arc<policy::Policy>>>> {
+    pub fn cached_policies(&self, user_id: &str) -> Option<Arc<super::policies::Effective>> {
         if !self.enabled {
             return None;
         }
         self.policies.read().unwrap_or_else(|p| p.into_inner()).get(user_id).cloned()
     }
     /// Keeps a user's policies unless a write happened since `generation` was read.
-    pub fn cache_policies(&self, user_id: &str, generation: u64, list: Arc<Vec<Arc<policy::Policy>>>) {
+    pub fn cache_policies(&self, user_id: &str, generation: u64, list: Arc<super::policies::Effective>) {
         if self.enabled {
             let mut m = self.policies.write().unwrap_or_else(|p| p.into_inner());
             if self.generation.load(Ordering::SeqCst) == generation {

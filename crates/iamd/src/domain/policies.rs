@@ -516,8 +516,36 @@ pub async fn remove_member(iam: &Iam, account: &str, group: &str, user: &UserRef
 
 // ---- what applies to a user ----
 
+/// What authorization needs about a principal: its identity policies, and its tags when a policy
+/// refers to `aws:PrincipalTag/…` (read once with the policies and cached with them).
+#[derive(Debug, Default)]
+pub struct Effective {
+    pub policies: Vec<Policy>,
+    pub principal_tags: Vec<(String, String)>,
+}
+
+fn mentions_principal_tag(p: &Policy) -> bool {
+    p.statements.iter().any(|s| {
+        s.conditions.iter().any(|c| c.key.to_ascii_lowercase().starts_with("aws:principaltag/") || c.values.iter().any(|v| v.contains("aws:PrincipalTag")))
+            || s.resource.as_ref().is_some_and(|r| r.values.iter().any(|v| v.contains("aws:PrincipalTag")))
+    })
+}
+
+fn parse_all(docs: &[String]) -> Vec<Policy> {
+    // Documents were validated when stored; one that no longer parses is skipped and logged.
+    docs.iter()
+        .filter_map(|d| match policy::parse(d, DocKind::Identity) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::error!(error = %e, "a stored policy does not parse; ignored");
+                None
+            }
+        })
+        .collect()
+}
+
 /// A role's identity policies: inline and attached.
-pub async fn effective_role(iam: &Iam, role_id: &str) -> Result<Arc<Vec<Arc<Policy>>>> {
+pub async fn effective_role(iam: &Iam, role_id: &str) -> Result<Arc<Effective>> {
     let key = format!("role:{role_id}");
     if let Some(p) = iam.keys.cached_policies(&key) {
         return Ok(p);
@@ -530,13 +558,15 @@ pub async fn effective_role(iam: &Iam, role_id: &str) -> Result<Arc<Vec<Arc<Poli
     .bind(role_id)
     .fetch_all(&iam.store.read)
     .await?;
-    let list = Arc::new(docs.iter().filter_map(|d| policy::parse(d, DocKind::Identity).ok().map(Arc::new)).collect::<Vec<_>>());
+    let policies = parse_all(&docs);
+    let principal_tags = if policies.iter().any(mentions_principal_tag) { super::roles::tags(iam, role_id).await? } else { vec![] };
+    let list = Arc::new(Effective { policies, principal_tags });
     iam.keys.cache_policies(&key, generation, list.clone());
     Ok(list)
 }
 
 /// The user's effective identity policies: inline, attached, and both kinds through its groups.
-pub async fn effective(iam: &Iam, user_id: &str) -> Result<Arc<Vec<Arc<Policy>>>> {
+pub async fn effective(iam: &Iam, user_id: &str) -> Result<Arc<Effective>> {
     if let Some(p) = iam.keys.cached_policies(user_id) {
         return Ok(p);
     }
@@ -550,18 +580,9 @@ pub async fn effective(iam: &Iam, user_id: &str) -> Result<Arc<Vec<Arc<Policy>>>
     .bind(user_id)
     .fetch_all(&iam.store.read)
     .await?;
-    // Documents were validated when stored; one that no longer parses is skipped and logged.
-    let list: Vec<Arc<Policy>> = docs
-        .iter()
-        .filter_map(|d| match policy::parse(d, DocKind::Identity) {
-            Ok(p) => Some(Arc::new(p)),
-            Err(e) => {
-                tracing::error!(error = %e, "a stored policy does not parse; ignored");
-                None
-            }
-        })
-        .collect();
-    let list = Arc::new(list);
+    let policies = parse_all(&docs);
+    let principal_tags = if policies.iter().any(mentions_principal_tag) { super::users::tags(iam, user_id).await? } else { vec![] };
+    let list = Arc::new(Effective { policies, principal_tags });
     iam.keys.cache_policies(user_id, generation, list.clone());
     Ok(list)
 }

@@ -162,6 +162,7 @@ pub async fn tag(iam: &Iam, account: &str, name: &str, new: &[(String, String)])
         return Err(AwsError::limit_exceeded("Cannot exceed quota for TagsPerRole: 50"));
     }
     tx.commit().await?;
+    iam.keys.invalidate();
     Ok(())
 }
 
@@ -170,6 +171,7 @@ pub async fn untag(iam: &Iam, account: &str, name: &str, keys: &[String]) -> Res
     for k in keys {
         sqlx::query("DELETE FROM role_tags WHERE role_id = $1 AND tag_key_lower = $2").bind(&r.role_id).bind(k.to_lowercase()).execute(&iam.store.write).await?;
     }
+    iam.keys.invalidate();
     Ok(())
 }
 

@@ -190,6 +190,8 @@ pub async fn tag(iam: &Iam, account: &str, name: &str, new_tags: &[(String, Stri
         return Err(AwsError::limit_exceeded(format!("Cannot exceed quota for TagsPerUser: {MAX_TAGS}")));
     }
     tx.commit().await?;
+    // Tags feed aws:PrincipalTag in cached authorization data.
+    iam.keys.invalidate();
     Ok(())
 }
 
@@ -200,6 +202,7 @@ pub async fn untag(iam: &Iam, account: &str, name: &str, keys: &[String]) -> Res
         sqlx::query("DELETE FROM user_tags WHERE user_id = $1 AND tag_key_lower = $2").bind(&u.user_id).bind(k.to_lowercase()).execute(&mut *tx).await?;
     }
     tx.commit().await?;
+    iam.keys.invalidate();
     Ok(())
 }
 
