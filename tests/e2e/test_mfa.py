@@ -99,6 +99,14 @@ def test_root_enrols_on_the_command_line_and_opens_short_mfa_sessions(server):
     assert server.iam(sess).list_users()["Users"] == []
     vm = iam.list_virtual_mfa_devices(AssignmentStatus="Assigned")["VirtualMFADevices"]
     assert vm[0]["User"]["Arn"] == f"arn:aws:iam::{acct}:root"
+    # a second root device, removed by the root itself through the API
+    second = json.loads(run_iamd("mfa", "create-virtual", *server.store_args(), "--account", acct, "--name", "root-spare", "--json").stdout)
+    s2 = b32decode(second["seed_base32"])
+    run_iamd("mfa", "enable-root", *server.store_args(), "--account", acct, "--serial", second["serial"],
+             "--code1", totp(s2, n - 2), "--code2", totp(s2, n - 1))
+    assert len(iam.list_mfa_devices()["MFADevices"]) == 2
+    iam.deactivate_mfa_device(SerialNumber=second["serial"])
+    assert [d["SerialNumber"] for d in iam.list_mfa_devices()["MFADevices"]] == [out["serial"]]
     # break glass: the root lost the phone
     p = run_iamd("mfa", "deactivate-root", *server.store_args(), "--account", acct, "--serial", out["serial"])
     assert "break-glass" in p.stderr and out["serial"] in p.stderr

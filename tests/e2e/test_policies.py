@@ -245,3 +245,21 @@ def test_principal_tags_feed_conditions_and_changes_apply_at_once(server):
     assert outcome(g.list_users) == "allowed"
     iam.untag_user(UserName="gil", TagKeys=["team"])
     assert outcome(g.list_users) == "implicit"
+
+
+def test_resources_of_other_users_carry_their_path(server):
+    iam = server.iam()
+    iam.create_user(UserName="ana", Path="/eng/")
+    iam.create_user(UserName="ben")
+    hal = server.new_user_with_key("hal")
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "arn:aws:iam::*:user/eng/*"}]}
+    iam.put_user_policy(UserName="hal", PolicyName="eng", PolicyDocument=json.dumps(doc))
+    h = server.iam(hal)
+    assert h.get_user(UserName="ana")["User"]["Path"] == "/eng/"
+    code, msg, _ = error_of(h.get_user, UserName="ben")
+    assert code == "AccessDenied" and msg.endswith(":user/ben because no identity-based policy allows the iam:GetUser action")
+    role_doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{server.account['account_id']}:root"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName="reader", AssumeRolePolicyDocument=json.dumps(role_doc))
+    iam.attach_role_policy(RoleName="reader", PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+    ents = iam.list_entities_for_policy(PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+    assert [r["RoleName"] for r in ents["PolicyRoles"]] == ["reader"]

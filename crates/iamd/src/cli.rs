@@ -276,6 +276,16 @@ async fn mfa_command(cmd: MfaCommand) -> anyhow::Result<()> {
                 } else {
                     password
                 };
+                // An encrypted file and nothing given: ask, when someone is at a terminal.
+                let password = match password {
+                    None if key_hex.is_none() && text.contains("DerivedKey") && std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+                        eprint!("Password for {}: ", file.display());
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line)?;
+                        Some(line.trim_end_matches(['\r', '\n']).to_string())
+                    }
+                    p => p,
+                };
                 let key = match (key_hex, password) {
                     (Some(k), _) => otp::pskc::Key::PreShared(hex::decode(k.trim()).context("--key-hex must be hexadecimal")?),
                     (None, Some(p)) => otp::pskc::Key::Password(p),

@@ -55,6 +55,20 @@ pub async fn authorize(app: &App, c: &Caller, action: &str, resource: &str) -> R
         return Ok(());
     }
     let full = if action.contains(':') { action.to_string() } else { format!("iam:{action}") };
+    // Handlers name another user as `user/NAME`; the real ARN carries the user's path.
+    let resolved;
+    let resource = match resource.strip_prefix(&format!("arn:aws:iam::{}:user/", c.principal.account_id)) {
+        Some(name) if !name.is_empty() && !name.contains('/') && c.principal.user.as_ref().is_none_or(|u| !u.name.eq_ignore_ascii_case(name)) => {
+            match crate::domain::users::find(&app.iam.store.read, &c.principal.account_id, name).await? {
+                Some(u) if u.path != "/" => {
+                    resolved = crate::domain::user_arn(&c.principal.account_id, &u.path, &u.name);
+                    resolved.as_str()
+                }
+                _ => resource,
+            }
+        }
+        _ => resource,
+    };
     let list = match (&c.principal.role, &c.principal.user) {
         (Some(r), _) => policies::effective_role(&app.iam, &r.role_id).await?,
         (None, Some(u)) => policies::effective(&app.iam, &u.user_id).await?,

@@ -448,7 +448,10 @@ pub async fn list_entities_for_policy(app: &App, c: &Caller, p: &mut Params) -> 
     x.list("PolicyUsers", &users, |x, (_, n, id)| {
         x.text("UserName", n).text("UserId", id);
     });
-    x.list("PolicyRoles", &Vec::<()>::new(), |_, _| {});
+    let roles: Vec<_> = list.iter().filter(|(t, _, _)| t == "role").collect();
+    x.list("PolicyRoles", &roles, |x, (_, n, id)| {
+        x.text("RoleName", n).text("RoleId", id);
+    });
     x.paging(None);
     Ok(Some(x.buf))
 }

@@ -59,14 +59,44 @@ pub fn issue(iam: &Iam, account: &str, owner: &str, duration_s: i64, mfa: Option
 /// Opens a session token presented with `access_key_id`. Invalid → InvalidClientTokenId; past its
 /// expiry → ExpiredToken.
 pub fn open(iam: &Iam, access_key_id: &str, token: &str) -> Result<Session> {
+    open_at(&iam.sealer, iam.clock.now_ms(), access_key_id, token)
+}
+
+fn open_at(sealer: &crate::crypto::Sealer, now_ms: i64, access_key_id: &str, token: &str) -> Result<Session> {
     let sealed = base64::engine::general_purpose::STANDARD.decode(token.trim()).map_err(|_| AwsError::invalid_token())?;
-    let json = iam.sealer.open(Purpose::SessionToken, access_key_id.as_bytes(), &sealed).ok_or_else(AwsError::invalid_token)?;
+    let json = sealer.open(Purpose::SessionToken, access_key_id.as_bytes(), &sealed).ok_or_else(AwsError::invalid_token)?;
     let s: Session = serde_json::from_slice(&json).map_err(|_| AwsError::invalid_token())?;
     if s.access_key_id != access_key_id {
         return Err(AwsError::invalid_token());
     }
-    if iam.clock.now_ms() >= s.expires_ms {
+    if now_ms >= s.expires_ms {
         return Err(AwsError::expired_token("The security token included in the request is expired"));
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Sealer;
+
+    fn token(sealer: &Sealer, s: &Session) -> String {
+        let sealed = sealer.seal(Purpose::SessionToken, s.access_key_id.as_bytes(), &serde_json::to_vec(s).unwrap());
+        base64::engine::general_purpose::STANDARD.encode(sealed)
+    }
+
+    #[test]
+    fn tokens_expire_and_cannot_be_moved_or_forged() {
+        let sealer = Sealer::new(&[3u8; 32]);
+        let s = Session { account_id: "123456789012".into(), owner: "AIDAX".into(), access_key_id: "ASIAXXXXXXXXXXXXXXXX".into(), secret: "s".into(), issued_ms: 0, expires_ms: 900_000, mfa: Some((0, "arn:aws:iam::123456789012:mfa/x".into())), role: None };
+        let t = token(&sealer, &s);
+        assert_eq!(open_at(&sealer, 899_999, &s.access_key_id, &t).unwrap(), s);
+        let e = open_at(&sealer, 900_000, &s.access_key_id, &t).unwrap_err();
+        assert_eq!((e.code, e.status, e.message.as_str()), ("ExpiredToken", 403, "The security token included in the request is expired"));
+        assert_eq!(open_at(&sealer, 0, "ASIAYYYYYYYYYYYYYYYY", &t).unwrap_err().code, "InvalidClientTokenId");
+        assert_eq!(open_at(&Sealer::new(&[4u8; 32]), 0, &s.access_key_id, &t).unwrap_err().code, "InvalidClientTokenId");
+        assert_eq!(open_at(&sealer, 0, &s.access_key_id, "bm90IGEgdG9rZW4=").unwrap_err().code, "InvalidClientTokenId");
+        // the plaintext secret is not visible in the token
+        assert!(!t.contains("arn:aws"));
+    }
 }
