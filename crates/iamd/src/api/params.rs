@@ -63,6 +63,24 @@ pub const MFA_NAME: Spec = spec(1, 226, word_plus, r"[\w+=,.@-]+");
 /// decides which length it accepts).
 pub const AUTH_CODE: Spec = spec(6, 8, digits, r"[\d]+");
 pub const USER_NAME: Spec = spec(1, 64, word_plus, r"[\w+=,.@-]+");
+pub const POLICY_NAME: Spec = spec(1, 128, word_plus, r"[\w+=,.@-]+");
+pub const GROUP_NAME: Spec = spec(1, 128, word_plus, r"[\w+=,.@-]+");
+pub const ROLE_NAME: Spec = spec(1, 64, word_plus, r"[\w+=,.@-]+");
+pub const SESSION_NAME: Spec = spec(2, 64, word_plus, r"[\w+=,.@-]*");
+fn any(_: &str) -> bool {
+    true
+}
+fn doc_chars(s: &str) -> bool {
+    password_chars(s)
+}
+pub const DOCUMENT: Spec = spec(1, 131_072, doc_chars, r"[\u0009\u000A\u000D\u0020-\u00FF]+");
+pub const ARN: Spec = spec(20, 2048, any, "");
+pub const DESCRIPTION: Spec = Spec { min: 0, max: 1000, pattern: None, sensitive: false };
+
+/// Policy documents are URL-encoded JSON in IAM's responses (botocore decodes them).
+pub fn encode_doc(doc: &str) -> String {
+    percent_encoding::utf8_percent_encode(doc, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
 pub const EXISTING_USER_NAME: Spec = spec(1, 128, word_plus, r"[\w+=,.@-]+");
 pub const PATH: Spec = spec(1, 512, path_ok, r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)");
 pub const PATH_PREFIX: Spec = spec(1, 512, path_prefix_ok, r"\u002F[\u0021-\u007F]*");

@@ -3,44 +3,25 @@
 
 use super::iam::{account, authorize, decode_marker, encode_marker, user_resource, write_user, Out};
 use super::mfa::page;
-use super::params::{self, Params, Spec};
+use super::params::{self, encode_doc, Params, Spec, DESCRIPTION, DOCUMENT, GROUP_NAME, POLICY_NAME};
 use super::xml::Xml;
 use super::{App, Caller};
 use crate::domain::policies::{self, Owner};
 use crate::domain::{iso8601, users};
 use crate::error::AwsError;
 
-fn name_chars(s: &str) -> bool {
-    s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
-}
-fn doc_chars(s: &str) -> bool {
-    s.chars().all(|c| c == '\t' || c == '\n' || c == '\r' || ('\u{20}'..='\u{ff}').contains(&c))
-}
 fn version_ok(s: &str) -> bool {
     s.strip_prefix('v').is_some_and(|n| {
         let digits = n.split('.').next().unwrap_or("");
         !digits.is_empty() && !digits.starts_with('0') && digits.chars().all(|c| c.is_ascii_digit())
     })
 }
-fn any(_: &str) -> bool {
-    true
-}
 fn managed_path_ok(s: &str) -> bool {
     s.starts_with('/') && s.ends_with('/') && s.split('/').filter(|p| !p.is_empty()).all(|p| p.chars().all(|c| c.is_ascii_alphanumeric() || ".,+@=_-".contains(c)))
 }
 
-const POLICY_NAME: Spec = Spec { min: 1, max: 128, pattern: Some((name_chars, r"[\w+=,.@-]+")), sensitive: false };
-const GROUP_NAME: Spec = Spec { min: 1, max: 128, pattern: Some((name_chars, r"[\w+=,.@-]+")), sensitive: false };
-const DOCUMENT: Spec = Spec { min: 1, max: 131_072, pattern: Some((doc_chars, r"[\u0009\u000A\u000D\u0020-\u00FF]+")), sensitive: false };
-const POLICY_ARN: Spec = Spec { min: 20, max: 2048, pattern: Some((any, "")), sensitive: false };
 const VERSION_ID: Spec = Spec { min: 1, max: 128, pattern: Some((version_ok, r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?")), sensitive: false };
-const DESCRIPTION: Spec = Spec { min: 0, max: 1000, pattern: None, sensitive: false };
 const MANAGED_PATH: Spec = Spec { min: 1, max: 512, pattern: Some((managed_path_ok, r"((/[A-Za-z0-9\.,\+@=_-]+)*)/")), sensitive: false };
-
-/// Policy documents are URL-encoded JSON in IAM's responses (botocore decodes them).
-fn encode_doc(doc: &str) -> String {
-    percent_encoding::utf8_percent_encode(doc, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
 
 fn group_arn(acct: &str, path: &str, name: &str) -> String {
     format!("arn:aws:iam::{acct}:group{path}{name}")
@@ -280,7 +261,7 @@ pub async fn create_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
 }
 
 pub async fn get_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
-    let arn = p.req("PolicyArn", &POLICY_ARN);
+    let arn = p.req("PolicyArn", &params::ARN);
     p.finish()?;
     authorize(app, c, "GetPolicy", &arn).await?;
     let m = policies::get_managed(&app.iam.store.read, account(c), &arn).await?.ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
@@ -308,7 +289,7 @@ pub async fn list_policies(app: &App, c: &Caller, p: &mut Params) -> Out {
 }
 
 pub async fn delete_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
-    let arn = p.req("PolicyArn", &POLICY_ARN);
+    let arn = p.req("PolicyArn", &params::ARN);
     p.finish()?;
     authorize(app, c, "DeletePolicy", &arn).await?;
     policies::delete_managed(&app.iam, account(c), &arn).await?;
@@ -323,7 +304,7 @@ fn write_version(x: &mut Xml, v: &policies::PolicyVersion, with_doc: bool) {
 }
 
 pub async fn create_policy_version(app: &App, c: &Caller, p: &mut Params) -> Out {
-    let arn = p.req("PolicyArn", &POLICY_ARN);
+    let arn = p.req("PolicyArn", &params::ARN);
     let doc = p.req("PolicyDocument", &DOCUMENT);
     let set_default = p.boolean("SetAsDefault").unwrap_or(false);
     p.finish()?;
@@ -337,7 +318,7 @@ pub async fn create_policy_version(app: &App, c: &Caller, p: &mut Params) -> Out
 }
 
 pub async fn get_policy_version(app: &App, c: &Caller, p: &mut Params) -> Out {
-    let arn = p.req("PolicyArn", &POLICY_ARN);
+    let arn = p.req("PolicyArn", &params::ARN);
     let vid = p.req("VersionId", &VERSION_ID);
     p.finish()?;
     authorize(app, c, "GetPolicyVersion", &arn).await?;
@@ -351,7 +332,7 @@ pub async fn get_policy_version(app: &App, c: &Caller, p: &mut Params) -> Out {
 }
 
 pub async fn list_policy_versions(app: &App, c: &Caller, p: &mut Params) -> Out {
-    let arn = p.req("PolicyArn", &POLICY_ARN);
+    let arn = p.req("PolicyArn", &params::ARN);
     let (_marker, _max) = p.paging();
     p.finish()?;
     authorize(app, c, "ListPolicyVersions", &arn).await?;
@@ -364,7 +345,7 @@ pub async fn list_policy_versions(app: &App, c: &Caller, p: &mut Params) -> Out 
 }
 
 pub async fn delete_policy_version(app: &App, c: &Caller, p: &mut Params) -> Out {
-    let arn = p.req("PolicyArn", &POLICY_ARN);
+    let arn = p.req("PolicyArn", &params::ARN);
     let vid = p.req("VersionId", &VERSION_ID);
     p.finish()?;
     authorize(app, c, "DeletePolicyVersion", &arn).await?;
@@ -373,7 +354,7 @@ pub async fn delete_policy_version(app: &App, c: &Caller, p: &mut Params) -> Out
 }
 
 pub async fn set_default_policy_version(app: &App, c: &Caller, p: &mut Params) -> Out {
-    let arn = p.req("PolicyArn", &POLICY_ARN);
+    let arn = p.req("PolicyArn", &params::ARN);
     let vid = p.req("VersionId", &VERSION_ID);
     p.finish()?;
     authorize(app, c, "SetDefaultPolicyVersion", &arn).await?;
@@ -387,7 +368,7 @@ pub async fn attachment(app: &App, c: &Caller, p: &mut Params, kind: &str, op: &
         "user" => p.req("UserName", &params::EXISTING_USER_NAME),
         _ => p.req("GroupName", &GROUP_NAME),
     };
-    let arn = if op == "List" { None } else { Some(p.req("PolicyArn", &POLICY_ARN)) };
+    let arn = if op == "List" { None } else { Some(p.req("PolicyArn", &params::ARN)) };
     let (marker, max) = if op == "List" { p.paging() } else { (None, 100) };
     if op == "List" {
         p.opt("PathPrefix", &params::PATH_PREFIX);
@@ -432,7 +413,7 @@ pub async fn attachment(app: &App, c: &Caller, p: &mut Params, kind: &str, op: &
 }
 
 pub async fn list_entities_for_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
-    let arn = p.req("PolicyArn", &POLICY_ARN);
+    let arn = p.req("PolicyArn", &params::ARN);
     let _filter = p.enumeration("EntityFilter", &["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"], false);
     let _ = p.paging();
     p.opt("PathPrefix", &params::PATH_PREFIX);

@@ -3,7 +3,7 @@
 use super::authz;
 use super::iam::{account, authorize, decode_marker, encode_marker, Out};
 use super::mfa::page;
-use super::params::{self, Params, Spec};
+use super::params::{self, encode_doc, Params, Spec, ARN, DESCRIPTION, DOCUMENT, POLICY_NAME, ROLE_NAME, SESSION_NAME};
 use super::xml::Xml;
 use super::{App, Caller};
 use crate::domain::mfa::{self as mfa_domain, Refusal};
@@ -11,23 +11,6 @@ use crate::domain::policies::{self, Owner};
 use crate::domain::{iso8601, roles, sessions, users};
 use crate::error::AwsError;
 use policy::{Decision, DocKind};
-
-fn name_chars(s: &str) -> bool {
-    s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
-}
-fn any(_: &str) -> bool {
-    true
-}
-const ROLE_NAME: Spec = Spec { min: 1, max: 64, pattern: Some((name_chars, r"[\w+=,.@-]+")), sensitive: false };
-const SESSION_NAME: Spec = Spec { min: 2, max: 64, pattern: Some((name_chars, r"[\w+=,.@-]*")), sensitive: false };
-const DOCUMENT: Spec = Spec { min: 1, max: 131_072, pattern: None, sensitive: false };
-const ARN: Spec = Spec { min: 20, max: 2048, pattern: Some((any, "")), sensitive: false };
-const DESCRIPTION: Spec = Spec { min: 0, max: 1000, pattern: None, sensitive: false };
-const POLICY_NAME: Spec = Spec { min: 1, max: 128, pattern: Some((name_chars, r"[\w+=,.@-]+")), sensitive: false };
-
-fn encode_doc(doc: &str) -> String {
-    percent_encoding::utf8_percent_encode(doc, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
 
 fn role_resource(c: &Caller, name: &str) -> String {
     format!("arn:aws:iam::{}:role/{name}", account(c))

@@ -11,6 +11,7 @@
 //!   threshold. A refused attempt is not checked at all, so its answer says nothing about the code.
 //! Seeds are sealed under the master key with the device's id as associated data.
 
+use super::tags::Taggable;
 use super::{Iam, UserRef};
 use crate::crypto::Purpose;
 use crate::error::{is_unique_violation, AwsError, Result};
@@ -166,9 +167,7 @@ pub async fn create_virtual(iam: &Iam, account: &str, name: &str, path: &str, ta
         Err(e) => return Err(e.into()),
         Ok(_) => {}
     }
-    for (k, v) in tags {
-        put_tag(&mut tx, &device_id, k, v).await?;
-    }
+    super::tags::put(&mut tx, Taggable::MfaDevice, &device_id, tags).await?;
     tx.commit().await?;
     Ok(NewVirtual { serial, seed_base32, qr_png, uri })
 }
@@ -498,7 +497,7 @@ pub async fn deactivate(iam: &Iam, account: &str, owner: &str, serial: &str) -> 
     let mut tx = iam.store.write.begin().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.owner.as_deref() == Some(owner)).ok_or_else(|| no_such_device(serial))?;
     if dev.kind == Kind::U2f {
-        sqlx::query("DELETE FROM mfa_device_tags WHERE device_id = $1").bind(&dev.device_id).execute(&mut *tx).await?;
+        super::tags::remove_all(&mut tx, Taggable::MfaDevice, &dev.device_id).await?;
         sqlx::query("DELETE FROM mfa_devices WHERE device_id = $1").bind(&dev.device_id).execute(&mut *tx).await?;
     } else {
         sqlx::query("UPDATE mfa_devices SET owner = NULL, owner_slot = NULL, enabled_at = NULL, drift = 0 WHERE device_id = $1")
@@ -519,7 +518,7 @@ pub async fn delete_virtual(iam: &Iam, account: &str, serial: &str) -> Result<()
     if dev.owner.is_some() {
         return Err(AwsError::delete_conflict("MFA Device is still in use. Deactivate it first."));
     }
-    sqlx::query("DELETE FROM mfa_device_tags WHERE device_id = $1").bind(&dev.device_id).execute(&mut *tx).await?;
+    super::tags::remove_all(&mut tx, Taggable::MfaDevice, &dev.device_id).await?;
     sqlx::query("DELETE FROM mfa_devices WHERE device_id = $1").bind(&dev.device_id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
@@ -583,18 +582,6 @@ pub async fn list_virtual(iam: &Iam, account: &str, status: &str) -> Result<Vec<
         .collect())
 }
 
-async fn put_tag(tx: &mut sqlx::Transaction<'_, sqlx::Any>, device_id: &str, k: &str, v: &str) -> Result<()> {
-    sqlx::query("DELETE FROM mfa_device_tags WHERE device_id = $1 AND tag_key_lower = $2").bind(device_id).bind(k.to_lowercase()).execute(&mut **tx).await?;
-    sqlx::query("INSERT INTO mfa_device_tags (device_id, tag_key, tag_key_lower, tag_value) VALUES ($1, $2, $3, $4)")
-        .bind(device_id)
-        .bind(k)
-        .bind(k.to_lowercase())
-        .bind(v)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 fn no_such_virtual(serial: &str) -> AwsError {
     AwsError::no_such_entity(format!("VirtualMFADevice with serial number {serial} doesn't exist."))
 }
@@ -602,13 +589,7 @@ fn no_such_virtual(serial: &str) -> AwsError {
 pub async fn tag(iam: &Iam, account: &str, serial: &str, tags: &[(String, String)]) -> Result<()> {
     let mut tx = iam.store.write.begin().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.kind == Kind::Virtual).ok_or_else(|| no_such_virtual(serial))?;
-    for (k, v) in tags {
-        put_tag(&mut tx, &dev.device_id, k, v).await?;
-    }
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mfa_device_tags WHERE device_id = $1").bind(&dev.device_id).fetch_one(&mut *tx).await?;
-    if n > 50 {
-        return Err(AwsError::limit_exceeded("Cannot exceed quota for TagsPerMFADevice: 50"));
-    }
+    super::tags::put(&mut tx, Taggable::MfaDevice, &dev.device_id, tags).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -616,20 +597,14 @@ pub async fn tag(iam: &Iam, account: &str, serial: &str, tags: &[(String, String
 pub async fn untag(iam: &Iam, account: &str, serial: &str, keys: &[String]) -> Result<()> {
     let mut tx = iam.store.write.begin().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.kind == Kind::Virtual).ok_or_else(|| no_such_virtual(serial))?;
-    for k in keys {
-        sqlx::query("DELETE FROM mfa_device_tags WHERE device_id = $1 AND tag_key_lower = $2").bind(&dev.device_id).bind(k.to_lowercase()).execute(&mut *tx).await?;
-    }
+    super::tags::remove(&mut tx, Taggable::MfaDevice, &dev.device_id, keys).await?;
     tx.commit().await?;
     Ok(())
 }
 
 pub async fn tags(iam: &Iam, account: &str, serial: &str) -> Result<Vec<(String, String)>> {
     let dev = get(iam, account, serial).await?.filter(|d| d.kind == Kind::Virtual).ok_or_else(|| no_such_virtual(serial))?;
-    let rows = sqlx::query("SELECT tag_key, tag_value FROM mfa_device_tags WHERE device_id = $1 ORDER BY tag_key_lower")
-        .bind(&dev.device_id)
-        .fetch_all(&iam.store.read)
-        .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    super::tags::list(&iam.store.read, Taggable::MfaDevice, &dev.device_id).await
 }
 
 // ---- hardware inventory ----

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod keys;
 pub mod mfa;
 pub mod sessions;
+pub mod tags;
 pub mod passwords;
 pub mod policies;
 pub mod report;

@@ -2,6 +2,7 @@
 //! may assume them (and may require MFA).
 
 use super::policies::{self, Owner};
+use super::tags::Taggable;
 use super::Iam;
 use crate::error::{is_unique_violation, AwsError, Result};
 use policy::DocKind;
@@ -68,9 +69,7 @@ pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, trust: &st
         Err(e) => return Err(e.into()),
         Ok(_) => {}
     }
-    for (k, v) in tags {
-        sqlx::query("INSERT INTO role_tags (role_id, tag_key, tag_key_lower, tag_value) VALUES ($1, $2, $3, $4)").bind(&role.role_id).bind(k).bind(k.to_lowercase()).bind(v).execute(&mut *tx).await?;
-    }
+    super::tags::put(&mut tx, Taggable::Role, &role.role_id, tags).await?;
     tx.commit().await?;
     Ok(role)
 }
@@ -138,7 +137,7 @@ pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
     if c.get::<i64, _>(1) > 0 {
         return Err(AwsError::delete_conflict("Cannot delete entity, must detach all policies first."));
     }
-    sqlx::query("DELETE FROM role_tags WHERE role_id = $1").bind(&r.role_id).execute(&mut *tx).await?;
+    super::tags::remove_all(&mut tx, Taggable::Role, &r.role_id).await?;
     sqlx::query("DELETE FROM roles WHERE role_id = $1").bind(&r.role_id).execute(&mut *tx).await?;
     tx.commit().await?;
     iam.keys.invalidate();
@@ -146,21 +145,13 @@ pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
 }
 
 pub async fn tags(iam: &Iam, role_id: &str) -> Result<Vec<(String, String)>> {
-    let rows = sqlx::query("SELECT tag_key, tag_value FROM role_tags WHERE role_id = $1 ORDER BY tag_key_lower").bind(role_id).fetch_all(&iam.store.read).await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    super::tags::list(&iam.store.read, Taggable::Role, role_id).await
 }
 
 pub async fn tag(iam: &Iam, account: &str, name: &str, new: &[(String, String)]) -> Result<()> {
     let r = get(iam, account, name).await?;
     let mut tx = iam.store.write.begin().await?;
-    for (k, v) in new {
-        sqlx::query("DELETE FROM role_tags WHERE role_id = $1 AND tag_key_lower = $2").bind(&r.role_id).bind(k.to_lowercase()).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO role_tags (role_id, tag_key, tag_key_lower, tag_value) VALUES ($1, $2, $3, $4)").bind(&r.role_id).bind(k).bind(k.to_lowercase()).bind(v).execute(&mut *tx).await?;
-    }
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM role_tags WHERE role_id = $1").bind(&r.role_id).fetch_one(&mut *tx).await?;
-    if n > 50 {
-        return Err(AwsError::limit_exceeded("Cannot exceed quota for TagsPerRole: 50"));
-    }
+    super::tags::put(&mut tx, Taggable::Role, &r.role_id, new).await?;
     tx.commit().await?;
     iam.keys.invalidate();
     Ok(())
@@ -168,9 +159,9 @@ pub async fn tag(iam: &Iam, account: &str, name: &str, new: &[(String, String)])
 
 pub async fn untag(iam: &Iam, account: &str, name: &str, keys: &[String]) -> Result<()> {
     let r = get(iam, account, name).await?;
-    for k in keys {
-        sqlx::query("DELETE FROM role_tags WHERE role_id = $1 AND tag_key_lower = $2").bind(&r.role_id).bind(k.to_lowercase()).execute(&iam.store.write).await?;
-    }
+    let mut tx = iam.store.write.begin().await?;
+    super::tags::remove(&mut tx, Taggable::Role, &r.role_id, keys).await?;
+    tx.commit().await?;
     iam.keys.invalidate();
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! IAM users: create, read, list, rename, delete; their tags; their console passwords (login profiles).
 
+use super::tags::Taggable;
 use super::{accounts, passwords, Iam, UserRef};
 use crate::error::{is_unique_violation, AwsError, Result};
 use crate::ids;
@@ -25,7 +26,6 @@ pub fn no_such_user(name: &str) -> AwsError {
     AwsError::no_such_entity(format!("The user with name {name} cannot be found."))
 }
 
-pub const MAX_TAGS: usize = 50;
 
 pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, tags: &[(String, String)]) -> Result<User> {
     let user_id = ids::user_id();
@@ -45,23 +45,9 @@ pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, tags: &[(S
         Err(e) => return Err(e.into()),
         Ok(_) => {}
     }
-    for (k, v) in tags {
-        put_tag(&mut tx, &user_id, k, v).await?;
-    }
+    super::tags::put(&mut tx, Taggable::User, &user_id, tags).await?;
     tx.commit().await?;
     Ok(User { user_id, name: name.into(), path: path.into(), created_at: now, password_last_used: None, tags: tags.to_vec() })
-}
-
-async fn put_tag(tx: &mut sqlx::Transaction<'_, sqlx::Any>, user_id: &str, k: &str, v: &str) -> Result<()> {
-    sqlx::query("DELETE FROM user_tags WHERE user_id = $1 AND tag_key_lower = $2").bind(user_id).bind(k.to_lowercase()).execute(&mut **tx).await?;
-    sqlx::query("INSERT INTO user_tags (user_id, tag_key, tag_key_lower, tag_value) VALUES ($1, $2, $3, $4)")
-        .bind(user_id)
-        .bind(k)
-        .bind(k.to_lowercase())
-        .bind(v)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 fn user_from_row(r: &sqlx::any::AnyRow) -> User {
@@ -91,11 +77,7 @@ pub async fn resolve(iam: &Iam, account: &str, name: &str) -> Result<UserRef> {
 }
 
 pub async fn tags(iam: &Iam, user_id: &str) -> Result<Vec<(String, String)>> {
-    let rows = sqlx::query("SELECT tag_key, tag_value FROM user_tags WHERE user_id = $1 ORDER BY tag_key_lower")
-        .bind(user_id)
-        .fetch_all(&iam.store.read)
-        .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    super::tags::list(&iam.store.read, Taggable::User, user_id).await
 }
 
 /// One page of users sorted by name; the marker is the (lower-cased) name to start from.
@@ -172,7 +154,7 @@ pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
         return Err(AwsError::delete_conflict("Cannot delete entity, must remove user from all groups first."));
     }
     sqlx::query("DELETE FROM mfa_throttle WHERE account_id = $1 AND owner = $2").bind(account).bind(&u.user_id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM user_tags WHERE user_id = $1").bind(&u.user_id).execute(&mut *tx).await?;
+    super::tags::remove_all(&mut tx, Taggable::User, &u.user_id).await?;
     sqlx::query("DELETE FROM users WHERE user_id = $1").bind(&u.user_id).execute(&mut *tx).await?;
     tx.commit().await?;
     iam.keys.invalidate();
@@ -182,13 +164,7 @@ pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
 pub async fn tag(iam: &Iam, account: &str, name: &str, new_tags: &[(String, String)]) -> Result<()> {
     let mut tx = iam.store.write.begin().await?;
     let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
-    for (k, v) in new_tags {
-        put_tag(&mut tx, &u.user_id, k, v).await?;
-    }
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_tags WHERE user_id = $1").bind(&u.user_id).fetch_one(&mut *tx).await?;
-    if n as usize > MAX_TAGS {
-        return Err(AwsError::limit_exceeded(format!("Cannot exceed quota for TagsPerUser: {MAX_TAGS}")));
-    }
+    super::tags::put(&mut tx, Taggable::User, &u.user_id, new_tags).await?;
     tx.commit().await?;
     // Tags feed aws:PrincipalTag in cached authorization data.
     iam.keys.invalidate();
@@ -198,9 +174,7 @@ pub async fn tag(iam: &Iam, account: &str, name: &str, new_tags: &[(String, Stri
 pub async fn untag(iam: &Iam, account: &str, name: &str, keys: &[String]) -> Result<()> {
     let mut tx = iam.store.write.begin().await?;
     let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
-    for k in keys {
-        sqlx::query("DELETE FROM user_tags WHERE user_id = $1 AND tag_key_lower = $2").bind(&u.user_id).bind(k.to_lowercase()).execute(&mut *tx).await?;
-    }
+    super::tags::remove(&mut tx, Taggable::User, &u.user_id, keys).await?;
     tx.commit().await?;
     iam.keys.invalidate();
     Ok(())
