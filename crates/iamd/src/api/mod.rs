@@ -24,6 +24,9 @@ use std::time::Instant;
 /// characters, percent-encoded) fits; anything larger is refused before it is buffered in full.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// How long a request body may take to arrive.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[derive(Clone)]
 pub struct App {
     pub iam: Iam,
@@ -75,7 +78,11 @@ pub async fn handle(app: axum::extract::State<App>, req: Request<Body>) -> Respo
         if parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()).is_some_and(|n| n > MAX_BODY_BYTES) {
             return Err(too_large());
         }
-        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())?;
+        // A client that stops sending its body gets an error instead of holding the request open.
+        let bytes = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+            Err(_) => return Err(AwsError { code: "RequestTimeout", status: 400, message: "Your socket connection to the server was not read from or written to within the timeout period.".into() }),
+            Ok(r) => r.map_err(|_| too_large())?,
+        };
         let mut caller = authenticate(&app, &parts, &bytes).await?;
         caller.source_ip = peer.clone();
         ns = caller.service.ns();
