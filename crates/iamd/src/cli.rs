@@ -474,7 +474,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         print_account(acct, false, Some(&format!("http://{addr}")));
     }
     let app = App { iam, regions: Arc::new(a.regions.clone()) };
-    let router = axum::Router::new().fallback(api::handle).with_state(app);
+    let router = axum::Router::new().fallback(api::handle).with_state(Arc::new(app));
     tracing::info!(listen = %addr, backend = ?router_backend(s), "iamd serving IAM and STS");
     println!("iamd: listening on http://{addr}");
     let _ = std::io::stdout().flush();

@@ -66,7 +66,8 @@ pub struct Caller {
     pub source_ip: Option<String>,
 }
 
-pub async fn handle(app: axum::extract::State<App>, req: Request<Body>) -> Response<Body> {
+pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -> Response<Body> {
+    let app: &App = &state.0;
     let started = Instant::now();
     let request_id = ids::request_id();
     let peer = req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
@@ -83,7 +84,7 @@ pub async fn handle(app: axum::extract::State<App>, req: Request<Body>) -> Respo
             Err(_) => return Err(AwsError { code: "RequestTimeout", status: 400, message: "Your socket connection to the server was not read from or written to within the timeout period.".into() }),
             Ok(r) => r.map_err(|_| too_large())?,
         };
-        let mut caller = authenticate(&app, &parts, &bytes).await?;
+        let mut caller = authenticate(app, &parts, &bytes).await?;
         caller.source_ip = peer.clone();
         ns = caller.service.ns();
         if tracing::enabled!(tracing::Level::INFO) {
@@ -104,7 +105,7 @@ pub async fn handle(app: axum::extract::State<App>, req: Request<Body>) -> Respo
         if caller.service == Service::Iam && caller.session.as_ref().is_some_and(|s| s.mfa.is_none() && s.role.is_none()) {
             return Err(AwsError::invalid_token());
         }
-        let result = iam::dispatch(&app, &caller, &action, &mut params).await?;
+        let result = iam::dispatch(app, &caller, &action, &mut params).await?;
         Ok((action.clone(), result))
     }
     .await;

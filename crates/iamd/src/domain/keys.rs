@@ -29,21 +29,21 @@ pub struct KeyEntry {
     pub active: bool,
     secret: String,
     last_used_at: AtomicI64,
-    signing: Mutex<Option<(String, [u8; 32])>>,
+    /// The last (date, region, service) and its signing key.
+    signing: Mutex<Option<(String, String, String, [u8; 32])>>,
 }
 
 impl KeyEntry {
     /// The SigV4 signing key for a scope, derived once per scope and kept.
     pub fn signing_key(&self, date: &str, region: &str, service: &str) -> [u8; 32] {
-        let scope = format!("{date}/{region}/{service}");
         let mut slot = self.signing.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((s, k)) = slot.as_ref() {
-            if *s == scope {
+        if let Some((d, r, s, k)) = slot.as_ref() {
+            if d == date && r == region && s == service {
                 return *k;
             }
         }
         let k = sigv4::signing_key(&self.secret, date, region, service);
-        *slot = Some((scope, k));
+        *slot = Some((date.to_string(), region.to_string(), service.to_string(), k));
         k
     }
 }
