@@ -324,6 +324,8 @@ def test_session_rules(server):
     assert error_of(server.sts(swapped).get_caller_identity)[0] == "InvalidClientTokenId"
     status, text, _ = server.raw("Action=GetSessionToken&Version=2011-06-15&DurationSeconds=899", service="sts", creds=mo)
     assert status == 400 and "greater than or equal to 900" in text
+    status, text, _ = server.raw("Action=GetSessionToken&Version=2011-06-15&SerialNumber=GAHT12345678&TokenCode=9876543210123", service="sts", creds=mo)
+    assert status == 400 and "at &apos;tokenCode&apos;" in text and "9876543210123" not in text and "9876543210123" not in server.logs()
     assert error_of(session, server, mo, "arn:aws:iam::123456789012:mfa/nope", "123456") == ("AccessDenied", NOT_YOURS, 403)
     # someone else's device is not yours
     serial, seed = new_virtual(iam, "other-phone")

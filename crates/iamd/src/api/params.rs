@@ -60,8 +60,8 @@ fn digits(s: &str) -> bool {
 pub const SERIAL: Spec = spec(9, 256, serial_chars, r"[\w+=/:,.@-]+");
 pub const MFA_NAME: Spec = spec(1, 226, word_plus, r"[\w+=,.@-]+");
 /// AWS's model fixes codes at 6 digits; iamd also takes 8 for hardware tokens that show 8 (the device
-/// decides which length it accepts).
-pub const AUTH_CODE: Spec = spec(6, 8, digits, r"[\d]+");
+/// decides which length it accepts). Codes are never echoed in errors or logs, even malformed ones.
+pub const AUTH_CODE: Spec = Spec { sensitive: true, ..spec(6, 8, digits, r"[\d]+") };
 pub const USER_NAME: Spec = spec(1, 64, word_plus, r"[\w+=,.@-]+");
 pub const POLICY_NAME: Spec = spec(1, 128, word_plus, r"[\w+=,.@-]+");
 pub const GROUP_NAME: Spec = spec(1, 128, word_plus, r"[\w+=,.@-]+");
