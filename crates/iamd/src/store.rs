@@ -110,9 +110,22 @@ impl Store {
         let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
         let path = path.split('?').next().unwrap_or(path);
         let hot = rusqlite::Connection::open(path).with_context(|| format!("opening {path}"))?;
-        hot.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        hot.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;")?;
         hot.busy_timeout(Duration::from_secs(10))?;
         hot.set_prepared_statement_cache_capacity(32);
+        // Checkpoints (which fsync) run on their own connection and thread, not inside a writer's
+        // commit: writers never wait for them, and the WAL stays small.
+        let checkpointer = rusqlite::Connection::open(path).with_context(|| format!("opening {path}"))?;
+        checkpointer.busy_timeout(Duration::from_secs(10))?;
+        std::thread::Builder::new()
+            .name("iamd-sqlite-checkpoint".into())
+            .spawn(move || loop {
+                std::thread::sleep(Duration::from_millis(500));
+                if let Err(e) = checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint");
+                }
+            })
+            .context("starting the checkpoint thread")?;
         Ok(Store { read, write, backend: Backend::Sqlite, hot: Some(HotWriter::start(hot)) })
     }
 
@@ -141,7 +154,7 @@ pub fn redact(url: &str) -> String {
 
 fn sqlite_pragmas(conn: &mut sqlx::AnyConnection, _meta: sqlx::pool::PoolConnectionMetadata) -> futures_like::BoxFuture<'_, Result<(), sqlx::Error>> {
     Box::pin(async move {
-        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;").await?;
+        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;").await?;
         Ok(())
     })
 }
