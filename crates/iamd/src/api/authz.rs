@@ -78,7 +78,7 @@ pub async fn authorize(app: &App, c: &Caller, action: &str, resource: &str) -> R
     for (k, v) in &list.principal_tags {
         ctx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
     }
-    let refs: Vec<&policy::Policy> = list.policies.iter().collect();
+    let refs: Vec<&policy::Policy> = list.policies.iter().map(|p| p.as_ref()).collect();
     let (decision, _) = policy::evaluate(&refs, &policy::Request { action: &full, resource, context: &ctx, principal_arn: None, principal_account: None });
     match decision {
         Decision::Allow => Ok(()),

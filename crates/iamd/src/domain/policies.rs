@@ -520,7 +520,7 @@ pub async fn remove_member(iam: &Iam, account: &str, group: &str, user: &UserRef
 /// refers to `aws:PrincipalTag/…` (read once with the policies and cached with them).
 #[derive(Debug, Default)]
 pub struct Effective {
-    pub policies: Vec<Policy>,
+    pub policies: Vec<Arc<Policy>>,
     pub principal_tags: Vec<(String, String)>,
 }
 
@@ -531,17 +531,34 @@ fn mentions_principal_tag(p: &Policy) -> bool {
     })
 }
 
-fn parse_all(docs: &[String]) -> Vec<Policy> {
-    // Documents were validated when stored; one that no longer parses is skipped and logged.
-    docs.iter()
-        .filter_map(|d| match policy::parse(d, DocKind::Identity) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                tracing::error!(error = %e, "a stored policy does not parse; ignored");
-                None
+/// Parsed documents by their text: parsing is pure, so the cache is right on every node whatever
+/// the database says; it only saves the parse (the documents are still read each time on PostgreSQL).
+static PARSED: std::sync::LazyLock<std::sync::RwLock<std::collections::HashMap<String, Arc<Policy>>>> =
+    std::sync::LazyLock::new(Default::default);
+const PARSED_MAX: usize = 10_000;
+
+fn parse_all(docs: &[String]) -> Vec<Arc<Policy>> {
+    let mut out = Vec::with_capacity(docs.len());
+    for d in docs {
+        if let Some(p) = PARSED.read().unwrap_or_else(|p| p.into_inner()).get(d) {
+            out.push(p.clone());
+            continue;
+        }
+        // Documents were validated when stored; one that no longer parses is skipped and logged.
+        match policy::parse(d, DocKind::Identity) {
+            Ok(p) => {
+                let p = Arc::new(p);
+                let mut cache = PARSED.write().unwrap_or_else(|p| p.into_inner());
+                if cache.len() >= PARSED_MAX {
+                    cache.clear();
+                }
+                cache.insert(d.clone(), p.clone());
+                out.push(p);
             }
-        })
-        .collect()
+            Err(e) => tracing::error!(error = %e, "a stored policy does not parse; ignored"),
+        }
+    }
+    out
 }
 
 /// A role's identity policies: inline and attached.
@@ -559,7 +576,7 @@ pub async fn effective_role(iam: &Iam, role_id: &str) -> Result<Arc<Effective>> 
     .fetch_all(&iam.store.read)
     .await?;
     let policies = parse_all(&docs);
-    let principal_tags = if policies.iter().any(mentions_principal_tag) { super::roles::tags(iam, role_id).await? } else { vec![] };
+    let principal_tags = if policies.iter().any(|p| mentions_principal_tag(p)) { super::roles::tags(iam, role_id).await? } else { vec![] };
     let list = Arc::new(Effective { policies, principal_tags });
     iam.keys.cache_policies(&key, generation, list.clone());
     Ok(list)
@@ -581,7 +598,7 @@ pub async fn effective(iam: &Iam, user_id: &str) -> Result<Arc<Effective>> {
     .fetch_all(&iam.store.read)
     .await?;
     let policies = parse_all(&docs);
-    let principal_tags = if policies.iter().any(mentions_principal_tag) { super::users::tags(iam, user_id).await? } else { vec![] };
+    let principal_tags = if policies.iter().any(|p| mentions_principal_tag(p)) { super::users::tags(iam, user_id).await? } else { vec![] };
     let list = Arc::new(Effective { policies, principal_tags });
     iam.keys.cache_policies(user_id, generation, list.clone());
     Ok(list)
