@@ -65,6 +65,8 @@ pub struct Device {
 }
 
 const COLS: &str = "device_id, serial, kind, name, digits, period, algorithm, seed_sealed, owner, enabled_at, last_step, drift, last_used_at, created_at";
+/// `COLS` for queries that join devices as `d`.
+const D_COLS: &str = "d.device_id, d.serial, d.kind, d.name, d.digits, d.period, d.algorithm, d.seed_sealed, d.owner, d.enabled_at, d.last_step, d.drift, d.last_used_at, d.created_at";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Device {
     Device {
@@ -536,7 +538,7 @@ pub async fn list_for_owner(iam: &Iam, account: &str, owner: &str) -> Result<Vec
 
 /// The devices assigned to the user named `name` (case-insensitively); None when no such user.
 pub async fn list_for_user_name(iam: &Iam, account: &str, name: &str) -> Result<Option<(UserRef, Vec<Device>)>> {
-    let cols: String = COLS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
+    let cols = D_COLS;
     let rows = sqlx::query(&format!(
         "SELECT {cols}, u.user_id, u.name, u.path FROM users u JOIN mfa_devices d ON d.account_id = u.account_id AND d.owner = u.user_id WHERE u.account_id = $1 AND u.name_lower = $2 ORDER BY d.enabled_at, d.serial"
     ))
@@ -558,7 +560,7 @@ pub async fn list_virtual(iam: &Iam, account: &str, status: &str) -> Result<Vec<
         "Unassigned" => " AND d.owner IS NULL",
         _ => "",
     };
-    let cols: String = COLS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
+    let cols = D_COLS;
     let rows = sqlx::query(&format!(
         "SELECT {cols}, u.user_id, u.name, u.path, u.created_at, u.password_last_used FROM mfa_devices d LEFT JOIN users u ON u.user_id = d.owner WHERE d.account_id = $1 AND d.kind = 'virtual'{filter} ORDER BY d.serial"
     ))
@@ -717,5 +719,14 @@ mod tests {
         assert_eq!(lock_seconds(10), 32);
         assert_eq!(lock_seconds(15), 900);
         assert_eq!(lock_seconds(1000), 900);
+    }
+}
+
+#[cfg(test)]
+mod column_tests {
+    #[test]
+    fn joined_columns_are_the_same_columns() {
+        let prefixed: Vec<String> = super::COLS.split(", ").map(|c| format!("d.{c}")).collect();
+        assert_eq!(prefixed.join(", "), super::D_COLS);
     }
 }
