@@ -30,11 +30,18 @@ def new_virtual(iam, name, **kw):
 
 
 def enable(iam, user, serial, seed, digits=6, algorithm="sha1", period=30):
-    """Enables with the previous two codes, so the current and next codes remain usable."""
+    """Enables with the previous and the current code. The next code (`next_code`) then always works,
+    even when a 30-second boundary passes between the client's clock reading and the server's."""
     n = now_step(period)
     iam.enable_mfa_device(UserName=user, SerialNumber=serial,
-                          AuthenticationCode1=totp(seed, n - 2, digits, algorithm),
-                          AuthenticationCode2=totp(seed, n - 1, digits, algorithm))
+                          AuthenticationCode1=totp(seed, n - 1, digits, algorithm),
+                          AuthenticationCode2=totp(seed, n, digits, algorithm))
+
+
+def next_code(seed, digits=6, algorithm="sha1", period=30):
+    """The code of the step after the client's current one: newer than what `enable` used, and inside
+    the server's ±1 window whether or not its step has moved on."""
+    return totp(seed, now_step(period) + 1, digits, algorithm)
 
 
 def wrong_code(seed, digits=6):
@@ -89,11 +96,11 @@ def test_root_enrols_on_the_command_line_and_opens_short_mfa_sessions(server):
     seed = b32decode(out["seed_base32"])
     n = now_step()
     run_iamd("mfa", "enable-root", *server.store_args(), "--account", acct, "--serial", out["serial"],
-             "--code1", totp(seed, n - 2), "--code2", totp(seed, n - 1))
+             "--code1", totp(seed, n - 1), "--code2", totp(seed, n))
     iam = server.iam()
     assert [d["SerialNumber"] for d in iam.list_mfa_devices()["MFADevices"]] == [out["serial"]]
     assert iam.get_account_summary()["SummaryMap"]["AccountMFAEnabled"] == 1
-    sess, raw = session(server, server.root, out["serial"], totp(seed, n), DurationSeconds=129600)
+    sess, raw = session(server, server.root, out["serial"], next_code(seed), DurationSeconds=129600)
     left = raw["Expiration"].timestamp() - time.time()
     assert 3500 < left <= 3600, "root sessions are capped at one hour"
     assert server.iam(sess).list_users()["Users"] == []
@@ -103,7 +110,7 @@ def test_root_enrols_on_the_command_line_and_opens_short_mfa_sessions(server):
     second = json.loads(run_iamd("mfa", "create-virtual", *server.store_args(), "--account", acct, "--name", "root-spare", "--json").stdout)
     s2 = b32decode(second["seed_base32"])
     run_iamd("mfa", "enable-root", *server.store_args(), "--account", acct, "--serial", second["serial"],
-             "--code1", totp(s2, n - 2), "--code2", totp(s2, n - 1))
+             "--code1", totp(s2, now_step() - 1), "--code2", totp(s2, now_step()))
     assert len(iam.list_mfa_devices()["MFADevices"]) == 2
     iam.deactivate_mfa_device(SerialNumber=second["serial"])
     assert [d["SerialNumber"] for d in iam.list_mfa_devices()["MFADevices"]] == [out["serial"]]
@@ -140,7 +147,7 @@ def test_eight_devices_of_mixed_types_each_open_a_session_and_a_ninth_is_refused
     code, msg, status = error_of(enable, iam, "carol", extra, s9)
     assert (code, msg, status) == ("LimitExceeded", "Cannot exceed quota for MFADevicesPerUser: 8", 409)
     for serial, (s, digits, alg, period) in seeds.items():
-        sess, _ = session(server, carol, serial, totp(s, now_step(period), digits, alg))
+        sess, _ = session(server, carol, serial, next_code(s, digits, alg, period))
         assert server.sts(sess).get_caller_identity()["Arn"].endswith(":user/carol")
     summary = iam.get_account_summary()["SummaryMap"]
     assert summary["MFADevices"] == 9 and summary["MFADevicesInUse"] == 8
@@ -184,7 +191,7 @@ def test_lost_device_is_removed_while_the_others_keep_working(server):
     iam.deactivate_mfa_device(UserName="fay", SerialNumber=s1)
     # the lost device's codes stop at once; the other one still opens sessions
     assert error_of(session, server, fay, s1, totp(k1, now_step()))[1] == NOT_YOURS
-    session(server, fay, s2, totp(k2, now_step()))
+    session(server, fay, s2, next_code(k2))
     unassigned = iam.list_virtual_mfa_devices(AssignmentStatus="Unassigned")["VirtualMFADevices"]
     assert [d["SerialNumber"] for d in unassigned] == [s1] and "User" not in unassigned[0]
     iam.delete_virtual_mfa_device(SerialNumber=s1)
@@ -233,7 +240,7 @@ def test_a_code_works_once(server):
     ida = server.new_user_with_key("ida")
     serial, seed = new_virtual(iam, "ida-phone")
     enable(iam, "ida", serial, seed)
-    code = totp(seed, now_step())
+    code = next_code(seed)
     session(server, ida, serial, code)
     assert error_of(session, server, ida, serial, code) == ("AccessDenied", BAD_CODE, 403)
     # an older code than the last accepted one is refused too
@@ -248,7 +255,7 @@ def test_concurrent_same_code_succeeds_exactly_once(server, tmpdir_path):
     nodes = [server]
     if server.backend == "postgres":
         nodes.append(server.second_node(tmpdir_path))
-    code = totp(seed, now_step())
+    code = next_code(seed)
 
     def attempt(i):
         try:
@@ -296,18 +303,21 @@ def test_guessing_is_slowed_after_five_failures_but_never_locks_out(server):
     lee = server.new_user_with_key("lee")
     serial, seed = new_virtual(iam, "lee-phone")
     enable(iam, "lee", serial, seed)
+    other, other_seed = new_virtual(iam, "lee-tablet")
+    enable(iam, "lee", other, other_seed)
     bad = wrong_code(seed)
     # below the threshold a failure does not delay the next correct code
     for _ in range(4):
         assert error_of(session, server, lee, serial, bad)[1] == BAD_CODE
-    session(server, lee, serial, totp(seed, now_step()))
-    # five consecutive failures: then even the right code is refused (indistinguishably) for a while
+    session(server, lee, serial, next_code(seed))
+    # five consecutive failures: then even the right code is refused (indistinguishably) for a while,
+    # on every device of the principal
     for _ in range(5):
         assert error_of(session, server, lee, serial, bad)[1] == BAD_CODE
-    good = totp(seed, now_step() + 1)
-    assert error_of(session, server, lee, serial, good) == ("AccessDenied", BAD_CODE, 403)
+    good = next_code(other_seed)
+    assert error_of(session, server, lee, other, good) == ("AccessDenied", BAD_CODE, 403)
     time.sleep(1.2)
-    session(server, lee, serial, good)
+    session(server, lee, other, good)
 
 
 def test_session_rules(server):
@@ -448,8 +458,8 @@ def test_hardware_tokens_import_from_pskc_and_serve_sign_ins(server, tmpdir_path
     enable(iam, "quinn", "GAHT000123456", seed6)
     rows = json.loads(run_iamd("mfa", "list-hardware", *server.store_args(), "--account", acct, "--json").stdout)
     assert all(r["state"] == "Assigned" and r["owner"] == "quinn" for r in rows)
-    session(server, quinn, "GAHT987654321", totp(seed8, now_step(), 8))
-    session(server, quinn, "GAHT000123456", totp(seed6, now_step()))
+    session(server, quinn, "GAHT987654321", next_code(seed8, 8))
+    session(server, quinn, "GAHT000123456", next_code(seed6))
     iam.deactivate_mfa_device(UserName="quinn", SerialNumber="GAHT987654321")
     rows = json.loads(run_iamd("mfa", "list-hardware", *server.store_args(), "--account", acct, "--json").stdout)
     assert {r["serial"]: r["state"] for r in rows} == {"GAHT000123456": "Assigned", "GAHT987654321": "Unassigned"}

@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import Creds, totp, now_step, b32decode
-from test_mfa import enable, new_virtual, session, error_of
+from test_mfa import enable, new_virtual, next_code, session, error_of
 
 POLICY_A = {
     "Version": "2012-10-17",
@@ -96,7 +96,7 @@ def test_policy_a_matrix_with_keys_sessions_and_mfa(server, how):
     without_mfa = matrix(plain)
     assert {k: v for k, v in without_mfa.items() if k != "GetCallerIdentity"} == {k: "invalid-token" for k in without_mfa if k != "GetCallerIdentity"}
     assert without_mfa["GetCallerIdentity"] == "allowed"
-    mfa, _ = session(server, bob, serial, totp(seed, now_step()))
+    mfa, _ = session(server, bob, serial, next_code(seed))
     with_mfa = matrix(mfa)
     assert with_mfa["DeactivateMFADevice(bob)"] == "allowed"
     assert with_mfa["GetMFADevice(bob)"] == "allowed"
@@ -115,11 +115,11 @@ def test_policy_b_lets_a_user_without_mfa_add_a_first_device_only(server):
     d = b.create_virtual_mfa_device(VirtualMFADeviceName="bob-first")["VirtualMFADevice"]
     seed = b32decode(d["Base32StringSeed"].decode())
     n = now_step()
-    b.enable_mfa_device(UserName="bob", SerialNumber=d["SerialNumber"], AuthenticationCode1=totp(seed, n - 2), AuthenticationCode2=totp(seed, n - 1))
+    b.enable_mfa_device(UserName="bob", SerialNumber=d["SerialNumber"], AuthenticationCode1=totp(seed, n - 1), AuthenticationCode2=totp(seed, n))
     assert b.get_user()["User"]["UserName"] == "bob"
     assert outcome(b.deactivate_mfa_device, UserName="bob", SerialNumber=d["SerialNumber"]) == "explicit"
     assert outcome(b.list_users) == "explicit"
-    mfa, _ = session(server, bob, d["SerialNumber"], totp(seed, n))
+    mfa, _ = session(server, bob, d["SerialNumber"], next_code(seed))
     server.iam(mfa).deactivate_mfa_device(UserName="bob", SerialNumber=d["SerialNumber"])
 
 
@@ -230,7 +230,7 @@ def test_conditions_see_source_ip_and_mfa_age(server):
     assert outcome(f.list_users) == "implicit"  # long-term keys carry no MFA age
     assert outcome(f.list_groups) == "allowed"
     assert outcome(f.list_policies) == "explicit"
-    mfa, _ = session(server, fin, serial, totp(seed, now_step()))
+    mfa, _ = session(server, fin, serial, next_code(seed))
     assert outcome(server.iam(mfa).list_users) == "allowed"
 
 

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import Creds, totp, now_step
-from test_mfa import enable, new_virtual, session, error_of
+from test_mfa import enable, new_virtual, next_code, session, error_of
 from test_policies import POLICY_A
 
 MFA_TRUST = lambda acct: {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"}, "Action": "sts:AssumeRole", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}
@@ -57,7 +57,8 @@ def test_assume_role_requires_mfa_and_gives_role_credentials(server):
     sts = server.sts(gus)
     code, msg, status = error_of(sts.assume_role, RoleArn=role["Arn"], RoleSessionName="s1")
     assert (code, status) == ("AccessDenied", 403) and "sts:AssumeRole" in msg
-    r = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="ops", SerialNumber=serial, TokenCode=totp(seed, now_step()))
+    code = next_code(seed)
+    r = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="ops", SerialNumber=serial, TokenCode=code)
     assert r["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{acct}:assumed-role/admin/ops"
     assert r["AssumedRoleUser"]["AssumedRoleId"] == role["RoleId"] + ":ops"
     c = r["Credentials"]
@@ -67,9 +68,11 @@ def test_assume_role_requires_mfa_and_gives_role_credentials(server):
     assert server.iam(rc).list_users()["Users"]
     assert error_of(server.iam(rc).create_user, UserName="nope")[0] == "AccessDenied"
     # the same code again is a replay
-    assert error_of(sts.assume_role, RoleArn=role["Arn"], RoleSessionName="again", SerialNumber=serial, TokenCode=totp(seed, now_step()))[1] == "MultiFactorAuthentication failed with invalid MFA one time pass code."
-    # MFA carried through from an MFA session, no new code needed
-    mfa_sess, _ = session(server, gus, serial, totp(seed, now_step() + 1))
+    assert error_of(sts.assume_role, RoleArn=role["Arn"], RoleSessionName="again", SerialNumber=serial, TokenCode=code)[1] == "MultiFactorAuthentication failed with invalid MFA one time pass code."
+    # MFA carried through from an MFA session (opened with gus's second device), no new code needed
+    serial2, seed2 = new_virtual(server.iam(), "gus-tablet")
+    enable(server.iam(), "gus", serial2, seed2)
+    mfa_sess, _ = session(server, gus, serial2, next_code(seed2))
     server.sts(mfa_sess).assume_role(RoleArn=role["Arn"], RoleSessionName="carried")
     # longer than the role allows
     assert error_of(server.sts(mfa_sess).assume_role, RoleArn=role["Arn"], RoleSessionName="long", DurationSeconds=7201)[0] == "ValidationError"
@@ -97,7 +100,7 @@ def test_aws_cli_profile_with_mfa_serial_assumes_the_role(server, tmpdir_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_CONFIG_FILE=cfg, AWS_SHARED_CREDENTIALS_FILE=creds, AWS_ENDPOINT_URL=server.endpoint)
     p = subprocess.run([shutil.which("aws"), "sts", "get-caller-identity", "--profile", "admin", "--output", "json"],
-                       input=totp(seed, now_step()) + "\n", capture_output=True, text=True, env=env, timeout=120)
+                       input=next_code(seed) + "\n", capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "Enter MFA code" in p.stderr or "Enter MFA code" in p.stdout
     out = json.loads(p.stdout[p.stdout.index("{"):])
