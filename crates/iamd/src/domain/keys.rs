@@ -220,10 +220,15 @@ pub async fn insert_key(iam: &Iam, tx: &mut sqlx::Transaction<'_, sqlx::Any>, ac
     .execute(&mut **tx)
     .await;
     match r {
-        Err(e) if is_unique_violation(&e) => Err(quota()),
+        // Another request took the same free slot first: the caller may try again.
+        Err(e) if is_unique_violation(&e) => Err(slot_race()),
         Err(e) => Err(e.into()),
         Ok(_) => Ok((id, secret)),
     }
+}
+
+fn slot_race() -> AwsError {
+    AwsError { code: "ConcurrentModification", status: 409, message: "The access keys of this user were changed by another request; try again.".into() }
 }
 
 #[derive(Debug, Clone)]
@@ -237,11 +242,22 @@ fn owner_id(user: Option<&UserRef>) -> &str {
     user.map(|u| u.user_id.as_str()).unwrap_or("")
 }
 
+/// CreateAccessKey. Two requests racing for the same free slot: the loser looks again (on
+/// PostgreSQL the losing transaction is aborted, so each try is a new one).
 pub async fn create(iam: &Iam, account: &str, user: Option<&UserRef>) -> Result<(String, String, i64)> {
-    let mut tx = iam.store.write.begin().await?;
-    let (id, secret) = insert_key(iam, &mut tx, account, owner_id(user)).await?;
-    tx.commit().await?;
-    Ok((id, secret, iam.clock.now_ms()))
+    let mut last = slot_race();
+    for _ in 0..5 {
+        let mut tx = iam.store.write.begin().await?;
+        match insert_key(iam, &mut tx, account, owner_id(user)).await {
+            Ok((id, secret)) => {
+                tx.commit().await?;
+                return Ok((id, secret, iam.clock.now_ms()));
+            }
+            Err(e) if e.code == "ConcurrentModification" => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
 }
 
 pub async fn list(iam: &Iam, account: &str, user: Option<&UserRef>) -> Result<Vec<AccessKeyMeta>> {
