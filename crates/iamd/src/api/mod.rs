@@ -75,7 +75,7 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
     let mut ns = xml::IAM_NS;
     let mut action = String::new();
     let mut principal = String::new();
-    let outcome: Result<(String, Option<String>), AwsError> = async {
+    let work = async {
         if parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()).is_some_and(|n| n > MAX_BODY_BYTES) {
             return Err(too_large());
         }
@@ -106,9 +106,16 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
             return Err(AwsError::invalid_token());
         }
         let result = iam::dispatch(app, &caller, &action, &mut params).await?;
-        Ok((action.clone(), result))
-    }
-    .await;
+        Ok::<_, AwsError>((action.clone(), result))
+    };
+    // A bug must not take the connection down without an answer: a panic becomes InternalFailure.
+    let outcome: Result<(String, Option<String>), AwsError> = match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work)).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::error!(request_id, "the request handler panicked");
+            Err(AwsError::internal("We encountered an internal error. Please try again."))
+        }
+    };
     let (status, body, code) = match outcome {
         Ok((op, result)) => (200, xml::response(&op, ns, result.as_deref(), &request_id), None),
         Err(e) => (e.status, xml::error(&e, ns, &request_id), Some(e)),
