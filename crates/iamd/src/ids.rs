@@ -40,7 +40,6 @@ pub fn secret_access_key() -> String {
 
 /// A password that meets any password policy iamd accepts: upper, lower, digit and symbol, 24 chars.
 pub fn password() -> String {
-    let mut rng = rand::thread_rng();
     loop {
         let p = pick(b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#%+-=_", 24);
         let classes = [
@@ -49,7 +48,7 @@ pub fn password() -> String {
             p.chars().any(|c| c.is_ascii_digit()),
             p.chars().any(|c| !c.is_ascii_alphanumeric()),
         ];
-        if classes.iter().all(|c| *c) && rng.gen_bool(1.0) {
+        if classes.iter().all(|c| *c) {
             return p;
         }
     }

@@ -29,15 +29,7 @@ pub fn context(app: &App, c: &Caller) -> Context {
     }
     if let Some(s) = &c.session {
         ctx.set("aws:TokenIssueTime", iso8601(s.issued_ms));
-        match &s.mfa {
-            Some((at, _)) => {
-                ctx.set("aws:MultiFactorAuthPresent", "true");
-                ctx.set("aws:MultiFactorAuthAge", ((now - at).max(0) / 1000).to_string());
-            }
-            None => {
-                ctx.set("aws:MultiFactorAuthPresent", "false");
-            }
-        }
+        set_mfa_keys(&mut ctx, s.mfa.as_ref(), true, now);
     }
     if let Some(ip) = &c.source_ip {
         ctx.set("aws:SourceIp", ip.clone());
@@ -47,6 +39,21 @@ pub fn context(app: &App, c: &Caller) -> Context {
     ctx.set("aws:SecureTransport", "false");
     ctx.set("aws:RequestedRegion", c.region.clone());
     ctx
+}
+
+/// `aws:MultiFactorAuthPresent` / `…Age` (spec 6.3): true with the age when MFA was used; false in a
+/// session without MFA; absent for long-term keys.
+pub fn set_mfa_keys(ctx: &mut Context, mfa: Option<&(i64, String)>, in_session: bool, now_ms: i64) {
+    match mfa {
+        Some((at, _)) => {
+            ctx.set("aws:MultiFactorAuthPresent", "true");
+            ctx.set("aws:MultiFactorAuthAge", ((now_ms - at).max(0) / 1000).to_string());
+        }
+        None if in_session => {
+            ctx.set("aws:MultiFactorAuthPresent", "false");
+        }
+        None => {}
+    }
 }
 
 /// Decides `service:action` on `resource` for the caller; AccessDenied in AWS's two forms.

@@ -267,10 +267,7 @@ async fn list_user_tags(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
     authorize(app, c, "ListUserTags", &user_resource(c, Some(&name))).await?;
     let u = users::get(&app.iam, account(c), &name).await?;
-    let start = decode_marker(marker.as_deref())?.unwrap_or_default().to_lowercase();
-    let mut tags: Vec<(String, String)> = u.tags.into_iter().filter(|(k, _)| k.to_lowercase() >= start).collect();
-    let next = if tags.len() as i64 > max { Some(tags[max as usize].0.to_lowercase()) } else { None };
-    tags.truncate(max as usize);
+    let (tags, next) = mfa::page(u.tags, |(k, _)| k.to_lowercase(), decode_marker(marker.as_deref())?, max);
     let mut x = Xml::new();
     x.tags("Tags", &tags).paging(next.map(|n| encode_marker(&n)).as_deref());
     Ok(Some(x.buf))

@@ -237,7 +237,21 @@ pub async fn get_credential_report(app: &App, c: &Caller, p: &mut Params) -> Out
 }
 
 const BAD_CODE: &str = "MultiFactorAuthentication failed with invalid MFA one time pass code.";
-const NOT_YOURS: &str = "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.";
+pub const NOT_YOURS: &str = "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.";
+
+/// The MFA of an STS request (GetSessionToken, AssumeRole): none when it names neither a device nor a
+/// code; (time, serial) when `owner`'s device accepts the code; AWS's AccessDenied texts otherwise.
+pub async fn check_request_mfa(app: &App, c: &Caller, owner: &str, serial: Option<String>, code: Option<String>) -> Result<Option<(i64, String)>, AwsError> {
+    match (serial, code) {
+        (None, None) => Ok(None),
+        (Some(serial), Some(code)) => match mfa::check_code(&app.iam, account(c), owner, &serial, &code).await? {
+            Ok(dev) => Ok(Some((app.iam.clock.now_ms(), dev.serial))),
+            Err(Refusal::NotYourDevice) => Err(AwsError::access_denied(NOT_YOURS)),
+            Err(Refusal::BadCode) => Err(AwsError::access_denied(BAD_CODE)),
+        },
+        _ => Err(AwsError::access_denied(NOT_YOURS)),
+    }
+}
 
 /// sts:GetSessionToken. Not policy-checked ("you cannot use policies to control authentication
 /// operations"); needs long-term credentials; with SerialNumber + TokenCode of any one of the
@@ -253,15 +267,7 @@ pub async fn get_session_token(app: &App, c: &Caller, p: &mut Params) -> Out {
     let owner = mfa::owner_of(c.principal.user.as_ref()).to_string();
     // Root sessions last at most an hour; longer requests silently become one hour, as in AWS.
     let duration = if c.principal.is_root() { duration.min(3600) } else { duration };
-    let mfa = match (serial, code) {
-        (None, None) => None,
-        (Some(serial), Some(code)) => match mfa::check_code(&app.iam, account(c), &owner, &serial, &code).await? {
-            Ok(dev) => Some((app.iam.clock.now_ms(), dev.serial)),
-            Err(Refusal::NotYourDevice) => return Err(AwsError::access_denied(NOT_YOURS)),
-            Err(Refusal::BadCode) => return Err(AwsError::access_denied(BAD_CODE)),
-        },
-        _ => return Err(AwsError::access_denied(NOT_YOURS)),
-    };
+    let mfa = check_request_mfa(app, c, &owner, serial, code).await?;
     let issued = sessions::issue(&app.iam, account(c), &owner, duration, mfa, None);
     let mut x = Xml::new();
     x.open("Credentials")

@@ -6,7 +6,8 @@ use super::mfa::page;
 use super::params::{self, encode_doc, Params, Spec, ARN, DESCRIPTION, DOCUMENT, POLICY_NAME, ROLE_NAME, SESSION_NAME};
 use super::xml::Xml;
 use super::{App, Caller};
-use crate::domain::mfa::{self as mfa_domain, Refusal};
+use super::mfa::{check_request_mfa, NOT_YOURS};
+use crate::domain::mfa as mfa_domain;
 use crate::domain::policies::{self, Owner};
 use crate::domain::{iso8601, roles, sessions, users};
 use crate::error::AwsError;
@@ -197,9 +198,6 @@ pub async fn role_attachment(app: &App, c: &Caller, p: &mut Params, op: &str) ->
     }
 }
 
-const BAD_CODE: &str = "MultiFactorAuthentication failed with invalid MFA one time pass code.";
-const NOT_YOURS: &str = "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.";
-
 /// sts:AssumeRole. The trust policy must allow the caller (with the MFA state of this request); when
 /// it trusts the whole account rather than the caller's own ARN, the caller also needs an identity
 /// policy that allows sts:AssumeRole on the role, as in AWS.
@@ -220,33 +218,18 @@ pub async fn assume_role(app: &App, c: &Caller, p: &mut Params) -> Out {
         return Err(AwsError::access_denied("Roles may not be assumed by root accounts."));
     }
     let role = roles::by_arn(&app.iam, account(c), &role_arn).await?.ok_or_else(denied)?;
-    // MFA: a code in this request, or the MFA of the caller's own session, carried through.
-    let mfa = match (serial, code) {
-        (Some(serial), Some(code)) => {
-            let owner = mfa_domain::owner_of(c.principal.user.as_ref()).to_string();
-            if c.principal.role.is_some() {
-                return Err(AwsError::access_denied(NOT_YOURS));
-            }
-            match mfa_domain::check_code(&app.iam, account(c), &owner, &serial, &code).await? {
-                Ok(dev) => Some((app.iam.clock.now_ms(), dev.serial)),
-                Err(Refusal::NotYourDevice) => return Err(AwsError::access_denied(NOT_YOURS)),
-                Err(Refusal::BadCode) => return Err(AwsError::access_denied(BAD_CODE)),
-            }
-        }
-        (None, None) => c.session.as_ref().and_then(|s| s.mfa.clone()),
-        _ => return Err(AwsError::access_denied(NOT_YOURS)),
+    // MFA: a code in this request, or the MFA of the caller's own session, carried through. A role
+    // session has no devices of its own.
+    if c.principal.role.is_some() && (serial.is_some() || code.is_some()) {
+        return Err(AwsError::access_denied(NOT_YOURS));
+    }
+    let owner = mfa_domain::owner_of(c.principal.user.as_ref()).to_string();
+    let mfa = match check_request_mfa(app, c, &owner, serial, code).await? {
+        Some(m) => Some(m),
+        None => c.session.as_ref().and_then(|s| s.mfa.clone()),
     };
     let mut ctx = authz::context(app, c);
-    match &mfa {
-        Some((at, _)) => {
-            ctx.set("aws:MultiFactorAuthPresent", "true");
-            ctx.set("aws:MultiFactorAuthAge", ((app.iam.clock.now_ms() - at).max(0) / 1000).to_string());
-        }
-        None if c.session.is_some() => {
-            ctx.set("aws:MultiFactorAuthPresent", "false");
-        }
-        None => {}
-    }
+    authz::set_mfa_keys(&mut ctx, mfa.as_ref(), c.session.is_some(), app.iam.clock.now_ms());
     let trust = roles::validate_trust(&role.trust_policy)?;
     let caller_arn = c.principal.arn();
     let req = policy::Request { action: "sts:AssumeRole", resource: &role_arn, context: &ctx, principal_arn: Some(&caller_arn), principal_account: Some(account(c)) };
@@ -266,7 +249,6 @@ pub async fn assume_role(app: &App, c: &Caller, p: &mut Params) -> Out {
             if c.principal.role.is_some() { " (role chaining limits sessions to one hour)" } else { "" }
         )));
     }
-    let owner = mfa_domain::owner_of(c.principal.user.as_ref()).to_string();
     let issued = sessions::issue(&app.iam, account(c), &owner, duration, mfa, Some((role.role_id.clone(), session_name.clone())));
     let mut x = Xml::new();
     x.open("Credentials")
