@@ -47,6 +47,60 @@ enum Command {
     /// Administer MFA: import hardware tokens, enrol and (break-glass) remove the root user's devices.
     #[command(subcommand)]
     Mfa(MfaCommand),
+    /// The audit trail: digests, verification, export, pruning.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Make a digest now, covering every record not yet covered (the server also makes them on a schedule).
+    #[command(after_help = "Example:\n  iamd audit digest --data-dir ./iamd-data")]
+    Digest {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Walk the digest chain and check every digest and record: prints OK, or exactly which range
+    /// was altered, removed, inserted or reordered (exit status 1).
+    #[command(after_help = "Example:\n  iamd audit verify --data-dir ./iamd-data")]
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the public key that signs the digests (PEM), to verify them with standard tools.
+    #[command(after_help = "Example:\n  iamd audit public-key --data-dir ./iamd-data > trail.pem")]
+    PublicKey {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Export records: CloudTrail's log and digest files (gzip JSON in CloudTrail's folder layout) into
+    /// --out, or JSON lines on standard output with --format jsonl.
+    #[command(after_help = "Examples:\n  iamd audit export --data-dir ./iamd-data --since 2026-11-01 --out ./trail\n  iamd audit export --data-dir ./iamd-data --since 2026-11-01 --format jsonl | my-siem-shipper")]
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Records (or digests ending) at or after this time: YYYY-MM-DD or RFC 3339.
+        #[arg(long)]
+        since: String,
+        /// Directory for the CloudTrail layout.
+        #[arg(long, required_if_eq("format", "cloudtrail"))]
+        out: Option<PathBuf>,
+        #[arg(long, default_value = "cloudtrail", value_parser = ["cloudtrail", "jsonl"])]
+        format: String,
+    },
+    /// Remove records older than DATE, whole digests at a time; the digests stay, and the prune is
+    /// itself recorded. The only way the database lets records go.
+    #[command(after_help = "Example:\n  iamd audit prune --data-dir ./iamd-data --before 2026-01-01")]
+    Prune {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// YYYY-MM-DD or RFC 3339.
+        #[arg(long)]
+        before: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -163,6 +217,16 @@ struct ServeArgs {
     /// Accept only these regions in credential scopes (comma-separated); default: any.
     #[arg(long, env = "IAMD_REGIONS", value_delimiter = ',')]
     regions: Vec<String>,
+    /// Seconds between audit digests (any node may make one; exactly one does).
+    #[arg(long, env = "IAMD_AUDIT_DIGEST_INTERVAL", default_value_t = 3600)]
+    audit_digest_interval: u64,
+    /// Remove audit records older than this many days (whole digests at a time); default: keep all.
+    #[arg(long, env = "IAMD_AUDIT_RETENTION_DAYS")]
+    audit_retention_days: Option<u32>,
+    /// On SQLite, also make successful reads wait until their audit record is committed (writes and
+    /// refusals always do; on PostgreSQL reads always do).
+    #[arg(long, env = "IAMD_AUDIT_SYNC_READS")]
+    audit_sync_reads: bool,
 }
 
 #[derive(Args, Debug)]
@@ -237,11 +301,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init(a) => init(a).await,
         Command::Account(AccountCommand::Create { store, email, json }) => {
             let iam = open(&store).await?;
-            let acct = accounts::create_account(&iam, &email).await?;
+            let acct = audited(&iam, "CreateAccount", "", serde_json::json!({"rootEmail": email}), accounts::create_account(&iam, &email)).await?;
             print_account(&acct, json, None);
             Ok(())
         }
         Command::Mfa(cmd) => mfa_command(cmd).await,
+        Command::Audit(cmd) => audit_command(cmd).await,
         Command::Account(AccountCommand::List { store, json }) => {
             let iam = open(&store).await?;
             let list = accounts::list_accounts(&iam).await?;
@@ -296,7 +361,8 @@ async fn mfa_command(cmd: MfaCommand) -> anyhow::Result<()> {
                 otp::csv::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?
             };
             let iam = open(&store).await?;
-            let n = mfa::import_hardware(&iam, &account, &tokens).await?;
+            let serials: Vec<&str> = tokens.iter().map(|t| t.serial.as_str()).collect();
+            let n = audited(&iam, "ImportHardwareMFADevices", &account, serde_json::json!({"file": file.display().to_string(), "serialNumbers": serials}), mfa::import_hardware(&iam, &account, &tokens)).await?;
             tracing::info!(account, tokens = n, file = %file.display(), "hardware MFA tokens imported");
             println!("imported {n} hardware token(s) into account {account}");
             for t in &tokens {
@@ -322,7 +388,7 @@ async fn mfa_command(cmd: MfaCommand) -> anyhow::Result<()> {
             let mut p = crate::api::params::Params::parse(format!("n={}", percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)).as_bytes());
             p.req("n", &crate::api::params::MFA_NAME);
             p.finish().map_err(|e| anyhow::anyhow!("{}", e.message.replace("'n'", "'name'")))?;
-            let d = mfa::create_virtual(&iam, &account, &name, "/", &[]).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let d = audited(&iam, "CreateVirtualMFADevice", &account, serde_json::json!({"virtualMFADeviceName": name, "userName": "AWS ROOT USER"}), mfa::create_virtual(&iam, &account, &name, "/", &[])).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
             if let Some(path) = qr_png {
                 std::fs::write(&path, &d.qr_png).with_context(|| format!("writing {}", path.display()))?;
             }
@@ -335,14 +401,14 @@ async fn mfa_command(cmd: MfaCommand) -> anyhow::Result<()> {
         }
         MfaCommand::EnableRoot { store, account, serial, code1, code2 } => {
             let iam = open(&store).await?;
-            mfa::enable(&iam, &account, "", &serial, &code1, &code2).await.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            audited(&iam, "EnableMFADevice", &account, serde_json::json!({"userName": "AWS ROOT USER", "serialNumber": serial}), mfa::enable(&iam, &account, "", &serial, &code1, &code2)).await.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             tracing::info!(account, serial, "root MFA device enabled from the command line");
             println!("enabled {serial} for the root user of {account}");
             Ok(())
         }
         MfaCommand::DeactivateRoot { store, account, serial } => {
             let iam = open(&store).await?;
-            mfa::deactivate(&iam, &account, "", &serial).await.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            audited(&iam, "DeactivateMFADevice", &account, serde_json::json!({"userName": "AWS ROOT USER", "serialNumber": serial}), mfa::deactivate(&iam, &account, "", &serial)).await.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             tracing::warn!(account, serial, "break-glass: root MFA device deactivated from the server's command line");
             println!("deactivated {serial} for the root user of {account}");
             Ok(())
@@ -360,6 +426,107 @@ async fn mfa_command(cmd: MfaCommand) -> anyhow::Result<()> {
                 for r in rows {
                     println!("{}  {}  {}", r["serial"].as_str().unwrap_or(""), r["type"].as_str().unwrap_or(""), r["enabled"].as_str().unwrap_or(""));
                 }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Runs an administrative action with its audit record: committed with the change, or (when the
+/// action failed) written before the command exits.
+async fn audited<T, E: std::fmt::Display>(iam: &Iam, name: &str, account: &str, params: serde_json::Value, f: impl std::future::Future<Output = Result<T, E>>) -> Result<T, E> {
+    let mut ev = crate::audit::Event::new(iam.clock.now_ms(), "iam.amazonaws.com", name);
+    crate::audit::digest::cli_identity(&mut ev);
+    ev.account = account.to_string();
+    ev.params_json = Some(params);
+    let (r, cur) = crate::audit::scope(ev, f).await;
+    if !cur.written {
+        let mut ev = cur.event;
+        if let Err(e) = &r {
+            ev.error = Some(("Failed".into(), e.to_string()));
+        }
+        iam.audit.push(ev);
+        iam.audit.flush().await;
+    }
+    r
+}
+
+fn parse_when(s: &str) -> anyhow::Result<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_millis());
+    }
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| format!("{s:?} is not a date: use YYYY-MM-DD or RFC 3339 (2026-11-01T00:00:00Z)"))?;
+    Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or(0))
+}
+
+async fn audit_command(cmd: AuditCommand) -> anyhow::Result<()> {
+    use crate::audit::digest;
+    match cmd {
+        AuditCommand::Digest { store } => {
+            let iam = open(&store).await?;
+            match digest::make(&iam, 0).await? {
+                Some(d) => println!("made digest {} ({})", d.digest_no, d.object_key),
+                None => println!("another node is making a digest right now; nothing was done"),
+            }
+            Ok(())
+        }
+        AuditCommand::Verify { store, json } => {
+            let iam = open(&store).await?;
+            let r = digest::verify(&iam).await?;
+            if json {
+                println!("{}", serde_json::json!({"ok": r.problems.is_empty(), "digests": r.digests, "records": r.records, "problems": r.problems, "notes": r.notes}));
+            } else {
+                for n in &r.notes {
+                    println!("note: {n}");
+                }
+                for p in &r.problems {
+                    println!("FAILED: {p}");
+                }
+                if r.problems.is_empty() {
+                    println!("OK: {} digest(s) and {} record(s) verified", r.digests, r.records);
+                }
+            }
+            if !r.problems.is_empty() {
+                bail!("the audit trail failed verification ({} problem(s))", r.problems.len());
+            }
+            Ok(())
+        }
+        AuditCommand::PublicKey { store } => {
+            let iam = open(&store).await?;
+            let k = digest::key_pair(&iam).await?;
+            print!("{}", digest::public_pem(&k.public()));
+            eprintln!("fingerprint: {}", k.fingerprint());
+            Ok(())
+        }
+        AuditCommand::Export { store, since, out, format } => {
+            let since = parse_when(&since)?;
+            let iam = open(&store).await?;
+            if format == "jsonl" {
+                let stdout = std::io::stdout();
+                let mut w = std::io::BufWriter::new(stdout.lock());
+                let n = digest::stream_jsonl(&iam, since, &mut w).await?;
+                eprintln!("iamd: exported {n} record(s)");
+                return Ok(());
+            }
+            let out = out.context("--out DIR is required for --format cloudtrail")?;
+            // Everything so far gets a digest, so the export is complete and verifiable.
+            digest::make(&iam, 0).await?;
+            let (files, digests) = digest::export(&iam, since, &out, |i, n| {
+                if std::io::IsTerminal::is_terminal(&std::io::stderr()) || i == n || i % 100 == 0 {
+                    eprint!("\riamd: exporting digest {i}/{n}");
+                }
+            })
+            .await?;
+            eprintln!();
+            println!("wrote {files} log file(s) and {digests} digest(s) under {}", out.display());
+            Ok(())
+        }
+        AuditCommand::Prune { store, before } => {
+            let before = parse_when(&before)?;
+            let iam = open(&store).await?;
+            match digest::prune(&iam, before).await? {
+                Some((d, n)) => println!("pruned {n} row(s) of records, through digest {d}; the digests remain"),
+                None => println!("no digest lies wholly before that date; nothing was pruned"),
             }
             Ok(())
         }
@@ -410,7 +577,7 @@ async fn initialise(s: &StoreArgs, email: &str) -> anyhow::Result<(Iam, Option<a
     if accounts::account_count(&iam).await? > 0 {
         return Ok((iam, None));
     }
-    let acct = accounts::create_account(&iam, email).await?;
+    let acct = audited(&iam, "CreateAccount", "", serde_json::json!({"rootEmail": email}), accounts::create_account(&iam, email)).await?;
     Ok((iam, Some(acct)))
 }
 
@@ -473,7 +640,10 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     if let Some(acct) = &created {
         print_account(acct, false, Some(&format!("http://{addr}")));
     }
-    let app = App { iam, regions: Arc::new(a.regions.clone()) };
+    let mut iam = iam;
+    iam.audit_sync_reads |= a.audit_sync_reads;
+    crate::audit::digest::start_schedule(iam.clone(), std::time::Duration::from_secs(a.audit_digest_interval.max(1)), a.audit_retention_days);
+    let app = App { iam: iam.clone(), regions: Arc::new(a.regions.clone()) };
     let router = axum::Router::new().fallback(api::handle).with_state(Arc::new(app));
     tracing::info!(listen = %addr, backend = ?router_backend(s), "iamd serving IAM and STS");
     println!("iamd: listening on http://{addr}");
@@ -481,6 +651,8 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown())
         .await?;
+    // Records still in their group commit are written before the process ends.
+    iam.audit.flush().await;
     tracing::info!("iamd stopped");
     Ok(())
 }

@@ -22,6 +22,7 @@ pub enum Purpose {
     SessionToken,
     MfaSeed,
     KeyCheck,
+    AuditSigningKey,
 }
 
 impl Purpose {
@@ -31,6 +32,7 @@ impl Purpose {
             Purpose::SessionToken => b"iamd/v1/session-token",
             Purpose::MfaSeed => b"iamd/v1/mfa-seed",
             Purpose::KeyCheck => b"iamd/v1/key-check",
+            Purpose::AuditSigningKey => b"iamd/v1/audit-signing-key",
         }
     }
 }
@@ -41,6 +43,7 @@ pub struct Sealer {
     session: XChaCha20Poly1305,
     mfa: XChaCha20Poly1305,
     check: XChaCha20Poly1305,
+    audit: XChaCha20Poly1305,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -62,6 +65,7 @@ impl Sealer {
             session: derive(Purpose::SessionToken),
             mfa: derive(Purpose::MfaSeed),
             check: derive(Purpose::KeyCheck),
+            audit: derive(Purpose::AuditSigningKey),
         }
     }
 
@@ -71,6 +75,7 @@ impl Sealer {
             Purpose::SessionToken => &self.session,
             Purpose::MfaSeed => &self.mfa,
             Purpose::KeyCheck => &self.check,
+            Purpose::AuditSigningKey => &self.audit,
         }
     }
 

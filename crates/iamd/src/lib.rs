@@ -7,6 +7,7 @@
 //! - `cli`: the `iamd` command line.
 
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod crypto;
 pub mod domain;

@@ -4,7 +4,7 @@ use super::iam::{account, authorize, decode_marker, encode_marker, user_resource
 use super::params::{self, Params};
 use super::xml::Xml;
 use super::{App, Caller};
-use crate::domain::mfa::{self, Kind, Refusal};
+use crate::domain::mfa::{self, Kind};
 use crate::domain::{iso8601, report, sessions, users, UserRef};
 use crate::error::AwsError;
 use base64::Engine;
@@ -236,8 +236,20 @@ pub async fn get_credential_report(app: &App, c: &Caller, p: &mut Params) -> Out
     Ok(Some(x.buf))
 }
 
-const BAD_CODE: &str = "MultiFactorAuthentication failed with invalid MFA one time pass code.";
-pub const NOT_YOURS: &str = "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.";
+pub use crate::domain::mfa::NOT_YOURS;
+
+/// responseElements of GetSessionToken / AssumeRole: the credentials without the secret.
+pub fn credentials_record(issued: &sessions::Issued, assumed: Option<(String, String)>) -> serde_json::Value {
+    let mut v = serde_json::json!({"credentials": {
+        "accessKeyId": issued.session.access_key_id,
+        "sessionToken": issued.token,
+        "expiration": crate::audit::sts_time(issued.session.expires_ms),
+    }});
+    if let Some((id, arn)) = assumed {
+        v["assumedRoleUser"] = serde_json::json!({"assumedRoleId": id, "arn": arn});
+    }
+    v
+}
 
 /// The MFA of an STS request (GetSessionToken, AssumeRole): none when it names neither a device nor a
 /// code; (time, serial) when `owner`'s device accepts the code; AWS's AccessDenied texts otherwise.
@@ -246,8 +258,7 @@ pub async fn check_request_mfa(app: &App, c: &Caller, owner: &str, serial: Optio
         (None, None) => Ok(None),
         (Some(serial), Some(code)) => match mfa::check_code(&app.iam, account(c), owner, &serial, &code).await? {
             Ok(dev) => Ok(Some((app.iam.clock.now_ms(), dev.serial))),
-            Err(Refusal::NotYourDevice) => Err(AwsError::access_denied(NOT_YOURS)),
-            Err(Refusal::BadCode) => Err(AwsError::access_denied(BAD_CODE)),
+            Err(r) => Err(r.error()),
         },
         _ => Err(AwsError::access_denied(NOT_YOURS)),
     }
@@ -267,8 +278,12 @@ pub async fn get_session_token(app: &App, c: &Caller, p: &mut Params) -> Out {
     let owner = mfa::owner_of(c.principal.user.as_ref()).to_string();
     // Root sessions last at most an hour; longer requests silently become one hour, as in AWS.
     let duration = if c.principal.is_root() { duration.min(3600) } else { duration };
-    let mfa = check_request_mfa(app, c, &owner, serial, code).await?;
-    let issued = sessions::issue(&app.iam, account(c), &owner, duration, mfa, None);
+    // The credentials are made first so that the record committed with the MFA check can name them.
+    let checked = serial.as_ref().map(|s| (app.iam.clock.now_ms(), s.clone()));
+    // (The check finds the device by exactly this serial, so the session names it as given.)
+    let issued = sessions::issue(&app.iam, account(c), &owner, duration, checked, None);
+    crate::audit::respond(credentials_record(&issued, None));
+    check_request_mfa(app, c, &owner, serial, code).await?;
     let mut x = Xml::new();
     x.open("Credentials")
         .text("AccessKeyId", &issued.session.access_key_id)

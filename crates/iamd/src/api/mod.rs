@@ -12,6 +12,7 @@ pub mod xml;
 
 use crate::domain::sessions::Session;
 use crate::domain::{keys, sessions, Iam, Principal};
+use crate::audit;
 use crate::error::AwsError;
 use crate::ids;
 use axum::body::Body;
@@ -39,6 +40,7 @@ pub struct App {
 pub enum Service {
     Iam,
     Sts,
+    CloudTrail,
 }
 
 impl Service {
@@ -46,12 +48,14 @@ impl Service {
         match self {
             Service::Iam => xml::IAM_NS,
             Service::Sts => xml::STS_NS,
+            Service::CloudTrail => "",
         }
     }
     pub fn version(self) -> &'static str {
         match self {
             Service::Iam => "2010-05-08",
             Service::Sts => "2011-06-15",
+            Service::CloudTrail => "2013-11-01",
         }
     }
 }
@@ -66,15 +70,30 @@ pub struct Caller {
     pub source_ip: Option<String>,
 }
 
+/// What a call answers with.
+enum Reply {
+    Query(String, Option<String>),
+    Json(String),
+}
+
+pub const CLOUDTRAIL_TARGET_PREFIX: &str = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.";
+
 pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -> Response<Body> {
     let app: &App = &state.0;
     let started = Instant::now();
     let request_id = ids::request_id();
     let peer = req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
     let (parts, body) = req.into_parts();
+    let json_target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
     let mut ns = xml::IAM_NS;
     let mut action = String::new();
     let mut principal = String::new();
+    let mut event = audit::Event::new(app.iam.clock.now_ms(), "iam.amazonaws.com", "");
+    event.request_id = Some(request_id.clone());
+    event.source_ip = peer.clone().unwrap_or_default();
+    if let Some(ua) = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()) {
+        event.user_agent = ua.chars().take(1024).collect();
+    }
     let work = async {
         if parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()).is_some_and(|n| n > MAX_BODY_BYTES) {
             return Err(too_large());
@@ -84,15 +103,42 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
             Err(_) => return Err(AwsError { code: "RequestTimeout", status: 400, message: "Your socket connection to the server was not read from or written to within the timeout period.".into() }),
             Ok(r) => r.map_err(|_| too_large())?,
         };
+        // The record is named before authentication so that refused attempts are recorded by name.
+        let mut params = None;
+        match &json_target {
+            Some(t) => action = t.strip_prefix(CLOUDTRAIL_TARGET_PREFIX).unwrap_or(t).to_string(),
+            None => {
+                let raw: &[u8] = if parts.method == axum::http::Method::POST { &bytes } else { parts.uri.query().unwrap_or("").as_bytes() };
+                let p = params::Params::parse(raw);
+                action = p.raw("Action").unwrap_or("").to_string();
+                params = Some(p);
+            }
+        }
+        audit::with(|e| {
+            e.name = action.clone();
+            e.read_only = read_only(&action);
+            if let Some(p) = &params {
+                e.params = p.record_pairs();
+            }
+        });
         let mut caller = authenticate(app, &parts, &bytes).await?;
         caller.source_ip = peer.clone();
-        ns = caller.service.ns();
+        audit::with(|e| {
+            e.identity = identity_of(&caller);
+            e.account = caller.principal.account_id.clone();
+        });
         if tracing::enabled!(tracing::Level::INFO) {
             principal = caller.principal.arn();
         }
-        let raw: &[u8] = if parts.method == axum::http::Method::POST { &bytes } else { parts.uri.query().unwrap_or("").as_bytes() };
-        let mut params = params::Params::parse(raw);
-        action = params.raw("Action").unwrap_or("").to_string();
+        if caller.service == Service::CloudTrail || json_target.is_some() {
+            if caller.service != Service::CloudTrail || !json_target.as_deref().is_some_and(|t| t.starts_with(CLOUDTRAIL_TARGET_PREFIX)) {
+                return Err(AwsError { code: "UnknownOperationException", status: 400, message: "Unknown operation".into() });
+            }
+            let out = audit::lookup::dispatch(app, &caller, &action, &bytes).await?;
+            return Ok(Reply::Json(out));
+        }
+        ns = caller.service.ns();
+        let mut params = params.unwrap_or_else(|| params::Params::parse(b""));
         if action.is_empty() {
             return Err(AwsError { code: "MissingAction", status: 400, message: "Missing Action".into() });
         }
@@ -106,18 +152,37 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
             return Err(AwsError::invalid_token());
         }
         let result = iam::dispatch(app, &caller, &action, &mut params).await?;
-        Ok::<_, AwsError>((action.clone(), result))
+        Ok::<_, AwsError>(Reply::Query(action.clone(), result))
     };
     // A bug must not take the connection down without an answer: a panic becomes InternalFailure.
-    let outcome: Result<(String, Option<String>), AwsError> = match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work)).await {
-        Ok(r) => r,
-        Err(_) => {
-            tracing::error!(request_id, "the request handler panicked");
-            Err(AwsError::internal("We encountered an internal error. Please try again."))
+    let guarded = async {
+        match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work)).await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::error!(request_id, "the request handler panicked");
+                Err(AwsError::internal("We encountered an internal error. Please try again."))
+            }
         }
     };
+    let (outcome, cur) = audit::scope(event, guarded).await;
+    // The record of a call that committed nothing (a read or a refusal); a request that never named
+    // an access key is not recorded.
+    if !cur.written && !cur.event.identity.kind.is_empty() {
+        let mut ev = cur.event;
+        if let Err(e) = &outcome {
+            ev.error = Some((e.code.to_string(), e.message.clone()));
+        }
+        let wait = outcome.is_err() || app.iam.audit_sync_reads;
+        let n = app.iam.audit.push(ev);
+        if wait {
+            app.iam.audit.wait(n).await;
+        }
+    }
+    let json = json_target.is_some();
     let (status, body, code) = match outcome {
-        Ok((op, result)) => (200, xml::response(&op, ns, result.as_deref(), &request_id), None),
+        Ok(Reply::Query(op, result)) => (200, xml::response(&op, ns, result.as_deref(), &request_id), None),
+        Ok(Reply::Json(body)) => (200, body, None),
+        Err(e) if json => (e.status, json_error(&e), Some(e)),
         Err(e) => (e.status, xml::error(&e, ns, &request_id), Some(e)),
     };
     let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -128,11 +193,53 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(if json { "application/x-amz-json-1.1" } else { "text/xml" }));
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert("x-amzn-RequestId", v);
     }
     resp
+}
+
+/// A JSON 1.1 error body. The Query protocol's authentication codes have JSON-protocol names.
+fn json_error(e: &AwsError) -> String {
+    let code = match e.code {
+        "InvalidClientTokenId" => "UnrecognizedClientException",
+        "SignatureDoesNotMatch" => "InvalidSignatureException",
+        "AccessDenied" => "AccessDeniedException",
+        c => c,
+    };
+    serde_json::json!({"__type": code, "message": e.message}).to_string()
+}
+
+/// CloudTrail's readOnly: reads, and the STS calls that only hand out credentials.
+pub fn read_only(action: &str) -> bool {
+    action.starts_with("Get") || action.starts_with("List") || action.starts_with("Simulate") || action.starts_with("Lookup") || action == "AssumeRole"
+}
+
+/// The caller as CloudTrail's userIdentity.
+pub fn identity_of(c: &Caller) -> audit::Identity {
+    let p = &c.principal;
+    let mut id = audit::Identity {
+        principal_id: p.user_id(),
+        arn: p.arn(),
+        account_id: p.account_id.clone(),
+        access_key_id: p.access_key_id.clone(),
+        mfa_authenticated: Some(c.session.as_ref().is_some_and(|s| s.mfa.is_some())),
+        session_created_ms: c.session.as_ref().map(|s| s.issued_ms),
+        ..Default::default()
+    };
+    match (&p.user, &p.role) {
+        (_, Some(r)) => {
+            id.kind = "AssumedRole";
+            id.issuer = Some((r.role_id.clone(), format!("arn:aws:iam::{}:role/{}", p.account_id, r.name), r.name.clone()));
+        }
+        (Some(u), None) => {
+            id.kind = "IAMUser";
+            id.user_name = Some(u.name.clone());
+        }
+        (None, None) => id.kind = "Root",
+    }
+    id
 }
 
 fn too_large() -> AwsError {
@@ -152,9 +259,21 @@ async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]
         body,
     };
     let auth = sigv4::parse(&req).map_err(|e| AwsError::from_sigv4(&e))?;
+    // From here on the attempt names an access key: it is recorded, refused or not.
+    audit::with(|e| {
+        e.identity.kind = "Unknown";
+        e.identity.access_key_id = auth.access_key_id.clone();
+        e.region = auth.region.clone();
+        e.source = match auth.service.as_str() {
+            "sts" => "sts.amazonaws.com",
+            "cloudtrail" => "cloudtrail.amazonaws.com",
+            _ => "iam.amazonaws.com",
+        };
+    });
     let service = match auth.service.as_str() {
         "iam" => Service::Iam,
         "sts" => Service::Sts,
+        "cloudtrail" => Service::CloudTrail,
         _ => return Err(AwsError { code: "SignatureDoesNotMatch", status: 403, message: "Credential should be scoped to correct service: 'iam'.".into() }),
     };
     if !app.regions.is_empty() && !app.regions.iter().any(|r| *r == auth.region) {
@@ -164,6 +283,7 @@ async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]
     if auth.access_key_id.starts_with("ASIA") {
         let token = auth.security_token.as_deref().ok_or_else(AwsError::invalid_token)?;
         let session = sessions::open(&app.iam, &auth.access_key_id, token)?;
+        audit::with(|e| e.account = session.account_id.clone());
         let (user, role) = match &session.role {
             Some((role_id, session_name)) => {
                 let r = crate::domain::roles::lookup(&app.iam, &session.account_id, role_id).await?.ok_or_else(AwsError::invalid_token)?;
@@ -186,6 +306,8 @@ async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]
         return Err(AwsError::invalid_token());
     }
     let entry = keys::lookup(&app.iam, &auth.access_key_id).await?.ok_or_else(AwsError::invalid_token)?;
+    // A refused attempt on a real key belongs to that key's account.
+    audit::with(|e| e.account = entry.account_id.clone());
     if !entry.active {
         return Err(AwsError::invalid_token());
     }

@@ -115,6 +115,14 @@ impl Params {
         Params { map, errors: Vec::new() }
     }
 
+    /// The parameters that may enter the audit record (no codes, passwords or signatures), sorted.
+    pub fn record_pairs(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> =
+            self.map.iter().filter(|(k, _)| !crate::audit::is_secret_param(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        v.sort_unstable();
+        v
+    }
+
     pub fn raw(&self, name: &str) -> Option<&str> {
         self.map.get(name).map(|s| s.as_str())
     }

@@ -224,12 +224,17 @@ pub async fn assume_role(app: &App, c: &Caller, p: &mut Params) -> Out {
         return Err(AwsError::access_denied(NOT_YOURS));
     }
     let owner = mfa_domain::owner_of(c.principal.user.as_ref()).to_string();
-    let mfa = match check_request_mfa(app, c, &owner, serial, code).await? {
-        Some(m) => Some(m),
-        None => c.session.as_ref().and_then(|s| s.mfa.clone()),
+    // Everything is decided before the code is checked, as if the code will be accepted: the check
+    // commits the call's record, so nothing may refuse the call after it. (With the code accepted,
+    // MFA is present and 0 seconds old, exactly what is assumed here; with it refused, the call fails.)
+    let now = app.iam.clock.now_ms();
+    let mfa = match (&serial, &code) {
+        (Some(s), Some(_)) => Some((now, s.clone())),
+        (None, None) => c.session.as_ref().and_then(|s| s.mfa.clone()),
+        _ => return Err(AwsError::access_denied(NOT_YOURS)),
     };
     let mut ctx = authz::context(app, c);
-    authz::set_mfa_keys(&mut ctx, mfa.as_ref(), c.session.is_some(), app.iam.clock.now_ms());
+    authz::set_mfa_keys(&mut ctx, mfa.as_ref(), c.session.is_some(), now);
     let trust = roles::validate_trust(&role.trust_policy)?;
     let caller_arn = c.principal.arn();
     let req = policy::Request { action: "sts:AssumeRole", resource: &role_arn, context: &ctx, principal_arn: Some(&caller_arn), principal_account: Some(account(c)) };
@@ -250,6 +255,10 @@ pub async fn assume_role(app: &App, c: &Caller, p: &mut Params) -> Out {
         )));
     }
     let issued = sessions::issue(&app.iam, account(c), &owner, duration, mfa, Some((role.role_id.clone(), session_name.clone())));
+    let assumed_id = format!("{}:{session_name}", role.role_id);
+    let assumed_arn = format!("arn:aws:sts::{}:assumed-role/{}/{session_name}", account(c), role.name);
+    crate::audit::respond(super::mfa::credentials_record(&issued, Some((assumed_id, assumed_arn))));
+    check_request_mfa(app, c, &owner, serial, code).await?;
     let mut x = Xml::new();
     x.open("Credentials")
         .text("AccessKeyId", &issued.session.access_key_id)

@@ -57,7 +57,11 @@ pub async fn create_account(iam: &Iam, email: &str) -> anyhow::Result<NewAccount
             Ok(_) => {}
         }
         let (access_key_id, secret) = keys::insert_key(iam, &mut tx, &account_id, "").await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        tx.commit().await?;
+        crate::audit::with(|e| {
+            e.account = account_id.clone();
+            e.response = Some(serde_json::json!({"accountId": account_id, "rootAccessKeyId": access_key_id}));
+        });
+        crate::audit::commit(tx).await?;
         return Ok(NewAccount { account_id, root_email: email.to_string(), root_password: password, access_key_id, secret_access_key: secret });
     }
     anyhow::bail!("could not draw a free account id")
@@ -98,7 +102,7 @@ pub async fn account_count(iam: &Iam) -> anyhow::Result<i64> {
 
 pub async fn create_alias(iam: &Iam, account: &str, alias: &str) -> Result<()> {
     // "If you create a new alias for your AWS account, the new alias overwrites the previous alias."
-    let r = sqlx::query("UPDATE accounts SET alias = $1 WHERE account_id = $2").bind(alias).bind(account).execute(&iam.store.write).await;
+    let r = crate::audit::execute(&iam.store.write, sqlx::query("UPDATE accounts SET alias = $1 WHERE account_id = $2").bind(alias).bind(account)).await;
     match r {
         Err(e) if is_unique_violation(&e) => Err(AwsError::entity_already_exists(format!("The account alias {alias} already exists."))),
         Err(e) => Err(e.into()),
@@ -107,10 +111,10 @@ pub async fn create_alias(iam: &Iam, account: &str, alias: &str) -> Result<()> {
 }
 
 pub async fn delete_alias(iam: &Iam, account: &str, alias: &str) -> Result<()> {
-    let n = sqlx::query("UPDATE accounts SET alias = NULL WHERE account_id = $1 AND alias = $2")
+    let n = crate::audit::execute(&iam.store.write, sqlx::query("UPDATE accounts SET alias = NULL WHERE account_id = $1 AND alias = $2")
         .bind(account)
         .bind(alias)
-        .execute(&iam.store.write)
+        )
         .await?
         .rows_affected();
     if n == 0 {
@@ -138,7 +142,7 @@ pub async fn put_password_policy(iam: &Iam, account: &str, policy: Option<&passw
     } else {
         "UPDATE accounts SET password_policy = $1 WHERE account_id = $2 AND password_policy IS NOT NULL"
     };
-    let n = sqlx::query(q).bind(text).bind(account).execute(&iam.store.write).await?.rows_affected();
+    let n = crate::audit::execute(&iam.store.write, sqlx::query(q).bind(text).bind(account)).await?.rows_affected();
     Ok(n > 0)
 }
 

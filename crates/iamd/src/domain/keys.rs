@@ -250,7 +250,11 @@ pub async fn create(iam: &Iam, account: &str, user: Option<&UserRef>) -> Result<
         let mut tx = iam.store.write.begin().await?;
         match insert_key(iam, &mut tx, account, owner_id(user)).await {
             Ok((id, secret)) => {
-                tx.commit().await?;
+                crate::audit::respond(serde_json::json!({"accessKey": {
+                    "userName": user.map(|u| u.name.as_str()), "accessKeyId": id, "status": "Active",
+                    "createDate": crate::audit::sts_time(iam.clock.now_ms()),
+                }}));
+                crate::audit::commit(tx).await?;
                 return Ok((id, secret, iam.clock.now_ms()));
             }
             Err(e) if e.code == "ConcurrentModification" => last = e,
@@ -274,12 +278,12 @@ fn no_such_key(id: &str) -> AwsError {
 }
 
 pub async fn update_status(iam: &Iam, account: &str, user: Option<&UserRef>, key_id: &str, status: &str) -> Result<()> {
-    let n = sqlx::query("UPDATE access_keys SET status = $1 WHERE access_key_id = $2 AND account_id = $3 AND owner = $4")
+    let n = crate::audit::execute(&iam.store.write, sqlx::query("UPDATE access_keys SET status = $1 WHERE access_key_id = $2 AND account_id = $3 AND owner = $4")
         .bind(status)
         .bind(key_id)
         .bind(account)
         .bind(owner_id(user))
-        .execute(&iam.store.write)
+        )
         .await?
         .rows_affected();
     iam.keys.invalidate();
@@ -290,11 +294,11 @@ pub async fn update_status(iam: &Iam, account: &str, user: Option<&UserRef>, key
 }
 
 pub async fn delete(iam: &Iam, account: &str, user: Option<&UserRef>, key_id: &str) -> Result<()> {
-    let n = sqlx::query("DELETE FROM access_keys WHERE access_key_id = $1 AND account_id = $2 AND owner = $3")
+    let n = crate::audit::execute(&iam.store.write, sqlx::query("DELETE FROM access_keys WHERE access_key_id = $1 AND account_id = $2 AND owner = $3")
         .bind(key_id)
         .bind(account)
         .bind(owner_id(user))
-        .execute(&iam.store.write)
+        )
         .await?
         .rows_affected();
     iam.keys.invalidate();

@@ -170,7 +170,8 @@ pub async fn create_virtual(iam: &Iam, account: &str, name: &str, path: &str, ta
         Ok(_) => {}
     }
     super::tags::put(&mut tx, Taggable::MfaDevice, &device_id, tags).await?;
-    tx.commit().await?;
+    crate::audit::respond(serde_json::json!({"virtualMFADevice": {"serialNumber": serial}}));
+    crate::audit::commit(tx).await?;
     Ok(NewVirtual { serial, seed_base32, qr_png, uri })
 }
 
@@ -238,6 +239,19 @@ pub enum Refusal {
     BadCode,
 }
 
+pub const BAD_CODE: &str = "MultiFactorAuthentication failed with invalid MFA one time pass code.";
+pub const NOT_YOURS: &str = "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.";
+
+impl Refusal {
+    /// AWS's answer to an STS call refused this way.
+    pub fn error(self) -> AwsError {
+        match self {
+            Refusal::NotYourDevice => AwsError::access_denied(NOT_YOURS),
+            Refusal::BadCode => AwsError::access_denied(BAD_CODE),
+        }
+    }
+}
+
 /// Checks a sign-in code from one of `owner`'s TOTP devices (`owner` '' is root) and, when it is
 /// accepted, advances the device's last step.
 ///
@@ -250,31 +264,43 @@ pub async fn check_code(iam: &Iam, account: &str, owner: &str, serial: &str, cod
         Backend::Sqlite => {
             let hot = iam.store.hot.clone().ok_or_else(|| AwsError::from(anyhow::anyhow!("SQLite store without its hot connection")))?;
             let (iam2, account, owner, serial, code) = (iam.clone(), account.to_string(), owner.to_string(), serial.to_string(), code.to_string());
-            hot.run(move |conn| check_code_sqlite(&iam2, conn, &account, &owner, &serial, &code, now)).await?
+            let event = crate::audit::pending_event();
+            let (r, recorded) = hot.run(move |conn| check_code_sqlite(&iam2, conn, &account, &owner, &serial, &code, now, event)).await?;
+            if recorded {
+                crate::audit::mark_written();
+            }
+            r
         }
         Backend::Postgres => {
             let mut tx = iam.store.write.begin().await?;
             let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
-                tx.commit().await?;
-                return Ok(Err(Refusal::BadCode));
+                return refuse(tx, Refusal::BadCode).await;
             };
             let dev = match find(&mut *tx, account, serial, "").await? {
                 Some(d) if d.owner.as_deref() == Some(owner) && d.kind != Kind::U2f => d,
                 _ => {
                     throttle_fail(&mut tx, account, owner, failures, now).await?;
-                    tx.commit().await?;
-                    return Ok(Err(Refusal::NotYourDevice));
+                    return refuse(tx, Refusal::NotYourDevice).await;
                 }
             };
-            let accepted = accept(iam, &mut tx, account, owner, &dev, code, now).await?;
-            if accepted {
+            if accept(iam, &mut tx, account, owner, &dev, code, now).await? {
                 throttle_ok(&mut tx, account, owner, failures).await?;
+                crate::audit::commit(tx).await?;
+                Ok(Ok(dev))
             } else {
                 throttle_fail(&mut tx, account, owner, failures, now).await?;
+                refuse(tx, Refusal::BadCode).await
             }
-            tx.commit().await?;
-            Ok(if accepted { Ok(dev) } else { Err(Refusal::BadCode) })
         }
+    }
+}
+
+/// Commits a refused check's failure count with the call's record (which names the refusal).
+async fn refuse(tx: sqlx::Transaction<'_, sqlx::Any>, r: Refusal) -> Result<std::result::Result<Device, Refusal>> {
+    match crate::audit::commit_refusal::<()>(tx, r.error()).await {
+        Err(e) if e.code == "AccessDenied" => Ok(Err(r)),
+        Err(e) => Err(e),
+        Ok(()) => Ok(Err(r)),
     }
 }
 
@@ -285,8 +311,29 @@ fn sqlite_err(e: rusqlite::Error) -> AwsError {
 /// The SQLite path of `check_code`, on a blocking thread: one IMMEDIATE transaction (which also
 /// excludes the sqlx writer) reads the device and the principal's throttle, checks the code and
 /// writes the outcome.
-fn check_code_sqlite(iam: &Iam, conn: &mut rusqlite::Connection, account: &str, owner: &str, serial: &str, code: &str, now: i64) -> Result<std::result::Result<Device, Refusal>> {
+#[allow(clippy::too_many_arguments)]
+fn check_code_sqlite(iam: &Iam, conn: &mut rusqlite::Connection, account: &str, owner: &str, serial: &str, code: &str, now: i64, event: Option<crate::audit::Event>) -> (Result<std::result::Result<Device, Refusal>>, bool) {
+    match check_code_sqlite_tx(iam, conn, account, owner, serial, code, now, event.as_ref()) {
+        Ok((r, committed)) => (Ok(r), committed && event.is_some()),
+        Err(e) => (Err(e), false),
+    }
+}
+
+/// Returns the outcome and whether the transaction (with the call's record) committed.
+#[allow(clippy::too_many_arguments)]
+fn check_code_sqlite_tx(iam: &Iam, conn: &mut rusqlite::Connection, account: &str, owner: &str, serial: &str, code: &str, now: i64, event: Option<&crate::audit::Event>) -> Result<(std::result::Result<Device, Refusal>, bool)> {
     use rusqlite::OptionalExtension;
+    let record = |tx: &rusqlite::Transaction, refusal: Option<Refusal>| -> Result<()> {
+        if let Some(e) = event {
+            let mut e = e.clone();
+            if let Some(r) = refusal {
+                let err = r.error();
+                e.error = Some((err.code.to_string(), err.message));
+            }
+            crate::audit::insert_rusqlite(tx, &e).map_err(sqlite_err)?;
+        }
+        Ok(())
+    };
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite_err)?;
     let (failures, locked_until): (i64, i64) = tx
         .prepare_cached("SELECT failures, locked_until FROM mfa_throttle WHERE account_id = ?1 AND owner = ?2")
@@ -301,7 +348,7 @@ fn check_code_sqlite(iam: &Iam, conn: &mut rusqlite::Connection, account: &str, 
         Ok(())
     };
     if locked_until > now {
-        return Ok(Err(Refusal::BadCode));
+        return Ok((Err(Refusal::BadCode), false));
     }
     let dev = tx
         .prepare_cached(&format!("SELECT {COLS} FROM mfa_devices WHERE account_id = ?1 AND serial = ?2"))
@@ -333,8 +380,9 @@ fn check_code_sqlite(iam: &Iam, conn: &mut rusqlite::Connection, account: &str, 
         Some(d) if d.owner.as_deref() == Some(owner) && d.kind != Kind::U2f => d,
         _ => {
             set_throttle(&tx, failures + 1)?;
+            record(&tx, Some(Refusal::NotYourDevice))?;
             tx.commit().map_err(sqlite_err)?;
-            return Ok(Err(Refusal::NotYourDevice));
+            return Ok((Err(Refusal::NotYourDevice), true));
         }
     };
     let seed = dev.seed(iam, account)?;
@@ -352,11 +400,13 @@ fn check_code_sqlite(iam: &Iam, conn: &mut rusqlite::Connection, account: &str, 
         if failures != 0 {
             set_throttle(&tx, 0)?;
         }
+        record(&tx, None)?;
     } else {
         set_throttle(&tx, failures + 1)?;
+        record(&tx, Some(Refusal::BadCode))?;
     }
     tx.commit().map_err(sqlite_err)?;
-    Ok(if accepted { Ok(dev) } else { Err(Refusal::BadCode) })
+    Ok((if accepted { Ok(dev) } else { Err(Refusal::BadCode) }, true))
 }
 
 /// Verifies the code and advances the device's last step with a conditional write: of two requests
@@ -423,15 +473,13 @@ async fn enable_once(iam: &Iam, account: &str, owner: &str, serial: &str, code1:
         return Err(AwsError::entity_already_exists("MFA Device is already in use.").into());
     }
     let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
-        tx.commit().await?;
-        return Err(invalid_code().into());
+        return Err(crate::audit::commit_refusal::<()>(tx, invalid_code()).await.unwrap_err().into());
     };
     let seed = dev.seed(iam, account)?;
     let step_now = otp::step_of(now.div_euclid(1000), &dev.params);
     let Some(sync) = otp::synchronize(&seed, &dev.params, code1, code2, step_now, None) else {
         throttle_fail(&mut tx, account, owner, failures, now).await?;
-        tx.commit().await?;
-        return Err(invalid_code().into());
+        return Err(crate::audit::commit_refusal::<()>(tx, invalid_code()).await.unwrap_err().into());
     };
     let slot = free_slot(&mut tx, account, owner).await?;
     let r = sqlx::query(
@@ -452,7 +500,7 @@ async fn enable_once(iam: &Iam, account: &str, owner: &str, serial: &str, code1:
         Ok(_) => {}
     }
     throttle_ok(&mut tx, account, owner, failures).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     Ok(())
 }
 
@@ -462,8 +510,7 @@ pub async fn resync(iam: &Iam, account: &str, owner: &str, serial: &str, code1: 
     let mut tx = iam.store.write.begin().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.owner.as_deref() == Some(owner) && d.kind != Kind::U2f).ok_or_else(|| no_such_device(serial))?;
     let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
-        tx.commit().await?;
-        return Err(invalid_code());
+        return crate::audit::commit_refusal(tx, invalid_code()).await;
     };
     let seed = dev.seed(iam, account)?;
     let step_now = otp::step_of(now.div_euclid(1000), &dev.params);
@@ -482,14 +529,11 @@ pub async fn resync(iam: &Iam, account: &str, owner: &str, serial: &str, code1: 
     };
     if synced {
         throttle_ok(&mut tx, account, owner, failures).await?;
-    } else {
-        throttle_fail(&mut tx, account, owner, failures, now).await?;
-    }
-    tx.commit().await?;
-    if synced {
+        crate::audit::commit(tx).await?;
         Ok(())
     } else {
-        Err(invalid_code())
+        throttle_fail(&mut tx, account, owner, failures, now).await?;
+        crate::audit::commit_refusal(tx, invalid_code()).await
     }
 }
 
@@ -507,7 +551,7 @@ pub async fn deactivate(iam: &Iam, account: &str, owner: &str, serial: &str) -> 
             .execute(&mut *tx)
             .await?;
     }
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     Ok(dev)
 }
 
@@ -522,7 +566,7 @@ pub async fn delete_virtual(iam: &Iam, account: &str, serial: &str) -> Result<()
     }
     super::tags::remove_all(&mut tx, Taggable::MfaDevice, &dev.device_id).await?;
     sqlx::query("DELETE FROM mfa_devices WHERE device_id = $1").bind(&dev.device_id).execute(&mut *tx).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     Ok(())
 }
 
@@ -592,7 +636,7 @@ pub async fn tag(iam: &Iam, account: &str, serial: &str, tags: &[(String, String
     let mut tx = iam.store.write.begin().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.kind == Kind::Virtual).ok_or_else(|| no_such_virtual(serial))?;
     super::tags::put(&mut tx, Taggable::MfaDevice, &dev.device_id, tags).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     Ok(())
 }
 
@@ -600,7 +644,7 @@ pub async fn untag(iam: &Iam, account: &str, serial: &str, keys: &[String]) -> R
     let mut tx = iam.store.write.begin().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.kind == Kind::Virtual).ok_or_else(|| no_such_virtual(serial))?;
     super::tags::remove(&mut tx, Taggable::MfaDevice, &dev.device_id, keys).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     Ok(())
 }
 
@@ -653,7 +697,7 @@ pub async fn import_hardware(iam: &Iam, account: &str, tokens: &[otp::pskc::Toke
             Ok(_) => {}
         }
     }
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     Ok(tokens.len())
 }
 

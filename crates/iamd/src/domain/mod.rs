@@ -42,12 +42,19 @@ pub struct Iam {
     pub sealer: Arc<Sealer>,
     pub clock: Arc<Clock>,
     pub keys: Arc<keys::KeyCache>,
+    /// Where the records of calls that changed nothing go (see `audit`).
+    pub audit: Arc<crate::audit::sink::Sink>,
+    /// Whether a successful read waits for its record to be committed before answering.
+    pub audit_sync_reads: bool,
 }
 
 impl Iam {
+    /// Needs a Tokio runtime: it starts the audit writer.
     pub fn new(store: Store, sealer: Sealer) -> Self {
         let cache = keys::KeyCache::new(store.backend == crate::store::Backend::Sqlite);
-        Iam { store, sealer: Arc::new(sealer), clock: Arc::new(Clock::default()), keys: Arc::new(cache) }
+        let audit = crate::audit::sink::Sink::start(store.clone());
+        let audit_sync_reads = store.backend == crate::store::Backend::Postgres;
+        Iam { store, sealer: Arc::new(sealer), clock: Arc::new(Clock::default()), keys: Arc::new(cache), audit, audit_sync_reads }
     }
 }
 

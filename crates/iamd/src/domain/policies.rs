@@ -75,7 +75,7 @@ pub async fn put_inline(iam: &Iam, owner: Owner, owner_id: &str, owner_name: &st
     }
     sqlx::query(&format!("DELETE FROM {table} WHERE {col} = $1 AND policy_name = $2")).bind(owner_id).bind(name).execute(&mut *tx).await?;
     sqlx::query(&format!("INSERT INTO {table} ({col}, policy_name, document) VALUES ($1, $2, $3)")).bind(owner_id).bind(name).bind(doc).execute(&mut *tx).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     iam.keys.invalidate();
     Ok(())
 }
@@ -98,7 +98,7 @@ pub async fn list_inline(iam: &Iam, owner: Owner, owner_id: &str) -> Result<Vec<
 
 pub async fn delete_inline(iam: &Iam, owner: Owner, owner_id: &str, name: &str) -> Result<()> {
     let (table, col) = owner.table();
-    let n = sqlx::query(&format!("DELETE FROM {table} WHERE {col} = $1 AND policy_name = $2")).bind(owner_id).bind(name).execute(&iam.store.write).await?.rows_affected();
+    let n = crate::audit::execute(&iam.store.write, sqlx::query(&format!("DELETE FROM {table} WHERE {col} = $1 AND policy_name = $2")).bind(owner_id).bind(name)).await?.rows_affected();
     iam.keys.invalidate();
     if n == 0 {
         let kind = owner.kind();
@@ -183,7 +183,7 @@ pub async fn create_managed(iam: &Iam, account: &str, name: &str, path: &str, do
         Ok(_) => {}
     }
     sqlx::query("INSERT INTO policy_versions (policy_id, version_id, document, created_at) VALUES ($1, 'v1', $2, $3)").bind(&id).bind(doc).bind(now).execute(&mut *tx).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     Ok(Managed { policy_id: id, account_id: account.into(), arn, name: name.into(), path: path.into(), description: description.map(Into::into), default_version: "v1".into(), created_at: now, updated_at: now, attachments: 0 })
 }
 
@@ -221,7 +221,7 @@ pub async fn delete_managed(iam: &Iam, account: &str, arn: &str) -> Result<()> {
     }
     sqlx::query("DELETE FROM policy_versions WHERE policy_id = $1").bind(&m.policy_id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM managed_policies WHERE policy_id = $1").bind(&m.policy_id).execute(&mut *tx).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     Ok(())
 }
 
@@ -258,7 +258,7 @@ pub async fn create_version(iam: &Iam, account: &str, arn: &str, doc: &str, set_
         "UPDATE managed_policies SET next_version = next_version + 1, updated_at = $3 WHERE policy_id = $1 AND $2 = $2"
     };
     sqlx::query(q).bind(&m.policy_id).bind(&vid).bind(now).execute(&mut *tx).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     iam.keys.invalidate();
     Ok(PolicyVersion { version_id: vid, document: doc.into(), is_default: set_default, created_at: now })
 }
@@ -289,7 +289,7 @@ pub async fn delete_version(iam: &Iam, account: &str, arn: &str, vid: &str) -> R
     if n == 0 {
         return Err(AwsError::no_such_entity(format!("Policy {arn} version {vid} does not exist.")));
     }
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     Ok(())
 }
 
@@ -301,7 +301,7 @@ pub async fn set_default_version(iam: &Iam, account: &str, arn: &str, vid: &str)
         return Err(AwsError::no_such_entity(format!("Policy {arn} version {vid} does not exist.")));
     }
     sqlx::query("UPDATE managed_policies SET default_version = $1, updated_at = $2 WHERE policy_id = $3").bind(vid).bind(iam.clock.now_ms()).bind(&m.policy_id).execute(&mut *tx).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     iam.keys.invalidate();
     Ok(())
 }
@@ -336,18 +336,18 @@ pub async fn attach(iam: &Iam, account: &str, entity_type: &str, entity_id: &str
         .bind(entity_id)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     iam.keys.invalidate();
     Ok(())
 }
 
 pub async fn detach(iam: &Iam, account: &str, entity_type: &str, entity_id: &str, arn: &str) -> Result<()> {
     let m = get_managed(&iam.store.read, account, arn).await?.ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
-    let n = sqlx::query("DELETE FROM policy_attachments WHERE policy_id = $1 AND entity_type = $2 AND entity_id = $3")
+    let n = crate::audit::execute(&iam.store.write, sqlx::query("DELETE FROM policy_attachments WHERE policy_id = $1 AND entity_type = $2 AND entity_id = $3")
         .bind(&m.policy_id)
         .bind(entity_type)
         .bind(entity_id)
-        .execute(&iam.store.write)
+        )
         .await?
         .rows_affected();
     iam.keys.invalidate();
@@ -405,14 +405,14 @@ pub async fn find_group<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E, 
 
 pub async fn create_group(iam: &Iam, account: &str, name: &str, path: &str) -> Result<Group> {
     let g = Group { group_id: format!("AGPA{}", &uuid::Uuid::new_v4().simple().to_string().to_uppercase()[..17]), name: name.into(), path: path.into(), created_at: iam.clock.now_ms() };
-    let r = sqlx::query("INSERT INTO groups (group_id, account_id, name, name_lower, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+    let r = crate::audit::execute(&iam.store.write, sqlx::query("INSERT INTO groups (group_id, account_id, name, name_lower, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&g.group_id)
         .bind(account)
         .bind(name)
         .bind(name.to_lowercase())
         .bind(path)
         .bind(g.created_at)
-        .execute(&iam.store.write)
+        )
         .await;
     match r {
         Err(e) if is_unique_violation(&e) => Err(AwsError::entity_already_exists(format!("Group with name {name} already exists."))),
@@ -452,12 +452,12 @@ pub async fn groups_for_user(iam: &Iam, user_id: &str) -> Result<Vec<Group>> {
 pub async fn update_group(iam: &Iam, account: &str, name: &str, new_name: Option<&str>, new_path: Option<&str>) -> Result<()> {
     let g = find_group(&iam.store.read, account, name).await?.ok_or_else(|| no_such_group(name))?;
     let nn = new_name.unwrap_or(&g.name);
-    let r = sqlx::query("UPDATE groups SET name = $1, name_lower = $2, path = $3 WHERE group_id = $4")
+    let r = crate::audit::execute(&iam.store.write, sqlx::query("UPDATE groups SET name = $1, name_lower = $2, path = $3 WHERE group_id = $4")
         .bind(nn)
         .bind(nn.to_lowercase())
         .bind(new_path.unwrap_or(&g.path))
         .bind(&g.group_id)
-        .execute(&iam.store.write)
+        )
         .await;
     match r {
         Err(e) if is_unique_violation(&e) => Err(AwsError::entity_already_exists(format!("Group with name {nn} already exists."))),
@@ -485,7 +485,7 @@ pub async fn delete_group(iam: &Iam, account: &str, name: &str) -> Result<()> {
         return Err(AwsError::delete_conflict("Cannot delete entity, must detach all policies first."));
     }
     sqlx::query("DELETE FROM groups WHERE group_id = $1").bind(&g.group_id).execute(&mut *tx).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     Ok(())
 }
 
@@ -495,7 +495,7 @@ pub async fn add_member(iam: &Iam, account: &str, group: &str, user: &UserRef) -
     if n >= 10 {
         return Err(AwsError::limit_exceeded("Cannot exceed quota for GroupsPerUser: 10"));
     }
-    let r = sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)").bind(&g.group_id).bind(&user.user_id).execute(&iam.store.write).await;
+    let r = crate::audit::execute(&iam.store.write, sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)").bind(&g.group_id).bind(&user.user_id)).await;
     iam.keys.invalidate();
     match r {
         Err(e) if is_unique_violation(&e) => Ok(()),
@@ -506,7 +506,7 @@ pub async fn add_member(iam: &Iam, account: &str, group: &str, user: &UserRef) -
 
 pub async fn remove_member(iam: &Iam, account: &str, group: &str, user: &UserRef) -> Result<()> {
     let g = find_group(&iam.store.read, account, group).await?.ok_or_else(|| no_such_group(group))?;
-    let n = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2").bind(&g.group_id).bind(&user.user_id).execute(&iam.store.write).await?.rows_affected();
+    let n = crate::audit::execute(&iam.store.write, sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2").bind(&g.group_id).bind(&user.user_id)).await?.rows_affected();
     iam.keys.invalidate();
     if n == 0 {
         return Err(AwsError::no_such_entity(format!("The user with name {} cannot be found in group {}.", user.name, g.name)));
@@ -661,7 +661,7 @@ pub async fn seed_aws_managed(iam: &Iam) -> anyhow::Result<()> {
             return Err(e.into());
         }
         sqlx::query("INSERT INTO policy_versions (policy_id, version_id, document, created_at) VALUES ($1, 'v1', $2, 0)").bind(&id).bind(*doc).execute(&mut *tx).await?;
-        tx.commit().await?;
+        crate::audit::commit(tx).await?;
     }
     Ok(())
 }

@@ -110,7 +110,7 @@ pub async fn generate(iam: &Iam, account: &str) -> Result<(&'static str, &'stati
     let mut tx = iam.store.write.begin().await?;
     sqlx::query("DELETE FROM credential_reports WHERE account_id = $1").bind(account).execute(&mut *tx).await?;
     sqlx::query("INSERT INTO credential_reports (account_id, generated_at, content) VALUES ($1, $2, $3)").bind(account).bind(now).bind(csv.into_bytes()).execute(&mut *tx).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     Ok(("COMPLETE", "Report generated."))
 }
 

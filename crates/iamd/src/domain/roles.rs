@@ -70,7 +70,7 @@ pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, trust: &st
         Ok(_) => {}
     }
     super::tags::put(&mut tx, Taggable::Role, &role.role_id, tags).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     Ok(role)
 }
 
@@ -108,11 +108,11 @@ pub async fn list(iam: &Iam, account: &str, path_prefix: &str) -> Result<Vec<Rol
 
 pub async fn update(iam: &Iam, account: &str, name: &str, description: Option<&str>, max: Option<i64>) -> Result<()> {
     let r = get(iam, account, name).await?;
-    sqlx::query("UPDATE roles SET description = COALESCE($1, description), max_session_duration = $2 WHERE role_id = $3")
+    crate::audit::execute(&iam.store.write, sqlx::query("UPDATE roles SET description = COALESCE($1, description), max_session_duration = $2 WHERE role_id = $3")
         .bind(description)
         .bind(max.unwrap_or(r.max_session_duration))
         .bind(&r.role_id)
-        .execute(&iam.store.write)
+        )
         .await?;
     Ok(())
 }
@@ -120,7 +120,7 @@ pub async fn update(iam: &Iam, account: &str, name: &str, description: Option<&s
 pub async fn update_trust(iam: &Iam, account: &str, name: &str, doc: &str) -> Result<()> {
     validate_trust(doc)?;
     let r = get(iam, account, name).await?;
-    sqlx::query("UPDATE roles SET trust_policy = $1 WHERE role_id = $2").bind(doc).bind(&r.role_id).execute(&iam.store.write).await?;
+    crate::audit::execute(&iam.store.write, sqlx::query("UPDATE roles SET trust_policy = $1 WHERE role_id = $2").bind(doc).bind(&r.role_id)).await?;
     Ok(())
 }
 
@@ -139,7 +139,7 @@ pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
     }
     super::tags::remove_all(&mut tx, Taggable::Role, &r.role_id).await?;
     sqlx::query("DELETE FROM roles WHERE role_id = $1").bind(&r.role_id).execute(&mut *tx).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     iam.keys.invalidate();
     Ok(())
 }
@@ -152,7 +152,7 @@ pub async fn tag(iam: &Iam, account: &str, name: &str, new: &[(String, String)])
     let r = get(iam, account, name).await?;
     let mut tx = iam.store.write.begin().await?;
     super::tags::put(&mut tx, Taggable::Role, &r.role_id, new).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     iam.keys.invalidate();
     Ok(())
 }
@@ -161,7 +161,7 @@ pub async fn untag(iam: &Iam, account: &str, name: &str, keys: &[String]) -> Res
     let r = get(iam, account, name).await?;
     let mut tx = iam.store.write.begin().await?;
     super::tags::remove(&mut tx, Taggable::Role, &r.role_id, keys).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     iam.keys.invalidate();
     Ok(())
 }

@@ -46,7 +46,11 @@ pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, tags: &[(S
         Ok(_) => {}
     }
     super::tags::put(&mut tx, Taggable::User, &user_id, tags).await?;
-    tx.commit().await?;
+    crate::audit::respond(serde_json::json!({"user": {
+        "path": path, "userName": name, "userId": user_id, "arn": super::user_arn(account, path, name),
+        "createDate": crate::audit::sts_time(now),
+    }}));
+    crate::audit::commit(tx).await?;
     Ok(User { user_id, name: name.into(), path: path.into(), created_at: now, password_last_used: None, tags: tags.to_vec() })
 }
 
@@ -119,7 +123,7 @@ pub async fn update(iam: &Iam, account: &str, name: &str, new_name: Option<&str>
         Err(e) => return Err(e.into()),
         Ok(_) => {}
     }
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     iam.keys.invalidate();
     Ok(())
 }
@@ -156,7 +160,7 @@ pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
     sqlx::query("DELETE FROM mfa_throttle WHERE account_id = $1 AND owner = $2").bind(account).bind(&u.user_id).execute(&mut *tx).await?;
     super::tags::remove_all(&mut tx, Taggable::User, &u.user_id).await?;
     sqlx::query("DELETE FROM users WHERE user_id = $1").bind(&u.user_id).execute(&mut *tx).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     iam.keys.invalidate();
     Ok(())
 }
@@ -165,7 +169,7 @@ pub async fn tag(iam: &Iam, account: &str, name: &str, new_tags: &[(String, Stri
     let mut tx = iam.store.write.begin().await?;
     let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
     super::tags::put(&mut tx, Taggable::User, &u.user_id, new_tags).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     // Tags feed aws:PrincipalTag in cached authorization data.
     iam.keys.invalidate();
     Ok(())
@@ -175,7 +179,7 @@ pub async fn untag(iam: &Iam, account: &str, name: &str, keys: &[String]) -> Res
     let mut tx = iam.store.write.begin().await?;
     let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
     super::tags::remove(&mut tx, Taggable::User, &u.user_id, keys).await?;
-    tx.commit().await?;
+    crate::audit::commit(tx).await?;
     iam.keys.invalidate();
     Ok(())
 }
@@ -203,12 +207,12 @@ pub async fn create_login_profile(iam: &Iam, account: &str, user: &UserRef, pass
     check_policy(iam, account, password).await?;
     let hash = passwords::hash(password.to_string()).await?;
     let now = iam.clock.now_ms();
-    let r = sqlx::query("INSERT INTO login_profiles (user_id, password_hash, reset_required, created_at, changed_at) SELECT user_id, $2, $3, $4, $4 FROM users WHERE user_id = $1")
+    let r = crate::audit::execute(&iam.store.write, sqlx::query("INSERT INTO login_profiles (user_id, password_hash, reset_required, created_at, changed_at) SELECT user_id, $2, $3, $4, $4 FROM users WHERE user_id = $1")
         .bind(&user.user_id)
         .bind(hash)
         .bind(reset_required as i64)
         .bind(now)
-        .execute(&iam.store.write)
+        )
         .await;
     match r {
         Err(e) if is_unique_violation(&e) => Err(AwsError::entity_already_exists(format!("Login Profile for user {} already exists.", user.name))),
@@ -236,14 +240,14 @@ pub async fn update_login_profile(iam: &Iam, account: &str, user: &UserRef, pass
         None => None,
     };
     let now = iam.clock.now_ms();
-    let n = sqlx::query(
+    let n = crate::audit::execute(&iam.store.write, sqlx::query(
         "UPDATE login_profiles SET password_hash = COALESCE($2, password_hash), reset_required = COALESCE($3, reset_required), changed_at = CASE WHEN $2 IS NULL THEN changed_at ELSE $4 END WHERE user_id = $1",
     )
     .bind(&user.user_id)
     .bind(hash)
     .bind(reset_required.map(|b| b as i64))
     .bind(now)
-    .execute(&iam.store.write)
+    )
     .await?
     .rows_affected();
     if n == 0 {
@@ -253,7 +257,7 @@ pub async fn update_login_profile(iam: &Iam, account: &str, user: &UserRef, pass
 }
 
 pub async fn delete_login_profile(iam: &Iam, user: &UserRef) -> Result<()> {
-    let n = sqlx::query("DELETE FROM login_profiles WHERE user_id = $1").bind(&user.user_id).execute(&iam.store.write).await?.rows_affected();
+    let n = crate::audit::execute(&iam.store.write, sqlx::query("DELETE FROM login_profiles WHERE user_id = $1").bind(&user.user_id)).await?.rows_affected();
     if n == 0 {
         return Err(no_login_profile(&user.name));
     }
@@ -273,12 +277,12 @@ pub async fn change_password(iam: &Iam, account: &str, user: &UserRef, old: &str
     check_policy(iam, account, new).await?;
     let hash = passwords::hash(new.to_string()).await?;
     // Conditional on the hash we verified: two concurrent changes cannot both win with the same old password.
-    let n = sqlx::query("UPDATE login_profiles SET password_hash = $1, reset_required = 0, changed_at = $2 WHERE user_id = $3 AND password_hash = $4")
+    let n = crate::audit::execute(&iam.store.write, sqlx::query("UPDATE login_profiles SET password_hash = $1, reset_required = 0, changed_at = $2 WHERE user_id = $3 AND password_hash = $4")
         .bind(hash)
         .bind(iam.clock.now_ms())
         .bind(&user.user_id)
         .bind(stored)
-        .execute(&iam.store.write)
+        )
         .await?
         .rows_affected();
     if n == 0 {

@@ -1,0 +1,477 @@
+//! The audit trail: one CloudTrail-shaped record for every IAM, STS and CloudTrail call, console
+//! sign-in and administrative command.
+//!
+//! How a record reaches the database:
+//! - A call that changes something writes its record **in its own transaction**: the request's record
+//!   waits in a task-local slot ([`scope`]), and the domain's [`commit`] inserts it just before
+//!   committing. An acknowledged change is never missing from the trail, and a change that rolled back
+//!   leaves no record.
+//! - A call that changes nothing (a read, or a refusal) hands its record to the [`sink::Sink`], which
+//!   appends the records of many calls as one row. Refusals are awaited before the answer; successful
+//!   reads are awaited on PostgreSQL (so every node's lookups see them at once) and, on SQLite, are
+//!   on disk within one group commit (lookups flush first, so they see them at once).
+//!
+//! Rows are append-only (database triggers); digests ([`digest`]) chain and sign them.
+
+pub mod digest;
+pub mod lookup;
+pub mod sink;
+
+use crate::error::AwsError;
+use serde::Serialize;
+use serde_json::Value;
+use std::cell::RefCell;
+
+/// Who made the call, as CloudTrail's `userIdentity`.
+#[derive(Clone, Debug, Default)]
+pub struct Identity {
+    /// Root | IAMUser | AssumedRole | AWSService | Unknown
+    pub kind: &'static str,
+    pub principal_id: String,
+    pub arn: String,
+    pub account_id: String,
+    pub access_key_id: String,
+    pub user_name: Option<String>,
+    /// Some for every authenticated principal: whether this call's credentials carry MFA.
+    pub mfa_authenticated: Option<bool>,
+    /// When the session was issued (session credentials only).
+    pub session_created_ms: Option<i64>,
+    /// For role sessions: (role id, role arn, role name).
+    pub issuer: Option<(String, String, String)>,
+    /// For the administrative command line: who invoked it.
+    pub invoked_by: Option<String>,
+}
+
+/// One event, kept in structured form until it is written.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub time_ms: i64,
+    pub source: &'static str,
+    pub name: String,
+    pub region: String,
+    pub source_ip: String,
+    pub user_agent: String,
+    pub request_id: Option<String>,
+    pub event_id: String,
+    pub read_only: bool,
+    /// AwsApiCall | AwsConsoleSignIn | AwsServiceEvent
+    pub event_type: &'static str,
+    /// The account the record belongs to ('' when the caller could not be attributed to one).
+    pub account: String,
+    pub identity: Identity,
+    /// The request's parameters (Query-protocol names, secrets already left out).
+    pub params: Vec<(String, String)>,
+    /// Parameters already in record form (console and command-line events).
+    pub params_json: Option<Value>,
+    pub response: Option<Value>,
+    pub additional: Option<Value>,
+    pub error: Option<(String, String)>,
+}
+
+impl Event {
+    pub fn new(time_ms: i64, source: &'static str, name: impl Into<String>) -> Event {
+        Event {
+            time_ms,
+            source,
+            name: name.into(),
+            region: "us-east-1".into(),
+            source_ip: String::new(),
+            user_agent: String::new(),
+            request_id: None,
+            event_id: crate::ids::request_id(),
+            read_only: false,
+            event_type: "AwsApiCall",
+            account: String::new(),
+            identity: Identity::default(),
+            params: Vec::new(),
+            params_json: None,
+            response: None,
+            additional: None,
+            error: None,
+        }
+    }
+
+    /// The record as CloudTrail writes it: one line of JSON.
+    pub fn render(&self) -> String {
+        let id = &self.identity;
+        let session_context = id.mfa_authenticated.map(|mfa| SessionContext {
+            session_issuer: id.issuer.as_ref().map(|(rid, arn, name)| Issuer {
+                kind: "Role",
+                principal_id: rid,
+                arn,
+                account_id: &id.account_id,
+                user_name: name,
+            }),
+            attributes: Attributes {
+                creation_date: id.session_created_ms.map(crate::domain::iso8601),
+                mfa_authenticated: if mfa { "true" } else { "false" },
+            },
+        });
+        let params = match &self.params_json {
+            Some(v) => v.clone(),
+            None if self.params.is_empty() => Value::Null,
+            None => request_parameters(&self.params),
+        };
+        let rec = Record {
+            event_version: "1.09",
+            user_identity: UserIdentity {
+                kind: id.kind,
+                principal_id: opt(&id.principal_id),
+                arn: opt(&id.arn),
+                account_id: opt(&id.account_id),
+                access_key_id: if id.kind == "AWSService" { None } else { Some(&id.access_key_id) },
+                user_name: id.user_name.as_deref(),
+                session_context,
+                invoked_by: id.invoked_by.as_deref(),
+            },
+            event_time: crate::domain::iso8601(self.time_ms),
+            event_source: self.source,
+            event_name: &self.name,
+            aws_region: &self.region,
+            source_ip_address: &self.source_ip,
+            user_agent: &self.user_agent,
+            error_code: self.error.as_ref().map(|e| e.0.as_str()),
+            error_message: self.error.as_ref().map(|e| e.1.as_str()),
+            request_parameters: params,
+            response_elements: if self.error.is_some() { None } else { self.response.as_ref() },
+            additional_event_data: self.additional.as_ref(),
+            request_id: self.request_id.as_deref(),
+            event_id: &self.event_id,
+            read_only: self.read_only,
+            event_type: self.event_type,
+            management_event: true,
+            recipient_account_id: &self.account,
+            event_category: "Management",
+        };
+        serde_json::to_string(&rec).expect("a record serializes")
+    }
+}
+
+fn opt(s: &str) -> Option<&str> {
+    if s.is_empty() {
+        None
+    } else {
+        Some(s)
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Record<'a> {
+    event_version: &'static str,
+    user_identity: UserIdentity<'a>,
+    event_time: String,
+    event_source: &'a str,
+    event_name: &'a str,
+    aws_region: &'a str,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: &'a str,
+    user_agent: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<&'a str>,
+    request_parameters: Value,
+    response_elements: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    additional_event_data: Option<&'a Value>,
+    #[serde(rename = "requestID", skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    #[serde(rename = "eventID")]
+    event_id: &'a str,
+    read_only: bool,
+    event_type: &'a str,
+    management_event: bool,
+    recipient_account_id: &'a str,
+    event_category: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserIdentity<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_context: Option<SessionContext<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invoked_by: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionContext<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_issuer: Option<Issuer<'a>>,
+    attributes: Attributes,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Issuer<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    principal_id: &'a str,
+    arn: &'a str,
+    account_id: &'a str,
+    user_name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Attributes {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    creation_date: Option<String>,
+    mfa_authenticated: &'static str,
+}
+
+/// Parameters that never enter the trail: codes, passwords, and the signature of a presigned URL.
+pub fn is_secret_param(name: &str) -> bool {
+    matches!(name, "Action" | "Version" | "AuthenticationCode1" | "AuthenticationCode2" | "TokenCode" | "Password" | "OldPassword" | "NewPassword")
+        || name.len() > 6 && name[..6].eq_ignore_ascii_case("X-Amz-")
+}
+
+fn lower_camel(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_lowercase().to_string() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn numeric_param(name: &str) -> bool {
+    name.ends_with("Seconds") || name.ends_with("Items") || name.ends_with("Duration") || name.ends_with("Age") || name.ends_with("Length") || name.ends_with("Prevention")
+}
+
+#[derive(Default)]
+enum Node {
+    #[default]
+    Empty,
+    Leaf(String, bool),
+    Map(std::collections::BTreeMap<String, Node>),
+    List(std::collections::BTreeMap<u32, Node>),
+}
+
+impl Node {
+    fn insert(&mut self, path: &[&str], value: &str, numeric: bool) {
+        let Some((head, rest)) = path.split_first() else {
+            *self = Node::Leaf(value.to_string(), numeric);
+            return;
+        };
+        // `X.member.N…` / `X.entry.N…` are list items.
+        if (*head == "member" || *head == "entry") && rest.first().is_some_and(|n| n.parse::<u32>().is_ok()) {
+            if !matches!(self, Node::List(_)) {
+                *self = Node::List(Default::default());
+            }
+            if let Node::List(items) = self {
+                let idx: u32 = rest[0].parse().unwrap_or(0);
+                items.entry(idx).or_default().insert(&rest[1..], value, numeric);
+            }
+            return;
+        }
+        if !matches!(self, Node::Map(_)) {
+            *self = Node::Map(Default::default());
+        }
+        if let Node::Map(m) = self {
+            m.entry(lower_camel(head)).or_default().insert(rest, value, numeric);
+        }
+    }
+
+    fn into_json(self) -> Value {
+        match self {
+            Node::Empty => Value::Null,
+            Node::Leaf(s, true) => s.parse::<i64>().map(Value::from).unwrap_or(Value::String(s)),
+            Node::Leaf(s, false) => Value::String(s),
+            Node::Map(m) => Value::Object(m.into_iter().map(|(k, v)| (k, v.into_json())).collect()),
+            Node::List(items) => Value::Array(items.into_values().map(Node::into_json).collect()),
+        }
+    }
+}
+
+/// Query-protocol parameters as CloudTrail's `requestParameters`: lowerCamelCase names, lists as
+/// arrays, counts as numbers.
+pub fn request_parameters(params: &[(String, String)]) -> Value {
+    let mut root = Node::Map(Default::default());
+    for (k, v) in params {
+        if is_secret_param(k) {
+            continue;
+        }
+        let path: Vec<&str> = k.split('.').collect();
+        let numeric = numeric_param(path.last().copied().unwrap_or(""));
+        root.insert(&path, v, numeric);
+    }
+    root.into_json()
+}
+
+/// CloudTrail's time format inside STS responseElements: `Jul 18, 2023, 4:07:39 PM`.
+pub fn sts_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%b %-d, %Y, %-I:%M:%S %p").to_string()).unwrap_or_default()
+}
+
+// ---- the request's record, carried through the task ----
+
+pub struct Current {
+    pub event: Event,
+    /// Set once the record has been committed (with the change it describes).
+    pub written: bool,
+}
+
+tokio::task_local! {
+    static CURRENT: RefCell<Option<Current>>;
+}
+
+/// Runs `f` with `event` as the record of the work it does; returns the output and the record
+/// (`written` tells whether a transaction already committed it).
+pub async fn scope<F: std::future::Future>(event: Event, f: F) -> (F::Output, Current) {
+    CURRENT
+        .scope(RefCell::new(Some(Current { event, written: false })), async move {
+            let out = f.await;
+            let cur = CURRENT.with(|c| c.borrow_mut().take()).expect("the audit slot is filled");
+            (out, cur)
+        })
+        .await
+}
+
+/// Changes the current record (no-op outside a request).
+pub fn with<R>(f: impl FnOnce(&mut Event) -> R) -> Option<R> {
+    CURRENT.try_with(|c| c.borrow_mut().as_mut().map(|cur| f(&mut cur.event))).ok().flatten()
+}
+
+/// Sets the current record's responseElements.
+pub fn respond(v: Value) {
+    with(|e| e.response = Some(v));
+}
+
+/// The current record, rendered, if it still needs writing: (account, time, line).
+fn pending_line(error: Option<&AwsError>) -> Option<(String, i64, String)> {
+    CURRENT
+        .try_with(|c| {
+            let mut b = c.borrow_mut();
+            let cur = b.as_mut()?;
+            if cur.written {
+                return None;
+            }
+            if let Some(e) = error {
+                cur.event.error = Some((e.code.to_string(), e.message.clone()));
+            }
+            Some((cur.event.account.clone(), cur.event.time_ms, cur.event.render()))
+        })
+        .ok()
+        .flatten()
+}
+
+/// A clone of the current record if it still needs writing (for work done on another thread).
+pub fn pending_event() -> Option<Event> {
+    CURRENT.try_with(|c| c.borrow().as_ref().filter(|cur| !cur.written).map(|cur| cur.event.clone())).ok().flatten()
+}
+
+pub fn mark_written() {
+    let _ = CURRENT.try_with(|c| {
+        if let Some(cur) = c.borrow_mut().as_mut() {
+            cur.written = true;
+        }
+    });
+}
+
+pub const INSERT_ONE: &str = "INSERT INTO audit_log (account_id, first_ms, last_ms, n, body) VALUES ($1, $2, $2, 1, $3)";
+
+async fn commit_with(mut tx: sqlx::Transaction<'_, sqlx::Any>, error: Option<&AwsError>) -> Result<(), sqlx::Error> {
+    match pending_line(error) {
+        Some((account, ms, line)) => {
+            sqlx::query(INSERT_ONE).bind(account).bind(ms).bind(line).execute(&mut *tx).await?;
+            tx.commit().await?;
+            mark_written();
+        }
+        None => tx.commit().await?,
+    }
+    Ok(())
+}
+
+/// Commits a domain transaction together with the current call's record (a success).
+pub async fn commit(tx: sqlx::Transaction<'_, sqlx::Any>) -> Result<(), sqlx::Error> {
+    commit_with(tx, None).await
+}
+
+/// Commits what a refused call changed (a failure counter) together with its record, and returns the
+/// refusal.
+pub async fn commit_refusal<T>(tx: sqlx::Transaction<'_, sqlx::Any>, e: AwsError) -> crate::error::Result<T> {
+    commit_with(tx, Some(&e)).await?;
+    Err(e)
+}
+
+/// One statement in its own transaction, committed with the current call's record when it changed
+/// a row (and rolled back, recording nothing, when it changed none).
+pub async fn execute<'q>(pool: &sqlx::AnyPool, q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let r = q.execute(&mut *tx).await?;
+    if r.rows_affected() > 0 {
+        commit(tx).await?;
+    }
+    Ok(r)
+}
+
+/// The rusqlite form, for work on the SQLite writer thread: inserts `event`'s record into `tx`.
+pub fn insert_rusqlite(tx: &rusqlite::Transaction, event: &Event) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO audit_log (account_id, first_ms, last_ms, n, body) VALUES (?1, ?2, ?2, 1, ?3)")?.execute(rusqlite::params![event.account, event.time_ms, event.render()])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_parameters_are_lower_camel_with_lists_and_no_secrets() {
+        let p: Vec<(String, String)> = [
+            ("Action", "CreateUser"),
+            ("Version", "2010-05-08"),
+            ("UserName", "alice"),
+            ("Tags.member.1.Key", "team"),
+            ("Tags.member.1.Value", "red"),
+            ("Tags.member.2.Key", "env"),
+            ("DurationSeconds", "3600"),
+            ("TokenCode", "123456"),
+            ("NewPassword", "hunter2"),
+            ("X-Amz-Signature", "abc"),
+            ("ActionNames.member.1", "iam:GetUser"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let v = request_parameters(&p);
+        assert_eq!(
+            v,
+            serde_json::json!({"userName": "alice", "tags": [{"key": "team", "value": "red"}, {"key": "env"}], "durationSeconds": 3600, "actionNames": ["iam:GetUser"]})
+        );
+        let s = v.to_string();
+        assert!(!s.contains("123456") && !s.contains("hunter2") && !s.contains("abc"));
+    }
+
+    #[test]
+    fn a_record_has_cloudtrails_shape() {
+        let mut e = Event::new(1_688_000_000_000, "sts.amazonaws.com", "GetSessionToken");
+        e.account = "111122223333".into();
+        e.identity = Identity { kind: "IAMUser", principal_id: "AIDAX".into(), arn: "arn:aws:iam::111122223333:user/bob".into(), account_id: "111122223333".into(), access_key_id: "AKIAX".into(), user_name: Some("bob".into()), mfa_authenticated: Some(false), ..Default::default() };
+        e.response = Some(serde_json::json!({"credentials": {"accessKeyId": "ASIA"}}));
+        let v: Value = serde_json::from_str(&e.render()).unwrap();
+        assert_eq!(v["userIdentity"]["sessionContext"]["attributes"]["mfaAuthenticated"], "false");
+        assert_eq!(v["eventTime"], "2023-06-29T00:53:20Z");
+        assert_eq!(v["requestParameters"], Value::Null);
+        assert_eq!(v["responseElements"]["credentials"]["accessKeyId"], "ASIA");
+        assert!(v.get("errorCode").is_none());
+        e.error = Some(("AccessDenied".into(), "no".into()));
+        let v: Value = serde_json::from_str(&e.render()).unwrap();
+        assert_eq!(v["errorCode"], "AccessDenied");
+        assert_eq!(v["responseElements"], Value::Null);
+        assert_eq!(sts_time(1_689_696_459_000), "Jul 18, 2023, 4:07:39 PM");
+    }
+}

@@ -1,0 +1,156 @@
+//! Group commit for the records of calls that changed nothing: records wait in memory for at most one
+//! commit, then the records of each account become one row. A caller that must not answer before its
+//! record is on disk awaits [`Sink::wait`].
+
+use super::Event;
+use crate::store::{Backend, Store};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+pub struct Sink {
+    pending: Mutex<Pending>,
+    wake: Notify,
+    flushed: watch::Sender<u64>,
+}
+
+struct Pending {
+    events: Vec<Event>,
+    /// The number of the batch that the events now pending will be written in.
+    batch: u64,
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("audit::Sink")
+    }
+}
+
+impl Sink {
+    /// Starts the writer task on the current runtime.
+    pub fn start(store: Store) -> std::sync::Arc<Sink> {
+        let sink = std::sync::Arc::new(Sink {
+            pending: Mutex::new(Pending { events: Vec::with_capacity(1024), batch: 1 }),
+            wake: Notify::new(),
+            flushed: watch::channel(0).0,
+        });
+        let s = sink.clone();
+        tokio::spawn(async move { s.run(store).await });
+        sink
+    }
+
+    /// Queues a record; returns the batch it will be written in.
+    pub fn push(&self, e: Event) -> u64 {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let was_empty = p.events.is_empty();
+        p.events.push(e);
+        let batch = p.batch;
+        drop(p);
+        if was_empty {
+            self.wake.notify_one();
+        }
+        batch
+    }
+
+    /// Waits until batch `n` (and every batch before it) is committed.
+    pub async fn wait(&self, n: u64) {
+        let mut rx = self.flushed.subscribe();
+        let _ = rx.wait_for(|v| *v >= n).await;
+    }
+
+    /// Waits until every record queued so far is committed.
+    pub async fn flush(&self) {
+        let n = {
+            let p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if p.events.is_empty() {
+                p.batch - 1
+            } else {
+                p.batch
+            }
+        };
+        self.wake.notify_one();
+        self.wait(n).await;
+    }
+
+    async fn run(&self, store: Store) {
+        loop {
+            let (events, n) = {
+                let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+                if p.events.is_empty() {
+                    None
+                } else {
+                    let n = p.batch;
+                    p.batch += 1;
+                    Some((std::mem::replace(&mut p.events, Vec::with_capacity(1024)), n))
+                }
+            }
+            .unwrap_or_default();
+            if events.is_empty() {
+                self.wake.notified().await;
+                continue;
+            }
+            let events = std::sync::Arc::new(events);
+            let mut delay = Duration::from_millis(50);
+            loop {
+                match persist(&store, events.clone()).await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, records = events.len(), "writing audit records failed; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+            self.flushed.send_replace(n);
+        }
+    }
+}
+
+/// The rows for a batch: per account, in order, the records as lines.
+fn rows(events: &[Event]) -> Vec<(String, i64, i64, i64, String)> {
+    let mut out: Vec<(String, i64, i64, i64, String)> = Vec::new();
+    for e in events {
+        let line = e.render();
+        match out.iter_mut().find(|r| r.0 == e.account) {
+            Some(r) => {
+                r.1 = r.1.min(e.time_ms);
+                r.2 = r.2.max(e.time_ms);
+                r.3 += 1;
+                r.4.push('\n');
+                r.4.push_str(&line);
+            }
+            None => out.push((e.account.clone(), e.time_ms, e.time_ms, 1, line)),
+        }
+    }
+    out
+}
+
+const INSERT: &str = "INSERT INTO audit_log (account_id, first_ms, last_ms, n, body) VALUES ($1, $2, $3, $4, $5)";
+
+async fn persist(store: &Store, events: std::sync::Arc<Vec<Event>>) -> anyhow::Result<()> {
+    match (store.backend, &store.hot) {
+        (Backend::Sqlite, Some(hot)) => hot
+            .run(move |conn| -> anyhow::Result<()> {
+                let rows = rows(&events);
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                {
+                    let mut st = tx.prepare_cached("INSERT INTO audit_log (account_id, first_ms, last_ms, n, body) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+                    for r in &rows {
+                        st.execute(rusqlite::params![r.0, r.1, r.2, r.3, r.4])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await?,
+        _ => {
+            let rows = rows(&events);
+            let mut tx = store.write.begin().await?;
+            for r in rows {
+                sqlx::query(INSERT).bind(r.0).bind(r.1).bind(r.2).bind(r.3).bind(r.4).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+    }
+}
