@@ -56,9 +56,10 @@ def sql(server, statement, params=()):
             return rows
         finally:
             c.close()
-    q = statement
-    for p in params:
-        q = q.replace("?", "'" + str(p).replace("'", "''") + "'" if isinstance(p, str) else str(p), 1)
+    parts = statement.split("?")
+    assert len(parts) == len(params) + 1
+    lit = lambda p: "'" + p.replace("'", "''") + "'" if isinstance(p, str) else str(p)
+    q = parts[0] + "".join(lit(p) + rest for p, rest in zip(params, parts[1:]))
     r = subprocess.run(["psql", server.database_url, "-q", "-t", "-A", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", q], capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(r.stderr)
@@ -257,9 +258,10 @@ def test_no_secret_code_or_password_ever_reaches_the_trail(server, tmpdir_path):
 
 def test_the_trail_is_append_only_and_digests_catch_every_kind_of_tampering(server, tmpdir_path):
     dave = server.new_user_with_key("dave")
-    for _ in range(4):
+    for i in range(4):
         server.sts(dave).get_caller_identity()
-    server.iam().tag_user(UserName="dave", Tags=[{"Key": "k", "Value": "v"}])
+        # Writes: one row each, all in the first digest's log file of this account.
+        server.iam().tag_user(UserName="dave", Tags=[{"Key": f"k{i}", "Value": "v"}])
     run_iamd("audit", "digest", *server.store_args())
     for _ in range(3):
         server.sts(dave).get_caller_identity()
@@ -281,7 +283,7 @@ def test_the_trail_is_append_only_and_digests_catch_every_kind_of_tampering(serv
         sql(server, "DROP TRIGGER audit_log_append_only ON audit_log")
         sql(server, "DROP TRIGGER audit_digests_append_only ON audit_digests")
     acct = server.account["account_id"]
-    rows = sql(server, "SELECT seq, body FROM audit_log WHERE account_id = ? AND body LIKE '%GetCallerIdentity%' ORDER BY seq", (acct,))
+    rows = sql(server, "SELECT seq, body FROM audit_log WHERE account_id = ? AND body LIKE '%TagUser%' ORDER BY seq", (acct,))
     rows = [(int(a), b) for a, b in rows]
     assert len(rows) >= 4
 
@@ -298,7 +300,7 @@ def test_the_trail_is_append_only_and_digests_catch_every_kind_of_tampering(serv
 
     seq, body = rows[0]
     # altered
-    sql(server, "UPDATE audit_log SET body = ? WHERE seq = ?", (body.replace("GetCallerIdentity", "GetCallerIdentitX"), seq))
+    sql(server, "UPDATE audit_log SET body = ? WHERE seq = ?", (body.replace("TagUser", "TagUsex"), seq))
     expect("altered")
     sql(server, "UPDATE audit_log SET body = ? WHERE seq = ?", (body, seq))
     assert verdict()[0] == 0
@@ -310,7 +312,7 @@ def test_the_trail_is_append_only_and_digests_catch_every_kind_of_tampering(serv
     sql(server, f"INSERT INTO audit_log VALUES ({cols})", tuple(int(x) if str(x).lstrip('-').isdigit() else x for x in full))
     assert verdict()[0] == 0
     # inserted (a forged record placed before the first real one)
-    forged = body.replace("GetCallerIdentity", "DeleteUser")
+    forged = body.replace("TagUser", "DeleteUser")
     if server.backend == "sqlite":
         sql(server, "INSERT INTO audit_log (seq, account_id, first_ms, last_ms, n, body) VALUES (-7, ?, 0, 0, 1, ?)", (acct, forged))
     else:

@@ -47,6 +47,14 @@ struct Args {
     /// serves about two requests per run).
     #[arg(long, default_value_t = 16000)]
     mfa_devices: usize,
+    /// A second iamd binary measured in the same run, on the same load, for comparison (e.g. a build
+    /// with `--features bench-no-audit` to measure what the audit trail costs). SQLite only.
+    #[arg(long)]
+    baseline_iamd: Option<String>,
+    /// For fixed requests: measure each target this many times, interleaved (trivial, iamd, baseline,
+    /// trivial, …), and report the median of each; evens out a noisy machine.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// Internal: run as the trivial HTTP server on this address.
     #[arg(long, hide = true)]
     trivial_server: Option<String>,
@@ -99,27 +107,20 @@ fn main() -> anyhow::Result<()> {
             (Target { addr, akid: a.clone(), secret: s.clone() }, None)
         }
         None => {
-            let dir = _tmp.path().join("data");
-            let mut init = Command::new(&args.iamd);
-            init.args(["init", "--data-dir"]).arg(&dir).arg("--json");
-            if let Some(u) = &args.database_url {
-                init.args(["--database-url", u]);
-            }
-            let out = init.output().with_context(|| format!("running {} init", args.iamd))?;
-            if !out.status.success() {
-                bail!("iamd init failed: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-            let mut serve = Command::new(&args.iamd);
-            serve.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&dir).env("IAMD_LOG", "warn");
-            if let Some(u) = &args.database_url {
-                serve.args(["--database-url", u]);
-            }
-            let (child, addr) = spawn_listening(serve)?;
+            let (t, child) = start_iamd(&args.iamd, &_tmp.path().join("data"), args.database_url.as_deref())?;
             let pid = child.id();
             children.push(child);
-            (Target { addr, akid: v["access_key_id"].as_str().unwrap().into(), secret: v["secret_access_key"].as_str().unwrap().into() }, Some(pid))
+            (t, Some(pid))
         }
+    };
+    let baseline = match &args.baseline_iamd {
+        Some(_) if args.database_url.is_some() => bail!("--baseline-iamd runs on SQLite only"),
+        Some(bin) => {
+            let (t, child) = start_iamd(bin, &_tmp.path().join("baseline"), None)?;
+            children.push(child);
+            Some(t)
+        }
+        None => None,
     };
     let me = std::env::current_exe()?;
     let mut trivial = Command::new(me);
@@ -142,6 +143,10 @@ fn main() -> anyhow::Result<()> {
         vec![]
     };
     let pool = Arc::new(pool);
+    let baseline_pool = match (&baseline, needs_mfa) {
+        (Some(b), true) => Arc::new(rt.block_on(mfa_pool(b, args.mfa_devices, args.connections))?),
+        _ => Arc::new(Vec::new()),
+    };
     for name in &args.ops {
         let Some(op) = OPS.iter().find(|o| o.name == name) else { bail!("unknown op {name}; known: {}", OPS.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")) };
         let work = if op.body.is_empty() { Work::Sessions(pool.clone()) } else { Work::Fixed(*op) };
@@ -167,16 +172,49 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(run(&trivial_target, &work, args.connections, Duration::from_millis(500)))?;
             rt.block_on(run(&iamd_target, &work, args.connections, Duration::from_millis(500)))?;
         }
-        let ceiling = rt.block_on(run(&trivial_target, &work, args.connections, Duration::from_secs(args.seconds)))?;
-        let measured = rt.block_on(run(&iamd_target, &work, args.connections, Duration::from_secs(args.seconds)))?;
-        rows.push((op.name, ceiling, measured));
+        let bt = match &baseline {
+            Some(b) => Some(match &as_user {
+                Some(_) => {
+                    let (a, s) = rt.block_on(authz_user(b, &format!("bench-authz-b-{}", op.name.len()), if op.name.ends_with("/10-policies") { 10 } else { 1 }))?;
+                    Target { addr: b.addr, akid: a, secret: s }
+                }
+                None => Target { addr: b.addr, akid: b.akid.clone(), secret: b.secret.clone() },
+            }),
+            None => None,
+        };
+        let bwork = if op.body.is_empty() { Work::Sessions(baseline_pool.clone()) } else { Work::Fixed(*op) };
+        if let (Some(bt), Work::Fixed(_)) = (&bt, &bwork) {
+            rt.block_on(run(bt, &bwork, args.connections, Duration::from_millis(500)))?;
+        }
+        // Every MFA code is single-use: sessions are measured once.
+        let rounds = if matches!(work, Work::Fixed(_)) { args.rounds.max(1) } else { 1 };
+        let (mut cs, mut ms, mut bs) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            cs.push(rt.block_on(run(&trivial_target, &work, args.connections, Duration::from_secs(args.seconds)))?);
+            ms.push(rt.block_on(run(&iamd_target, &work, args.connections, Duration::from_secs(args.seconds)))?);
+            if let Some(bt) = &bt {
+                bs.push(rt.block_on(run(bt, &bwork, args.connections, Duration::from_secs(args.seconds)))?);
+            }
+        }
+        let (ceiling, measured) = (median(cs), median(ms));
+        let base = if bs.is_empty() { None } else { Some(median(bs)) };
+        rows.push((op.name, ceiling, measured, base));
     }
     println!();
     println!("| operation | target | requests/s | p50 ms | p99 ms | errors | % of ceiling |");
     println!("|---|---|---:|---:|---:|---:|---:|");
-    for (name, c, m) in &rows {
+    for (name, c, m, b) in &rows {
         println!("| {name} | trivial HTTP server | {:.0} | {:.3} | {:.3} | {} | 100% |", c.rps, c.p50, c.p99, c.errors);
         println!("| {name} | iamd | {:.0} | {:.3} | {:.3} | {} | {:.0}% |", m.rps, m.p50, m.p99, m.errors, 100.0 * m.rps / c.rps);
+        if let Some(b) = b {
+            println!("| {name} | baseline iamd | {:.0} | {:.3} | {:.3} | {} | {:.0}% |", b.rps, b.p50, b.p99, b.errors, 100.0 * b.rps / c.rps);
+        }
+    }
+    for (name, _, m, b) in &rows {
+        if let Some(b) = b {
+            // Cost per request = 1/throughput: the share of iamd's cost the baseline does not pay.
+            println!("{name}: iamd spends {:.1}% of its per-request cost on what the baseline leaves out", 100.0 * (1.0 - m.rps / b.rps));
+        }
     }
     if let Some(kib) = idle_rss {
         println!("\niamd idle resident memory (before load): {:.1} MB", kib as f64 / 1024.0);
@@ -189,6 +227,34 @@ fn main() -> anyhow::Result<()> {
         let _ = c.wait();
     }
     Ok(())
+}
+
+/// `iamd init` on a fresh directory, then `iamd serve`: the target (root's key) and the process.
+fn start_iamd(bin: &str, dir: &std::path::Path, database_url: Option<&str>) -> anyhow::Result<(Target, Child)> {
+    let mut init = Command::new(bin);
+    init.args(["init", "--data-dir"]).arg(dir).arg("--json");
+    if let Some(u) = database_url {
+        init.args(["--database-url", u]);
+    }
+    let out = init.output().with_context(|| format!("running {bin} init"))?;
+    if !out.status.success() {
+        bail!("iamd init failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let mut serve = Command::new(bin);
+    serve.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir).env("IAMD_LOG", "warn");
+    if let Some(u) = database_url {
+        serve.args(["--database-url", u]);
+    }
+    let (child, addr) = spawn_listening(serve)?;
+    Ok((Target { addr, akid: v["access_key_id"].as_str().unwrap_or_default().into(), secret: v["secret_access_key"].as_str().unwrap_or_default().into() }, child))
+}
+
+/// The run with the median throughput.
+fn median(mut v: Vec<Stats>) -> Stats {
+    v.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+    let i = v.len() / 2;
+    v.swap_remove(i)
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {

@@ -445,7 +445,7 @@ async fn audited<T, E: std::fmt::Display>(iam: &Iam, name: &str, account: &str, 
         if let Err(e) = &r {
             ev.error = Some(("Failed".into(), e.to_string()));
         }
-        iam.audit.push(ev);
+        iam.audit.push(ev, true);
         iam.audit.flush().await;
     }
     r

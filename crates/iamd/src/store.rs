@@ -28,9 +28,17 @@ pub struct Store {
     pub hot: Option<HotWriter>,
 }
 
-type Job = Box<dyn FnOnce(&mut rusqlite::Connection) + Send>;
+/// What a job leaves to do once its batch has committed (or failed to): hand over its result.
+type Deliver = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
+type Job = Box<dyn FnOnce(&mut rusqlite::Connection) -> Deliver + Send>;
 
-/// A thread that owns a rusqlite connection and runs jobs on it one after another.
+/// Most jobs one transaction takes.
+const MAX_BATCH: usize = 256;
+
+/// A thread that owns a rusqlite connection and runs jobs on it with group commit: the jobs waiting
+/// when it is free run one after another in ONE transaction, each in its own savepoint, and none
+/// gets its result before that transaction has committed. Under load a commit (and the pages it
+/// writes to the WAL) is shared by many requests; alone, a job commits at once.
 #[derive(Clone, Debug)]
 pub struct HotWriter {
     jobs: std::sync::mpsc::Sender<Job>,
@@ -42,23 +50,54 @@ impl HotWriter {
         std::thread::Builder::new()
             .name("iamd-sqlite-hot".into())
             .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    job(&mut conn);
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(j) => batch.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+                        // Every job of the batch still runs (in autocommit), so none is lost.
+                        tracing::warn!(error = %e, "BEGIN on the SQLite writer failed");
+                    }
+                    let deliveries: Vec<Deliver> = batch.into_iter().map(|job| job(&mut conn)).collect();
+                    let committed = if conn.is_autocommit() { Ok(()) } else { conn.execute_batch("COMMIT") };
+                    if committed.is_err() {
+                        let _ = conn.execute_batch("ROLLBACK");
+                    }
+                    for d in deliveries {
+                        d(committed.as_ref().err());
+                    }
                 }
             })
             .expect("spawning the SQLite writer thread");
         HotWriter { jobs }
     }
 
-    /// Runs `f` on the writer thread and waits for its result.
-    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut rusqlite::Connection) -> T + Send + 'static) -> anyhow::Result<T> {
+    /// Runs `f` on the writer thread inside the current batch's transaction, in a savepoint that is
+    /// rolled back when `f` fails; returns its result once the batch has committed.
+    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce(&rusqlite::Connection) -> anyhow::Result<T> + Send + 'static) -> anyhow::Result<T> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Box::new(move |c: &mut rusqlite::Connection| {
-                let _ = tx.send(f(c));
+                let r = (|| -> anyhow::Result<T> {
+                    let sp = c.savepoint()?;
+                    let v = f(&sp)?;
+                    sp.commit()?;
+                    Ok(v)
+                })();
+                Box::new(move |commit_error: Option<&rusqlite::Error>| {
+                    let r = match commit_error {
+                        Some(e) => Err(anyhow::anyhow!("committing on SQLite: {e}")),
+                        None => r,
+                    };
+                    let _ = tx.send(r);
+                }) as Deliver
             }))
             .map_err(|_| anyhow::anyhow!("the SQLite writer thread has stopped"))?;
-        rx.await.map_err(|_| anyhow::anyhow!("the SQLite writer thread dropped a job"))
+        rx.await.map_err(|_| anyhow::anyhow!("the SQLite writer thread dropped a job"))?
     }
 }
 

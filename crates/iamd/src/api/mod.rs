@@ -173,7 +173,7 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
             ev.error = Some((e.code.to_string(), e.message.clone()));
         }
         let wait = outcome.is_err() || app.iam.audit_sync_reads;
-        let n = app.iam.audit.push(ev);
+        let n = app.iam.audit.push(ev, wait);
         if wait {
             app.iam.audit.wait(n).await;
         }

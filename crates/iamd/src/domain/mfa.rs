@@ -264,8 +264,9 @@ pub async fn check_code(iam: &Iam, account: &str, owner: &str, serial: &str, cod
         Backend::Sqlite => {
             let hot = iam.store.hot.clone().ok_or_else(|| AwsError::from(anyhow::anyhow!("SQLite store without its hot connection")))?;
             let (iam2, account, owner, serial, code) = (iam.clone(), account.to_string(), owner.to_string(), serial.to_string(), code.to_string());
-            let event = crate::audit::pending_event();
-            let (r, recorded) = hot.run(move |conn| check_code_sqlite(&iam2, conn, &account, &owner, &serial, &code, now, event)).await?;
+            // The success record is rendered here, off the single writer thread.
+            let event = crate::audit::pending_event().map(|e| (e.render(), e));
+            let (r, recorded) = hot.run(move |conn| Ok(check_code_sqlite(&iam2, conn, &account, &owner, &serial, &code, now, event))).await?;
             if recorded {
                 crate::audit::mark_written();
             }
@@ -312,7 +313,7 @@ fn sqlite_err(e: rusqlite::Error) -> AwsError {
 /// excludes the sqlx writer) reads the device and the principal's throttle, checks the code and
 /// writes the outcome.
 #[allow(clippy::too_many_arguments)]
-fn check_code_sqlite(iam: &Iam, conn: &mut rusqlite::Connection, account: &str, owner: &str, serial: &str, code: &str, now: i64, event: Option<crate::audit::Event>) -> (Result<std::result::Result<Device, Refusal>>, bool) {
+fn check_code_sqlite(iam: &Iam, conn: &rusqlite::Connection, account: &str, owner: &str, serial: &str, code: &str, now: i64, event: Option<(String, crate::audit::Event)>) -> (Result<std::result::Result<Device, Refusal>>, bool) {
     match check_code_sqlite_tx(iam, conn, account, owner, serial, code, now, event.as_ref()) {
         Ok((r, committed)) => (Ok(r), committed && event.is_some()),
         Err(e) => (Err(e), false),
@@ -321,26 +322,30 @@ fn check_code_sqlite(iam: &Iam, conn: &mut rusqlite::Connection, account: &str, 
 
 /// Returns the outcome and whether the transaction (with the call's record) committed.
 #[allow(clippy::too_many_arguments)]
-fn check_code_sqlite_tx(iam: &Iam, conn: &mut rusqlite::Connection, account: &str, owner: &str, serial: &str, code: &str, now: i64, event: Option<&crate::audit::Event>) -> Result<(std::result::Result<Device, Refusal>, bool)> {
+fn check_code_sqlite_tx(iam: &Iam, conn: &rusqlite::Connection, account: &str, owner: &str, serial: &str, code: &str, now: i64, event: Option<&(String, crate::audit::Event)>) -> Result<(std::result::Result<Device, Refusal>, bool)> {
     use rusqlite::OptionalExtension;
-    let record = |tx: &rusqlite::Transaction, refusal: Option<Refusal>| -> Result<()> {
-        if let Some(e) = event {
-            let mut e = e.clone();
-            if let Some(r) = refusal {
-                let err = r.error();
-                e.error = Some((err.code.to_string(), err.message));
+    let record = |tx: &rusqlite::Connection, refusal: Option<Refusal>| -> Result<()> {
+        if let Some((line, e)) = event {
+            match refusal {
+                None => crate::audit::insert_line_rusqlite(tx, &e.account, e.time_ms, line).map_err(sqlite_err)?,
+                Some(r) => {
+                    let mut e = e.clone();
+                    let err = r.error();
+                    e.error = Some((err.code.to_string(), err.message));
+                    crate::audit::insert_line_rusqlite(tx, &e.account, e.time_ms, &e.render()).map_err(sqlite_err)?;
+                }
             }
-            crate::audit::insert_rusqlite(tx, &e).map_err(sqlite_err)?;
         }
         Ok(())
     };
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite_err)?;
+    // Runs inside the writer's batch transaction (see store::HotWriter).
+    let tx = conn;
     let (failures, locked_until): (i64, i64) = tx
         .prepare_cached("SELECT failures, locked_until FROM mfa_throttle WHERE account_id = ?1 AND owner = ?2")
         .and_then(|mut st| st.query_row(rusqlite::params![account, owner], |r| Ok((r.get(0)?, r.get(1)?))).optional())
         .map_err(sqlite_err)?
         .unwrap_or((0, 0));
-    let set_throttle = |tx: &rusqlite::Transaction, f: i64| -> Result<()> {
+    let set_throttle = |tx: &rusqlite::Connection, f: i64| -> Result<()> {
         let lock = lock_seconds(f);
         tx.prepare_cached("INSERT INTO mfa_throttle (account_id, owner, failures, locked_until) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (account_id, owner) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until")
             .and_then(|mut st| st.execute(rusqlite::params![account, owner, f, if lock > 0 { now + lock * 1000 } else { 0 }]))
@@ -379,9 +384,8 @@ fn check_code_sqlite_tx(iam: &Iam, conn: &mut rusqlite::Connection, account: &st
     let dev = match dev {
         Some(d) if d.owner.as_deref() == Some(owner) && d.kind != Kind::U2f => d,
         _ => {
-            set_throttle(&tx, failures + 1)?;
-            record(&tx, Some(Refusal::NotYourDevice))?;
-            tx.commit().map_err(sqlite_err)?;
+            set_throttle(tx, failures + 1)?;
+            record(tx, Some(Refusal::NotYourDevice))?;
             return Ok((Err(Refusal::NotYourDevice), true));
         }
     };
@@ -398,14 +402,13 @@ fn check_code_sqlite_tx(iam: &Iam, conn: &mut rusqlite::Connection, account: &st
     };
     if accepted {
         if failures != 0 {
-            set_throttle(&tx, 0)?;
+            set_throttle(tx, 0)?;
         }
-        record(&tx, None)?;
+        record(tx, None)?;
     } else {
-        set_throttle(&tx, failures + 1)?;
-        record(&tx, Some(Refusal::BadCode))?;
+        set_throttle(tx, failures + 1)?;
+        record(tx, Some(Refusal::BadCode))?;
     }
-    tx.commit().map_err(sqlite_err)?;
     Ok((if accepted { Ok(dev) } else { Err(Refusal::BadCode) }, true))
 }
 
