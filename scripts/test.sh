@@ -49,6 +49,12 @@ if [ -z "${IAMD_TEST_PG_URL:-}" ]; then
   echo "PostgreSQL on port $PG_PORT"
 fi
 
+if ! command -v openssl >/dev/null; then
+  say "openssl (the audit tests verify digest signatures with it)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl >/dev/null
+fi
+
 say "cargo build"
 cargo build --workspace --locked 2>&1 | tail -n 3
 

@@ -4,8 +4,10 @@
 -- time, so seq order is commit order). The table is append-only: the triggers refuse UPDATE, and
 -- DELETE except of rows already covered by a digest named in audit_prunes (`iamd audit prune`).
 
+-- No AUTOINCREMENT (it costs a write to sqlite_sequence per row): seq is max + 1, and stays
+-- increasing because the newest row is never removed (a prune inserts its own record first).
 CREATE TABLE audit_log (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     account_id TEXT NOT NULL,
     first_ms BIGINT NOT NULL,
     last_ms BIGINT NOT NULL,

@@ -482,12 +482,14 @@ pub async fn prune(iam: &Iam, before_ms: i64) -> anyhow::Result<Option<(i64, u64
     let mut event = super::Event::new(now, "iamd.audit", "PruneAuditRecords");
     cli_identity(&mut event);
     event.params_json = Some(json!({"before": iso8601(before_ms), "throughDigest": d.digest_no}));
+    event.response = Some(json!({"recordsThrough": iso8601(d.end_ms)}));
     let mut tx = iam.store.write.begin().await?;
+    // The prune's own record goes in first: it is then the newest row, which keeps seq increasing
+    // on SQLite (seq is max + 1) even when every older row goes.
+    sqlx::query(super::INSERT_ONE).bind(&event.account).bind(event.time_ms).bind(event.render()).execute(&mut *tx).await?;
     sqlx::query("INSERT INTO audit_prunes (through_digest, before_ms, pruned_at) VALUES ($1, $2, $3)").bind(d.digest_no).bind(before_ms).bind(now).execute(&mut *tx).await?;
     let col = cursor_col(iam.store.backend);
     let removed = sqlx::query(&format!("DELETE FROM audit_log WHERE {col} <= $1")).bind(d.end_cursor).execute(&mut *tx).await?.rows_affected();
-    event.response = Some(json!({"rowsRemoved": removed}));
-    sqlx::query(super::INSERT_ONE).bind(&event.account).bind(event.time_ms).bind(event.render()).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(Some((d.digest_no, removed)))
 }
