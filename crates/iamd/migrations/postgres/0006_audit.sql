@@ -10,7 +10,9 @@ CREATE TABLE audit_log (
     first_ms BIGINT NOT NULL,
     last_ms BIGINT NOT NULL,
     n BIGINT NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    -- A batch of records, deflated (then body is ''): see audit::row_body.
+    body_z BYTEA
 );
 CREATE INDEX audit_log_account_time ON audit_log (account_id, last_ms);
 CREATE INDEX audit_log_txid ON audit_log (txid);

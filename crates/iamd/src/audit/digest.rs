@@ -100,9 +100,9 @@ pub struct Row {
 /// The rows whose cursor lies in (start, end], in seq order.
 pub async fn rows_in(iam: &Iam, start: i64, end: i64) -> anyhow::Result<Vec<Row>> {
     let col = cursor_col(iam.store.backend);
-    let q = format!("SELECT seq, account_id, first_ms, last_ms, n, body FROM audit_log WHERE {col} > $1 AND {col} <= $2 ORDER BY seq");
-    let rows: Vec<(i64, String, i64, i64, i64, String)> = sqlx::query_as(&q).bind(start).bind(end).fetch_all(&iam.store.read).await?;
-    Ok(rows.into_iter().map(|(seq, account, first_ms, last_ms, n, body)| Row { seq, account, first_ms, last_ms, n, body }).collect())
+    let q = format!("SELECT seq, account_id, first_ms, last_ms, n, body, body_z FROM audit_log WHERE {col} > $1 AND {col} <= $2 ORDER BY seq");
+    let rows: Vec<(i64, String, i64, i64, i64, String, Option<Vec<u8>>)> = sqlx::query_as(&q).bind(start).bind(end).fetch_all(&iam.store.read).await?;
+    Ok(rows.into_iter().map(|(seq, account, first_ms, last_ms, n, body, z)| Row { seq, account, first_ms, last_ms, n, body: super::row_body(body, z) }).collect())
 }
 
 /// A log file: rows of one account, consecutive in that account's part of a range.
@@ -264,9 +264,9 @@ pub async fn make(iam: &Iam, min_interval_ms: i64) -> anyhow::Result<Option<Stor
     let start_cursor = prev.as_ref().map(|p| p.end_cursor).unwrap_or(FIRST_CURSOR);
     let end_cursor = end_cursor.max(start_cursor);
     let col = cursor_col(iam.store.backend);
-    let rq = format!("SELECT seq, account_id, first_ms, last_ms, n, body FROM audit_log WHERE {col} > $1 AND {col} <= $2 ORDER BY seq");
-    let rows: Vec<(i64, String, i64, i64, i64, String)> = sqlx::query_as(&rq).bind(start_cursor).bind(end_cursor).fetch_all(&mut *tx).await?;
-    let rows: Vec<Row> = rows.into_iter().map(|(seq, account, first_ms, last_ms, n, body)| Row { seq, account, first_ms, last_ms, n, body }).collect();
+    let rq = format!("SELECT seq, account_id, first_ms, last_ms, n, body, body_z FROM audit_log WHERE {col} > $1 AND {col} <= $2 ORDER BY seq");
+    let rows: Vec<(i64, String, i64, i64, i64, String, Option<Vec<u8>>)> = sqlx::query_as(&rq).bind(start_cursor).bind(end_cursor).fetch_all(&mut *tx).await?;
+    let rows: Vec<Row> = rows.into_iter().map(|(seq, account, first_ms, last_ms, n, body, z)| Row { seq, account, first_ms, last_ms, n, body: super::row_body(body, z) }).collect();
     let digest_no = prev.as_ref().map(|p| p.digest_no + 1).unwrap_or(1);
     let start_ms = prev.as_ref().map(|p| p.end_ms).unwrap_or_else(|| rows.iter().map(|r| r.first_ms).min().unwrap_or(now));
     let end_ms = now.max(start_ms);
@@ -556,8 +556,9 @@ pub async fn stream_jsonl(iam: &Iam, since_ms: i64, out: &mut impl std::io::Writ
     let mut seq = i64::MIN;
     let mut count = 0;
     loop {
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT seq, body FROM audit_log WHERE seq > $1 AND last_ms >= $2 ORDER BY seq LIMIT 500").bind(seq).bind(since_ms).fetch_all(&iam.store.read).await?;
+        let rows: Vec<(i64, String, Option<Vec<u8>>)> =
+            sqlx::query_as("SELECT seq, body, body_z FROM audit_log WHERE seq > $1 AND last_ms >= $2 ORDER BY seq LIMIT 500").bind(seq).bind(since_ms).fetch_all(&iam.store.read).await?;
+        let rows: Vec<(i64, String)> = rows.into_iter().map(|(s, b, z)| (s, super::row_body(b, z))).collect();
         let Some(last) = rows.last() else { break };
         seq = last.0;
         for (_, body) in &rows {

@@ -196,8 +196,8 @@ async fn lookup_events(app: &App, c: &Caller, input: &Value) -> Result<String, A
     let mut events = Vec::new();
     let mut next = None;
     'rows: loop {
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT seq, body FROM audit_log WHERE account_id = $1 AND last_ms >= $2 AND first_ms <= $3 AND seq <= $4 ORDER BY seq DESC LIMIT 64",
+        let rows: Vec<(i64, String, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT seq, body, body_z FROM audit_log WHERE account_id = $1 AND last_ms >= $2 AND first_ms <= $3 AND seq <= $4 ORDER BY seq DESC LIMIT 64",
         )
         .bind(&c.principal.account_id)
         .bind(q.start_ms - 1000)
@@ -205,6 +205,7 @@ async fn lookup_events(app: &App, c: &Caller, input: &Value) -> Result<String, A
         .bind(seq)
         .fetch_all(&store.read)
         .await?;
+        let rows: Vec<(i64, String)> = rows.into_iter().map(|(s, b, z)| (s, crate::audit::row_body(b, z))).collect();
         if rows.is_empty() {
             break;
         }

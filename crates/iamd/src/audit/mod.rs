@@ -388,6 +388,33 @@ pub fn mark_written() {
     });
 }
 
+/// Batches larger than this are stored deflated (the JSON of one account's records compresses
+/// about tenfold, and the pages it no longer writes cost more than the compression).
+pub const COMPRESS_OVER: usize = 4096;
+
+pub fn deflate(s: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::DeflateEncoder::new(Vec::with_capacity(s.len() / 8), flate2::Compression::fast());
+    let _ = e.write_all(s.as_bytes());
+    e.finish().unwrap_or_default()
+}
+
+/// A row's records as text, from `body` or, when it was stored deflated, from `body_z`. A deflated
+/// body that does not inflate (tampering) reads as a marker, so its hash cannot match.
+pub fn row_body(body: String, body_z: Option<Vec<u8>>) -> String {
+    match body_z {
+        None => body,
+        Some(z) => {
+            use std::io::Read;
+            let mut out = String::new();
+            match flate2::read::DeflateDecoder::new(z.as_slice()).read_to_string(&mut out) {
+                Ok(_) => out,
+                Err(_) => "{\"iamdUndecodable\":true}".into(),
+            }
+        }
+    }
+}
+
 pub const INSERT_ONE: &str = "INSERT INTO audit_log (account_id, first_ms, last_ms, n, body) VALUES ($1, $2, $2, 1, $3)";
 
 async fn commit_with(mut tx: sqlx::Transaction<'_, sqlx::Any>, error: Option<&AwsError>) -> Result<(), sqlx::Error> {

@@ -148,7 +148,17 @@ fn rows(events: &[Event]) -> Vec<(String, i64, i64, i64, String)> {
     out
 }
 
-const INSERT: &str = "INSERT INTO audit_log (account_id, first_ms, last_ms, n, body) VALUES ($1, $2, $3, $4, $5)";
+const INSERT: &str = "INSERT INTO audit_log (account_id, first_ms, last_ms, n, body, body_z) VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// (body, body_z) for a row: large batches deflated.
+fn stored(body: String) -> (String, Option<Vec<u8>>) {
+    if body.len() > super::COMPRESS_OVER {
+        let z = super::deflate(&body);
+        (String::new(), Some(z))
+    } else {
+        (body, None)
+    }
+}
 
 async fn persist(store: &Store, events: std::sync::Arc<Vec<Event>>) -> anyhow::Result<()> {
     match (store.backend, &store.hot) {
@@ -156,9 +166,10 @@ async fn persist(store: &Store, events: std::sync::Arc<Vec<Event>>) -> anyhow::R
             .run(move |conn| -> anyhow::Result<()> {
                 // Inside the writer's batch transaction (see store::HotWriter).
                 let rows = rows(&events);
-                let mut st = conn.prepare_cached("INSERT INTO audit_log (account_id, first_ms, last_ms, n, body) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-                for r in &rows {
-                    st.execute(rusqlite::params![r.0, r.1, r.2, r.3, r.4])?;
+                let mut st = conn.prepare_cached("INSERT INTO audit_log (account_id, first_ms, last_ms, n, body, body_z) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+                for r in rows {
+                    let (body, z) = stored(r.4);
+                    st.execute(rusqlite::params![r.0, r.1, r.2, r.3, body, z])?;
                 }
                 Ok(())
             })
@@ -167,7 +178,8 @@ async fn persist(store: &Store, events: std::sync::Arc<Vec<Event>>) -> anyhow::R
             let rows = rows(&events);
             let mut tx = store.write.begin().await?;
             for r in rows {
-                sqlx::query(INSERT).bind(r.0).bind(r.1).bind(r.2).bind(r.3).bind(r.4).execute(&mut *tx).await?;
+                let (body, z) = stored(r.4);
+                sqlx::query(INSERT).bind(r.0).bind(r.1).bind(r.2).bind(r.3).bind(body).bind(z).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(())
