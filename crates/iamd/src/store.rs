@@ -168,6 +168,16 @@ impl Store {
         Ok(Store { read, write, backend: Backend::Sqlite, hot: Some(HotWriter::start(hot)) })
     }
 
+    /// A write transaction. On SQLite it takes the write lock at once (BEGIN IMMEDIATE): a deferred
+    /// transaction that reads first cannot upgrade once the other writer connection (the group
+    /// committing writer thread) has committed since its read, and would fail instead of waiting.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.write.begin().await,
+        }
+    }
+
     async fn migrate(&self) -> anyhow::Result<()> {
         match self.backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.write).await,

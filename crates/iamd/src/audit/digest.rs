@@ -238,7 +238,7 @@ pub async fn all(iam: &Iam) -> anyhow::Result<Vec<Stored>> {
 pub async fn make(iam: &Iam, min_interval_ms: i64) -> anyhow::Result<Option<Stored>> {
     let keys = key_pair(iam).await?;
     let now = iam.clock.now_ms();
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let end_cursor: i64 = match iam.store.backend {
         Backend::Postgres => {
             let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(7243514801)").fetch_one(&mut *tx).await?;
@@ -483,7 +483,7 @@ pub async fn prune(iam: &Iam, before_ms: i64) -> anyhow::Result<Option<(i64, u64
     cli_identity(&mut event);
     event.params_json = Some(json!({"before": iso8601(before_ms), "throughDigest": d.digest_no}));
     event.response = Some(json!({"recordsThrough": iso8601(d.end_ms)}));
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     // The prune's own record goes in first: it is then the newest row, which keeps seq increasing
     // on SQLite (seq is max + 1) even when every older row goes.
     sqlx::query(super::INSERT_ONE).bind(&event.account).bind(event.time_ms).bind(event.render()).execute(&mut *tx).await?;

@@ -443,8 +443,8 @@ pub async fn commit_refusal<T>(tx: sqlx::Transaction<'_, sqlx::Any>, e: AwsError
 
 /// One statement in its own transaction, committed with the current call's record when it changed
 /// a row (and rolled back, recording nothing, when it changed none).
-pub async fn execute<'q>(pool: &sqlx::AnyPool, q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+pub async fn execute<'q>(store: &crate::store::Store, q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
+    let mut tx = store.begin_write().await?;
     let r = q.execute(&mut *tx).await?;
     if r.rows_affected() > 0 {
         commit(tx).await?;

@@ -176,7 +176,7 @@ async fn persist(store: &Store, events: std::sync::Arc<Vec<Event>>) -> anyhow::R
             .await,
         _ => {
             let rows = rows(&events);
-            let mut tx = store.write.begin().await?;
+            let mut tx = store.begin_write().await?;
             for r in rows {
                 let (body, z) = stored(r.4);
                 sqlx::query(INSERT).bind(r.0).bind(r.1).bind(r.2).bind(r.3).bind(body).bind(z).execute(&mut *tx).await?;

@@ -28,7 +28,7 @@ pub async fn create_account(iam: &Iam, email: &str) -> anyhow::Result<NewAccount
     let now = iam.clock.now_ms();
     for _ in 0..5 {
         let account_id = ids::account_id();
-        let mut tx = iam.store.write.begin().await?;
+        let mut tx = iam.store.begin_write().await?;
         let r = sqlx::query(
             "INSERT INTO accounts (account_id, root_email, root_email_lower, root_password_hash, root_password_changed_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -102,7 +102,7 @@ pub async fn account_count(iam: &Iam) -> anyhow::Result<i64> {
 
 pub async fn create_alias(iam: &Iam, account: &str, alias: &str) -> Result<()> {
     // "If you create a new alias for your AWS account, the new alias overwrites the previous alias."
-    let r = crate::audit::execute(&iam.store.write, sqlx::query("UPDATE accounts SET alias = $1 WHERE account_id = $2").bind(alias).bind(account)).await;
+    let r = crate::audit::execute(&iam.store, sqlx::query("UPDATE accounts SET alias = $1 WHERE account_id = $2").bind(alias).bind(account)).await;
     match r {
         Err(e) if is_unique_violation(&e) => Err(AwsError::entity_already_exists(format!("The account alias {alias} already exists."))),
         Err(e) => Err(e.into()),
@@ -111,7 +111,7 @@ pub async fn create_alias(iam: &Iam, account: &str, alias: &str) -> Result<()> {
 }
 
 pub async fn delete_alias(iam: &Iam, account: &str, alias: &str) -> Result<()> {
-    let n = crate::audit::execute(&iam.store.write, sqlx::query("UPDATE accounts SET alias = NULL WHERE account_id = $1 AND alias = $2")
+    let n = crate::audit::execute(&iam.store, sqlx::query("UPDATE accounts SET alias = NULL WHERE account_id = $1 AND alias = $2")
         .bind(account)
         .bind(alias)
         )
@@ -142,7 +142,7 @@ pub async fn put_password_policy(iam: &Iam, account: &str, policy: Option<&passw
     } else {
         "UPDATE accounts SET password_policy = $1 WHERE account_id = $2 AND password_policy IS NOT NULL"
     };
-    let n = crate::audit::execute(&iam.store.write, sqlx::query(q).bind(text).bind(account)).await?.rows_affected();
+    let n = crate::audit::execute(&iam.store, sqlx::query(q).bind(text).bind(account)).await?.rows_affected();
     Ok(n > 0)
 }
 

@@ -247,7 +247,7 @@ fn owner_id(user: Option<&UserRef>) -> &str {
 pub async fn create(iam: &Iam, account: &str, user: Option<&UserRef>) -> Result<(String, String, i64)> {
     let mut last = slot_race();
     for _ in 0..5 {
-        let mut tx = iam.store.write.begin().await?;
+        let mut tx = iam.store.begin_write().await?;
         match insert_key(iam, &mut tx, account, owner_id(user)).await {
             Ok((id, secret)) => {
                 crate::audit::respond(serde_json::json!({"accessKey": {
@@ -278,7 +278,7 @@ fn no_such_key(id: &str) -> AwsError {
 }
 
 pub async fn update_status(iam: &Iam, account: &str, user: Option<&UserRef>, key_id: &str, status: &str) -> Result<()> {
-    let n = crate::audit::execute(&iam.store.write, sqlx::query("UPDATE access_keys SET status = $1 WHERE access_key_id = $2 AND account_id = $3 AND owner = $4")
+    let n = crate::audit::execute(&iam.store, sqlx::query("UPDATE access_keys SET status = $1 WHERE access_key_id = $2 AND account_id = $3 AND owner = $4")
         .bind(status)
         .bind(key_id)
         .bind(account)
@@ -294,7 +294,7 @@ pub async fn update_status(iam: &Iam, account: &str, user: Option<&UserRef>, key
 }
 
 pub async fn delete(iam: &Iam, account: &str, user: Option<&UserRef>, key_id: &str) -> Result<()> {
-    let n = crate::audit::execute(&iam.store.write, sqlx::query("DELETE FROM access_keys WHERE access_key_id = $1 AND account_id = $2 AND owner = $3")
+    let n = crate::audit::execute(&iam.store, sqlx::query("DELETE FROM access_keys WHERE access_key_id = $1 AND account_id = $2 AND owner = $3")
         .bind(key_id)
         .bind(account)
         .bind(owner_id(user))

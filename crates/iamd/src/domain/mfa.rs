@@ -151,7 +151,7 @@ pub async fn create_virtual(iam: &Iam, account: &str, name: &str, path: &str, ta
     let seed_base32 = otp::base32::encode(&seed);
     let uri = otp::otpauth_uri("iamd", &format!("{name}@{account}"), &seed_base32, &otp::Params::default());
     let qr_png = crate::qr::png(&uri)?;
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let r = sqlx::query(
         "INSERT INTO mfa_devices (device_id, account_id, serial, kind, name, path, seed_sealed, created_at) VALUES ($1, $2, $3, 'virtual', $4, $5, $6, $7)",
     )
@@ -273,7 +273,7 @@ pub async fn check_code(iam: &Iam, account: &str, owner: &str, serial: &str, cod
             r
         }
         Backend::Postgres => {
-            let mut tx = iam.store.write.begin().await?;
+            let mut tx = iam.store.begin_write().await?;
             let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
                 return refuse(tx, Refusal::BadCode).await;
             };
@@ -470,7 +470,7 @@ impl From<sqlx::Error> for Retry {
 
 async fn enable_once(iam: &Iam, account: &str, owner: &str, serial: &str, code1: &str, code2: &str) -> std::result::Result<(), Retry> {
     let now = iam.clock.now_ms();
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.kind != Kind::U2f).ok_or_else(|| no_such_device(serial))?;
     if dev.owner.is_some() {
         return Err(AwsError::entity_already_exists("MFA Device is already in use.").into());
@@ -510,7 +510,7 @@ async fn enable_once(iam: &Iam, account: &str, owner: &str, serial: &str, code1:
 /// ResyncMFADevice: two consecutive codes newer than the last accepted step; records the new drift.
 pub async fn resync(iam: &Iam, account: &str, owner: &str, serial: &str, code1: &str, code2: &str) -> Result<()> {
     let now = iam.clock.now_ms();
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.owner.as_deref() == Some(owner) && d.kind != Kind::U2f).ok_or_else(|| no_such_device(serial))?;
     let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
         return crate::audit::commit_refusal(tx, invalid_code()).await;
@@ -543,7 +543,7 @@ pub async fn resync(iam: &Iam, account: &str, owner: &str, serial: &str, code1: 
 /// DeactivateMFADevice: the device leaves its owner at once. A virtual device becomes unassigned, a
 /// hardware token returns to the inventory, a security key is removed.
 pub async fn deactivate(iam: &Iam, account: &str, owner: &str, serial: &str) -> Result<Device> {
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.owner.as_deref() == Some(owner)).ok_or_else(|| no_such_device(serial))?;
     if dev.kind == Kind::U2f {
         super::tags::remove_all(&mut tx, Taggable::MfaDevice, &dev.device_id).await?;
@@ -559,7 +559,7 @@ pub async fn deactivate(iam: &Iam, account: &str, owner: &str, serial: &str) -> 
 }
 
 pub async fn delete_virtual(iam: &Iam, account: &str, serial: &str) -> Result<()> {
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let dev = find(&mut *tx, account, serial, "")
         .await?
         .filter(|d| d.kind == Kind::Virtual)
@@ -636,7 +636,7 @@ fn no_such_virtual(serial: &str) -> AwsError {
 }
 
 pub async fn tag(iam: &Iam, account: &str, serial: &str, tags: &[(String, String)]) -> Result<()> {
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.kind == Kind::Virtual).ok_or_else(|| no_such_virtual(serial))?;
     super::tags::put(&mut tx, Taggable::MfaDevice, &dev.device_id, tags).await?;
     crate::audit::commit(tx).await?;
@@ -644,7 +644,7 @@ pub async fn tag(iam: &Iam, account: &str, serial: &str, tags: &[(String, String
 }
 
 pub async fn untag(iam: &Iam, account: &str, serial: &str, keys: &[String]) -> Result<()> {
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.kind == Kind::Virtual).ok_or_else(|| no_such_virtual(serial))?;
     super::tags::remove(&mut tx, Taggable::MfaDevice, &dev.device_id, keys).await?;
     crate::audit::commit(tx).await?;
@@ -676,7 +676,7 @@ pub async fn import_hardware(iam: &Iam, account: &str, tokens: &[otp::pskc::Toke
     if exists == 0 {
         anyhow::bail!("no account {account}: `iamd account list` shows the accounts");
     }
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let now = iam.clock.now_ms();
     for t in tokens {
         let device_id = uuid::Uuid::new_v4().to_string();

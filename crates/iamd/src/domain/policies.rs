@@ -62,7 +62,7 @@ impl Owner {
 pub async fn put_inline(iam: &Iam, owner: Owner, owner_id: &str, owner_name: &str, name: &str, doc: &str) -> Result<()> {
     validate(doc)?;
     let (table, col) = owner.table();
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let others: Vec<String> = sqlx::query_scalar(&format!("SELECT document FROM {table} WHERE {col} = $1 AND policy_name <> $2"))
         .bind(owner_id)
         .bind(name)
@@ -98,7 +98,7 @@ pub async fn list_inline(iam: &Iam, owner: Owner, owner_id: &str) -> Result<Vec<
 
 pub async fn delete_inline(iam: &Iam, owner: Owner, owner_id: &str, name: &str) -> Result<()> {
     let (table, col) = owner.table();
-    let n = crate::audit::execute(&iam.store.write, sqlx::query(&format!("DELETE FROM {table} WHERE {col} = $1 AND policy_name = $2")).bind(owner_id).bind(name)).await?.rows_affected();
+    let n = crate::audit::execute(&iam.store, sqlx::query(&format!("DELETE FROM {table} WHERE {col} = $1 AND policy_name = $2")).bind(owner_id).bind(name)).await?.rows_affected();
     iam.keys.invalidate();
     if n == 0 {
         let kind = owner.kind();
@@ -166,7 +166,7 @@ pub async fn create_managed(iam: &Iam, account: &str, name: &str, path: &str, do
     let arn = format!("arn:aws:iam::{account}:policy{path}{name}");
     let id = policy_id();
     let now = iam.clock.now_ms();
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let r = sqlx::query("INSERT INTO managed_policies (policy_id, account_id, arn, name, path, description, default_version, next_version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'v1', 2, $7, $7)")
         .bind(&id)
         .bind(account)
@@ -210,7 +210,7 @@ pub async fn list_managed(iam: &Iam, account: &str, scope: &str, only_attached: 
 }
 
 pub async fn delete_managed(iam: &Iam, account: &str, arn: &str) -> Result<()> {
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let m = get_managed(&mut *tx, account, arn).await?.filter(|m| m.account_id == account).ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
     if m.attachments > 0 {
         return Err(AwsError::delete_conflict("Cannot delete a policy attached to entities."));
@@ -242,7 +242,7 @@ pub async fn create_version(iam: &Iam, account: &str, arn: &str, doc: &str, set_
     if policy::quota_size(doc) > MANAGED_QUOTA {
         return Err(AwsError::limit_exceeded(format!("Cannot exceed quota for PolicySize: {MANAGED_QUOTA}")));
     }
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let m = own_policy(&mut tx, account, arn).await?;
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1").bind(&m.policy_id).fetch_one(&mut *tx).await?;
     if count >= VERSIONS_PER_POLICY {
@@ -280,7 +280,7 @@ pub async fn versions(iam: &Iam, account: &str, arn: &str) -> Result<(Managed, V
 }
 
 pub async fn delete_version(iam: &Iam, account: &str, arn: &str, vid: &str) -> Result<()> {
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let m = own_policy(&mut tx, account, arn).await?;
     if m.default_version == vid {
         return Err(AwsError::delete_conflict("Cannot delete the default version of a policy."));
@@ -294,7 +294,7 @@ pub async fn delete_version(iam: &Iam, account: &str, arn: &str, vid: &str) -> R
 }
 
 pub async fn set_default_version(iam: &Iam, account: &str, arn: &str, vid: &str) -> Result<()> {
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let m = own_policy(&mut tx, account, arn).await?;
     let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1 AND version_id = $2").bind(&m.policy_id).bind(vid).fetch_one(&mut *tx).await?;
     if exists == 0 {
@@ -309,7 +309,7 @@ pub async fn set_default_version(iam: &Iam, account: &str, arn: &str, vid: &str)
 // ---- attachments ----
 
 pub async fn attach(iam: &Iam, account: &str, entity_type: &str, entity_id: &str, arn: &str) -> Result<()> {
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let m = get_managed(&mut *tx, account, arn).await?.ok_or_else(|| no_such_policy(arn))?;
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_attachments WHERE entity_type = $1 AND entity_id = $2").bind(entity_type).bind(entity_id).fetch_one(&mut *tx).await?;
     let already: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_attachments WHERE policy_id = $1 AND entity_type = $2 AND entity_id = $3")
@@ -343,7 +343,7 @@ pub async fn attach(iam: &Iam, account: &str, entity_type: &str, entity_id: &str
 
 pub async fn detach(iam: &Iam, account: &str, entity_type: &str, entity_id: &str, arn: &str) -> Result<()> {
     let m = get_managed(&iam.store.read, account, arn).await?.ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
-    let n = crate::audit::execute(&iam.store.write, sqlx::query("DELETE FROM policy_attachments WHERE policy_id = $1 AND entity_type = $2 AND entity_id = $3")
+    let n = crate::audit::execute(&iam.store, sqlx::query("DELETE FROM policy_attachments WHERE policy_id = $1 AND entity_type = $2 AND entity_id = $3")
         .bind(&m.policy_id)
         .bind(entity_type)
         .bind(entity_id)
@@ -405,7 +405,7 @@ pub async fn find_group<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E, 
 
 pub async fn create_group(iam: &Iam, account: &str, name: &str, path: &str) -> Result<Group> {
     let g = Group { group_id: format!("AGPA{}", &uuid::Uuid::new_v4().simple().to_string().to_uppercase()[..17]), name: name.into(), path: path.into(), created_at: iam.clock.now_ms() };
-    let r = crate::audit::execute(&iam.store.write, sqlx::query("INSERT INTO groups (group_id, account_id, name, name_lower, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+    let r = crate::audit::execute(&iam.store, sqlx::query("INSERT INTO groups (group_id, account_id, name, name_lower, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&g.group_id)
         .bind(account)
         .bind(name)
@@ -452,7 +452,7 @@ pub async fn groups_for_user(iam: &Iam, user_id: &str) -> Result<Vec<Group>> {
 pub async fn update_group(iam: &Iam, account: &str, name: &str, new_name: Option<&str>, new_path: Option<&str>) -> Result<()> {
     let g = find_group(&iam.store.read, account, name).await?.ok_or_else(|| no_such_group(name))?;
     let nn = new_name.unwrap_or(&g.name);
-    let r = crate::audit::execute(&iam.store.write, sqlx::query("UPDATE groups SET name = $1, name_lower = $2, path = $3 WHERE group_id = $4")
+    let r = crate::audit::execute(&iam.store, sqlx::query("UPDATE groups SET name = $1, name_lower = $2, path = $3 WHERE group_id = $4")
         .bind(nn)
         .bind(nn.to_lowercase())
         .bind(new_path.unwrap_or(&g.path))
@@ -467,7 +467,7 @@ pub async fn update_group(iam: &Iam, account: &str, name: &str, new_name: Option
 }
 
 pub async fn delete_group(iam: &Iam, account: &str, name: &str) -> Result<()> {
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let g = find_group(&mut *tx, account, name).await?.ok_or_else(|| no_such_group(name))?;
     let r = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM group_members WHERE group_id = $1), (SELECT COUNT(*) FROM group_policies WHERE group_id = $1), (SELECT COUNT(*) FROM policy_attachments WHERE entity_type = 'group' AND entity_id = $1)",
@@ -495,7 +495,7 @@ pub async fn add_member(iam: &Iam, account: &str, group: &str, user: &UserRef) -
     if n >= 10 {
         return Err(AwsError::limit_exceeded("Cannot exceed quota for GroupsPerUser: 10"));
     }
-    let r = crate::audit::execute(&iam.store.write, sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)").bind(&g.group_id).bind(&user.user_id)).await;
+    let r = crate::audit::execute(&iam.store, sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)").bind(&g.group_id).bind(&user.user_id)).await;
     iam.keys.invalidate();
     match r {
         Err(e) if is_unique_violation(&e) => Ok(()),
@@ -506,7 +506,7 @@ pub async fn add_member(iam: &Iam, account: &str, group: &str, user: &UserRef) -
 
 pub async fn remove_member(iam: &Iam, account: &str, group: &str, user: &UserRef) -> Result<()> {
     let g = find_group(&iam.store.read, account, group).await?.ok_or_else(|| no_such_group(group))?;
-    let n = crate::audit::execute(&iam.store.write, sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2").bind(&g.group_id).bind(&user.user_id)).await?.rows_affected();
+    let n = crate::audit::execute(&iam.store, sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2").bind(&g.group_id).bind(&user.user_id)).await?.rows_affected();
     iam.keys.invalidate();
     if n == 0 {
         return Err(AwsError::no_such_entity(format!("The user with name {} cannot be found in group {}.", user.name, g.name)));
@@ -646,7 +646,7 @@ pub async fn seed_aws_managed(iam: &Iam) -> anyhow::Result<()> {
             continue;
         }
         let id = policy_id();
-        let mut tx = iam.store.write.begin().await?;
+        let mut tx = iam.store.begin_write().await?;
         let r = sqlx::query("INSERT INTO managed_policies (policy_id, account_id, arn, name, path, description, default_version, next_version, created_at, updated_at) VALUES ($1, 'aws', $2, $3, $4, NULL, 'v1', 2, 0, 0)")
             .bind(&id)
             .bind(&arn)

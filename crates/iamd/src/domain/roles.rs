@@ -51,7 +51,7 @@ pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, trust: &st
         max_session_duration: max,
         created_at: iam.clock.now_ms(),
     };
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let r = sqlx::query(&format!("INSERT INTO roles ({COLS}, account_id, name_lower) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
         .bind(&role.role_id)
         .bind(name)
@@ -108,7 +108,7 @@ pub async fn list(iam: &Iam, account: &str, path_prefix: &str) -> Result<Vec<Rol
 
 pub async fn update(iam: &Iam, account: &str, name: &str, description: Option<&str>, max: Option<i64>) -> Result<()> {
     let r = get(iam, account, name).await?;
-    crate::audit::execute(&iam.store.write, sqlx::query("UPDATE roles SET description = COALESCE($1, description), max_session_duration = $2 WHERE role_id = $3")
+    crate::audit::execute(&iam.store, sqlx::query("UPDATE roles SET description = COALESCE($1, description), max_session_duration = $2 WHERE role_id = $3")
         .bind(description)
         .bind(max.unwrap_or(r.max_session_duration))
         .bind(&r.role_id)
@@ -120,12 +120,12 @@ pub async fn update(iam: &Iam, account: &str, name: &str, description: Option<&s
 pub async fn update_trust(iam: &Iam, account: &str, name: &str, doc: &str) -> Result<()> {
     validate_trust(doc)?;
     let r = get(iam, account, name).await?;
-    crate::audit::execute(&iam.store.write, sqlx::query("UPDATE roles SET trust_policy = $1 WHERE role_id = $2").bind(doc).bind(&r.role_id)).await?;
+    crate::audit::execute(&iam.store, sqlx::query("UPDATE roles SET trust_policy = $1 WHERE role_id = $2").bind(doc).bind(&r.role_id)).await?;
     Ok(())
 }
 
 pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let r = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_role(name))?;
     let c = sqlx::query("SELECT (SELECT COUNT(*) FROM role_policies WHERE role_id = $1), (SELECT COUNT(*) FROM policy_attachments WHERE entity_type = 'role' AND entity_id = $1)")
         .bind(&r.role_id)
@@ -150,7 +150,7 @@ pub async fn tags(iam: &Iam, role_id: &str) -> Result<Vec<(String, String)>> {
 
 pub async fn tag(iam: &Iam, account: &str, name: &str, new: &[(String, String)]) -> Result<()> {
     let r = get(iam, account, name).await?;
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     super::tags::put(&mut tx, Taggable::Role, &r.role_id, new).await?;
     crate::audit::commit(tx).await?;
     iam.keys.invalidate();
@@ -159,7 +159,7 @@ pub async fn tag(iam: &Iam, account: &str, name: &str, new: &[(String, String)])
 
 pub async fn untag(iam: &Iam, account: &str, name: &str, keys: &[String]) -> Result<()> {
     let r = get(iam, account, name).await?;
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     super::tags::remove(&mut tx, Taggable::Role, &r.role_id, keys).await?;
     crate::audit::commit(tx).await?;
     iam.keys.invalidate();

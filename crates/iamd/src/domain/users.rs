@@ -30,7 +30,7 @@ pub fn no_such_user(name: &str) -> AwsError {
 pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, tags: &[(String, String)]) -> Result<User> {
     let user_id = ids::user_id();
     let now = iam.clock.now_ms();
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let r = sqlx::query("INSERT INTO users (user_id, account_id, name, name_lower, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&user_id)
         .bind(account)
@@ -107,7 +107,7 @@ pub async fn list(iam: &Iam, account: &str, path_prefix: &str, marker: Option<&s
 }
 
 pub async fn update(iam: &Iam, account: &str, name: &str, new_name: Option<&str>, new_path: Option<&str>) -> Result<()> {
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
     let nn = new_name.unwrap_or(&u.name);
     let np = new_path.unwrap_or(&u.path);
@@ -130,7 +130,7 @@ pub async fn update(iam: &Iam, account: &str, name: &str, new_name: Option<&str>
 
 /// DeleteUser: refused with AWS's DeleteConflict messages while anything still hangs off the user.
 pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
     let row = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM login_profiles WHERE user_id = $1), (SELECT COUNT(*) FROM access_keys WHERE account_id = $2 AND owner = $1), (SELECT COUNT(*) FROM mfa_devices WHERE account_id = $2 AND owner = $1), (SELECT COUNT(*) FROM user_policies WHERE user_id = $1), (SELECT COUNT(*) FROM policy_attachments WHERE entity_type = 'user' AND entity_id = $1), (SELECT COUNT(*) FROM group_members WHERE user_id = $1)",
@@ -166,7 +166,7 @@ pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
 }
 
 pub async fn tag(iam: &Iam, account: &str, name: &str, new_tags: &[(String, String)]) -> Result<()> {
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
     super::tags::put(&mut tx, Taggable::User, &u.user_id, new_tags).await?;
     crate::audit::commit(tx).await?;
@@ -176,7 +176,7 @@ pub async fn tag(iam: &Iam, account: &str, name: &str, new_tags: &[(String, Stri
 }
 
 pub async fn untag(iam: &Iam, account: &str, name: &str, keys: &[String]) -> Result<()> {
-    let mut tx = iam.store.write.begin().await?;
+    let mut tx = iam.store.begin_write().await?;
     let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
     super::tags::remove(&mut tx, Taggable::User, &u.user_id, keys).await?;
     crate::audit::commit(tx).await?;
@@ -207,7 +207,7 @@ pub async fn create_login_profile(iam: &Iam, account: &str, user: &UserRef, pass
     check_policy(iam, account, password).await?;
     let hash = passwords::hash(password.to_string()).await?;
     let now = iam.clock.now_ms();
-    let r = crate::audit::execute(&iam.store.write, sqlx::query("INSERT INTO login_profiles (user_id, password_hash, reset_required, created_at, changed_at) SELECT user_id, $2, $3, $4, $4 FROM users WHERE user_id = $1")
+    let r = crate::audit::execute(&iam.store, sqlx::query("INSERT INTO login_profiles (user_id, password_hash, reset_required, created_at, changed_at) SELECT user_id, $2, $3, $4, $4 FROM users WHERE user_id = $1")
         .bind(&user.user_id)
         .bind(hash)
         .bind(reset_required as i64)
@@ -240,7 +240,7 @@ pub async fn update_login_profile(iam: &Iam, account: &str, user: &UserRef, pass
         None => None,
     };
     let now = iam.clock.now_ms();
-    let n = crate::audit::execute(&iam.store.write, sqlx::query(
+    let n = crate::audit::execute(&iam.store, sqlx::query(
         "UPDATE login_profiles SET password_hash = COALESCE($2, password_hash), reset_required = COALESCE($3, reset_required), changed_at = CASE WHEN $2 IS NULL THEN changed_at ELSE $4 END WHERE user_id = $1",
     )
     .bind(&user.user_id)
@@ -257,7 +257,7 @@ pub async fn update_login_profile(iam: &Iam, account: &str, user: &UserRef, pass
 }
 
 pub async fn delete_login_profile(iam: &Iam, user: &UserRef) -> Result<()> {
-    let n = crate::audit::execute(&iam.store.write, sqlx::query("DELETE FROM login_profiles WHERE user_id = $1").bind(&user.user_id)).await?.rows_affected();
+    let n = crate::audit::execute(&iam.store, sqlx::query("DELETE FROM login_profiles WHERE user_id = $1").bind(&user.user_id)).await?.rows_affected();
     if n == 0 {
         return Err(no_login_profile(&user.name));
     }
@@ -277,7 +277,7 @@ pub async fn change_password(iam: &Iam, account: &str, user: &UserRef, old: &str
     check_policy(iam, account, new).await?;
     let hash = passwords::hash(new.to_string()).await?;
     // Conditional on the hash we verified: two concurrent changes cannot both win with the same old password.
-    let n = crate::audit::execute(&iam.store.write, sqlx::query("UPDATE login_profiles SET password_hash = $1, reset_required = 0, changed_at = $2 WHERE user_id = $3 AND password_hash = $4")
+    let n = crate::audit::execute(&iam.store, sqlx::query("UPDATE login_profiles SET password_hash = $1, reset_required = 0, changed_at = $2 WHERE user_id = $3 AND password_hash = $4")
         .bind(hash)
         .bind(iam.clock.now_ms())
         .bind(&user.user_id)
