@@ -97,7 +97,8 @@ pub struct Params {
     errors: Vec<String>,
 }
 
-fn lower_camel(name: &str) -> String {
+/// `UserName` → `userName`: AWS's member names in messages, CloudTrail's parameter names.
+pub fn lower_camel(name: &str) -> String {
     let mut c = name.chars();
     match c.next() {
         Some(f) => f.to_lowercase().chain(c).collect(),

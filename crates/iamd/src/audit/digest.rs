@@ -99,9 +99,13 @@ pub struct Row {
 
 /// The rows whose cursor lies in (start, end], in seq order.
 pub async fn rows_in(iam: &Iam, start: i64, end: i64) -> anyhow::Result<Vec<Row>> {
-    let col = cursor_col(iam.store.backend);
+    rows_between(&iam.store.read, iam.store.backend, start, end).await
+}
+
+async fn rows_between<'e>(db: impl sqlx::Executor<'e, Database = sqlx::Any>, backend: Backend, start: i64, end: i64) -> anyhow::Result<Vec<Row>> {
+    let col = cursor_col(backend);
     let q = format!("SELECT seq, account_id, first_ms, last_ms, n, body, body_z FROM audit_log WHERE {col} > $1 AND {col} <= $2 ORDER BY seq");
-    let rows: Vec<(i64, String, i64, i64, i64, String, Option<Vec<u8>>)> = sqlx::query_as(&q).bind(start).bind(end).fetch_all(&iam.store.read).await?;
+    let rows: Vec<(i64, String, i64, i64, i64, String, Option<Vec<u8>>)> = sqlx::query_as(&q).bind(start).bind(end).fetch_all(db).await?;
     Ok(rows.into_iter().map(|(seq, account, first_ms, last_ms, n, body, z)| Row { seq, account, first_ms, last_ms, n, body: super::row_body(body, z) }).collect())
 }
 
@@ -249,8 +253,7 @@ pub async fn make(iam: &Iam, min_interval_ms: i64) -> anyhow::Result<Option<Stor
             sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1").fetch_one(&mut *tx).await?
         }
         Backend::Sqlite => {
-            // Take the write lock first, so no row can be appended between reading the end and the rows.
-            sqlx::query("UPDATE meta SET name = name WHERE name = '-'").execute(&mut *tx).await?;
+            // begin_write holds the write lock already: no row is appended between the end and the rows.
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_log").fetch_one(&mut *tx).await?
         }
     };
@@ -263,10 +266,7 @@ pub async fn make(iam: &Iam, min_interval_ms: i64) -> anyhow::Result<Option<Stor
     }
     let start_cursor = prev.as_ref().map(|p| p.end_cursor).unwrap_or(FIRST_CURSOR);
     let end_cursor = end_cursor.max(start_cursor);
-    let col = cursor_col(iam.store.backend);
-    let rq = format!("SELECT seq, account_id, first_ms, last_ms, n, body, body_z FROM audit_log WHERE {col} > $1 AND {col} <= $2 ORDER BY seq");
-    let rows: Vec<(i64, String, i64, i64, i64, String, Option<Vec<u8>>)> = sqlx::query_as(&rq).bind(start_cursor).bind(end_cursor).fetch_all(&mut *tx).await?;
-    let rows: Vec<Row> = rows.into_iter().map(|(seq, account, first_ms, last_ms, n, body, z)| Row { seq, account, first_ms, last_ms, n, body: super::row_body(body, z) }).collect();
+    let rows = rows_between(&mut *tx, iam.store.backend, start_cursor, end_cursor).await?;
     let digest_no = prev.as_ref().map(|p| p.digest_no + 1).unwrap_or(1);
     let start_ms = prev.as_ref().map(|p| p.end_ms).unwrap_or_else(|| rows.iter().map(|r| r.first_ms).min().unwrap_or(now));
     let end_ms = now.max(start_ms);

@@ -32,11 +32,7 @@ fn lower_camel_keys(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.iter()
-                .map(|(k, v)| {
-                    let mut c = k.chars();
-                    let k = c.next().map(|f| f.to_ascii_lowercase().to_string() + c.as_str()).unwrap_or_default();
-                    (k, lower_camel_keys(v))
-                })
+                .map(|(k, v)| (crate::api::params::lower_camel(k), lower_camel_keys(v)))
                 .collect(),
         ),
         Value::Array(a) => Value::Array(a.iter().map(lower_camel_keys).collect()),

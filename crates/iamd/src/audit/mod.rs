@@ -237,15 +237,7 @@ struct Attributes {
 /// Parameters that never enter the trail: codes, passwords, and the signature of a presigned URL.
 pub fn is_secret_param(name: &str) -> bool {
     matches!(name, "Action" | "Version" | "AuthenticationCode1" | "AuthenticationCode2" | "TokenCode" | "Password" | "OldPassword" | "NewPassword")
-        || name.len() > 6 && name[..6].eq_ignore_ascii_case("X-Amz-")
-}
-
-fn lower_camel(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_ascii_lowercase().to_string() + c.as_str(),
-        None => String::new(),
-    }
+        || name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("X-Amz-"))
 }
 
 fn numeric_param(name: &str) -> bool {
@@ -282,7 +274,7 @@ impl Node {
             *self = Node::Map(Default::default());
         }
         if let Node::Map(m) = self {
-            m.entry(lower_camel(head)).or_default().insert(rest, value, numeric);
+            m.entry(crate::api::params::lower_camel(head)).or_default().insert(rest, value, numeric);
         }
     }
 
@@ -509,29 +501,3 @@ mod tests {
     }
 }
 
-#[cfg(test)]
-mod timing {
-    #[test]
-    #[ignore]
-    fn render_cost() {
-        let mut e = super::Event::new(1_688_000_000_000, "sts.amazonaws.com", "GetCallerIdentity");
-        e.account = "111122223333".into();
-        e.user_agent = "aws-cli/1.46.3 md/Botocore#1.43.62 ua/2.1 os/linux#6.18.44-fc-v669 md/arch#x86_64 lang/python#3.11.7 md/pyimpl#CPython m/Z,N,D,g,b cfg/retry-mode#legacy botocore/1.43.62".into();
-        e.request_id = Some(crate::ids::request_id());
-        e.identity = super::Identity { kind: "Root", principal_id: "111122223333".into(), arn: "arn:aws:iam::111122223333:root".into(), account_id: "111122223333".into(), access_key_id: "AKIAXXXXXXXXXXXXXXXX".into(), mfa_authenticated: Some(false), ..Default::default() };
-        let t = std::time::Instant::now();
-        let mut n = 0;
-        for _ in 0..100_000 {
-            n += e.render().len();
-        }
-        println!("render: {:?} per record ({n})", t.elapsed() / 100_000);
-        let t = std::time::Instant::now();
-        for _ in 0..100_000 {
-            let mut x = super::Event::new(1, "sts.amazonaws.com", "GetCallerIdentity");
-            x.user_agent = e.user_agent.clone();
-            x.identity = e.identity.clone();
-            std::hint::black_box(x);
-        }
-        println!("build: {:?} per record", t.elapsed() / 100_000);
-    }
-}
