@@ -227,6 +227,17 @@ struct ServeArgs {
     /// do). Without it a read's record follows within one group commit (about 5 ms).
     #[arg(long, env = "IAMD_AUDIT_SYNC_READS")]
     audit_sync_reads: bool,
+    /// How long a console session lasts, in minutes.
+    #[arg(long, env = "IAMD_CONSOLE_SESSION_MINUTES", default_value_t = 720)]
+    console_session_minutes: u64,
+    /// The WebAuthn relying-party id: the console's host name. The default, localhost, accepts
+    /// http://localhost on any port (browsers refuse security keys on http://127.0.0.1).
+    #[arg(long, env = "IAMD_WEBAUTHN_RP_ID", default_value = "localhost")]
+    webauthn_rp_id: String,
+    /// The console's origin for WebAuthn, e.g. https://iam.example.com (default: https://RP_ID, or
+    /// http://localhost on any port for the local default).
+    #[arg(long, env = "IAMD_WEBAUTHN_ORIGIN")]
+    webauthn_origin: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -643,7 +654,8 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let mut iam = iam;
     iam.audit_sync_reads |= a.audit_sync_reads;
     crate::audit::digest::start_schedule(iam.clone(), std::time::Duration::from_secs(a.audit_digest_interval.max(1)), a.audit_retention_days);
-    let app = App { iam: iam.clone(), regions: Arc::new(a.regions.clone()) };
+    let console = crate::console::Config::new(&a.webauthn_rp_id, a.webauthn_origin.as_deref(), (a.console_session_minutes.clamp(1, 7 * 24 * 60) * 60_000) as i64, false)?;
+    let app = App { iam: iam.clone(), regions: Arc::new(a.regions.clone()), console: Arc::new(console) };
     let router = axum::Router::new().fallback(api::handle).with_state(Arc::new(app));
     tracing::info!(listen = %addr, backend = ?router_backend(s), "iamd serving IAM and STS");
     println!("iamd: listening on http://{addr}");

@@ -23,6 +23,8 @@ pub enum Purpose {
     MfaSeed,
     KeyCheck,
     AuditSigningKey,
+    WebauthnCredential,
+    WebauthnCeremony,
 }
 
 impl Purpose {
@@ -33,6 +35,8 @@ impl Purpose {
             Purpose::MfaSeed => b"iamd/v1/mfa-seed",
             Purpose::KeyCheck => b"iamd/v1/key-check",
             Purpose::AuditSigningKey => b"iamd/v1/audit-signing-key",
+            Purpose::WebauthnCredential => b"iamd/v1/webauthn-credential",
+            Purpose::WebauthnCeremony => b"iamd/v1/webauthn-ceremony",
         }
     }
 }
@@ -44,6 +48,8 @@ pub struct Sealer {
     mfa: XChaCha20Poly1305,
     check: XChaCha20Poly1305,
     audit: XChaCha20Poly1305,
+    webauthn: XChaCha20Poly1305,
+    ceremony: XChaCha20Poly1305,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -66,6 +72,8 @@ impl Sealer {
             mfa: derive(Purpose::MfaSeed),
             check: derive(Purpose::KeyCheck),
             audit: derive(Purpose::AuditSigningKey),
+            webauthn: derive(Purpose::WebauthnCredential),
+            ceremony: derive(Purpose::WebauthnCeremony),
         }
     }
 
@@ -76,6 +84,8 @@ impl Sealer {
             Purpose::MfaSeed => &self.mfa,
             Purpose::KeyCheck => &self.check,
             Purpose::AuditSigningKey => &self.audit,
+            Purpose::WebauthnCredential => &self.webauthn,
+            Purpose::WebauthnCeremony => &self.ceremony,
         }
     }
 

@@ -1,6 +1,7 @@
 //! iamd: a self-hosted identity service that speaks AWS IAM and STS on the wire.
 //!
 //! - `api`: the HTTP edge (Query protocol, SigV4, XML);
+//! - `console`: the web console under /console (sign-in with MFA, security credentials);
 //! - `domain`: accounts, users, passwords, access keys — one transaction per call;
 //! - `store`: SQLite or PostgreSQL, migrations;
 //! - `crypto`: the master key and sealed secrets;
@@ -9,6 +10,7 @@
 pub mod api;
 pub mod audit;
 pub mod cli;
+pub mod console;
 pub mod crypto;
 pub mod domain;
 pub mod error;

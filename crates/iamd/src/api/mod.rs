@@ -33,6 +33,7 @@ pub struct App {
     pub iam: Iam,
     /// Regions a credential scope may name; empty = any (botocore signs with the client's region).
     pub regions: Arc<Vec<String>>,
+    pub console: Arc<crate::console::Config>,
 }
 
 /// Which Query service a request is for, from its credential scope.
@@ -83,6 +84,9 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
     let started = Instant::now();
     let request_id = ids::request_id();
     let peer = req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    if req.uri().path() == "/console" || req.uri().path().starts_with("/console/") {
+        return crate::console::handle(app, req, peer).await;
+    }
     let (parts, body) = req.into_parts();
     let json_target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
     let mut ns = xml::IAM_NS;

@@ -15,6 +15,14 @@ pub struct Spec {
     pub sensitive: bool,
 }
 
+impl Spec {
+    /// Whether a value meets the constraint (length in characters, then the pattern).
+    pub fn accepts(&self, v: &str) -> bool {
+        let n = v.chars().count();
+        n >= self.min && n <= self.max && self.pattern.is_none_or(|(check, _)| check(v))
+    }
+}
+
 const fn spec(min: usize, max: usize, check: fn(&str) -> bool, pattern: &'static str) -> Spec {
     Spec { min, max, pattern: Some((check, pattern)), sensitive: false }
 }

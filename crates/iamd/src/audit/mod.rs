@@ -112,6 +112,22 @@ impl Event {
             None if self.params.is_empty() => Value::Null,
             None => request_parameters(&self.params),
         };
+        // Console sign-in events answer as CloudTrail writes them: no error code, the generic
+        // "Failed authentication", and responseElements {EventName: Success | Failure}.
+        let sign_in = self.event_type == "AwsConsoleSignIn";
+        let outcome;
+        let (error_code, error_message, response) = match (&self.error, sign_in) {
+            (Some(_), true) => {
+                outcome = serde_json::json!({ self.name.as_str(): "Failure" });
+                (None, Some("Failed authentication"), Some(&outcome))
+            }
+            (None, true) => {
+                outcome = serde_json::json!({ self.name.as_str(): "Success" });
+                (None, None, Some(&outcome))
+            }
+            (Some(e), false) => (Some(e.0.as_str()), Some(e.1.as_str()), None),
+            (None, false) => (None, None, self.response.as_ref()),
+        };
         let rec = Record {
             event_version: "1.09",
             user_identity: UserIdentity {
@@ -130,10 +146,10 @@ impl Event {
             aws_region: &self.region,
             source_ip_address: &self.source_ip,
             user_agent: &self.user_agent,
-            error_code: self.error.as_ref().map(|e| e.0.as_str()),
-            error_message: self.error.as_ref().map(|e| e.1.as_str()),
+            error_code,
+            error_message,
             request_parameters: params,
-            response_elements: if self.error.is_some() { None } else { self.response.as_ref() },
+            response_elements: response,
             additional_event_data: self.additional.as_ref(),
             request_id: self.request_id.as_deref(),
             event_id: &self.event_id,

@@ -738,6 +738,180 @@ pub async fn list_hardware(iam: &Iam, account: &str) -> anyhow::Result<Vec<Hardw
         .collect())
 }
 
+// ---- FIDO2 security keys and passkeys ----
+
+/// A credential the browser registered, as the console hands it over.
+pub struct NewKey {
+    /// The credential id (base64url), unique across all accounts.
+    pub credential_id: String,
+    /// The verifier's serialized credential (public key, counter …); sealed at rest.
+    pub credential: Vec<u8>,
+    pub counter: i64,
+    /// What the attestation certified (GetMFADevice's Certifications), possibly empty.
+    pub certifications: serde_json::Map<String, serde_json::Value>,
+}
+
+fn key_aad(account: &str, device_id: &str) -> Vec<u8> {
+    format!("{account}/{device_id}/webauthn").into_bytes()
+}
+
+/// The ARN a security key gets: `arn:aws:iam::ACCOUNT:u2f/user/NAME/DEVICE-ID` (root: `u2f/root/…`),
+/// the device name followed by a random suffix, as AWS names them.
+pub fn u2f_serial(account: &str, user: Option<&str>, name: &str) -> String {
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    let suffix: String = otp::base32::encode(&b).chars().take(26).collect();
+    match user {
+        Some(u) => format!("arn:aws:iam::{account}:u2f/user/{u}/{name}-{suffix}"),
+        None => format!("arn:aws:iam::{account}:u2f/root/{name}-{suffix}"),
+    }
+}
+
+/// Assigns a registered security key to `owner` (one of the eight slots).
+pub async fn add_u2f(iam: &Iam, account: &str, owner: &str, user_name: Option<&str>, name: &str, key: &NewKey) -> Result<Device> {
+    for _attempt in 0..4 {
+        let device_id = uuid::Uuid::new_v4().to_string();
+        let serial = u2f_serial(account, user_name, name);
+        let now = iam.clock.now_ms();
+        let sealed = iam.sealer.seal(Purpose::WebauthnCredential, &key_aad(account, &device_id), &key.credential);
+        let mut tx = iam.store.begin_write().await?;
+        let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mfa_devices WHERE account_id = $1 AND owner = $2 AND kind = 'u2f' AND name = $3")
+            .bind(account)
+            .bind(owner)
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        if taken > 0 {
+            return Err(AwsError::entity_already_exists("MFADevice entity at the same path and name already exists."));
+        }
+        let slot = free_slot(&mut tx, account, owner).await?;
+        let r = sqlx::query(
+            "INSERT INTO mfa_devices (device_id, account_id, serial, kind, name, path, seed_sealed, owner, owner_slot, enabled_at, last_step, credential_id, certifications, created_at) VALUES ($1, $2, $3, 'u2f', $4, '/', $5, $6, $7, $8, $9, $10, $11, $8)",
+        )
+        .bind(&device_id)
+        .bind(account)
+        .bind(&serial)
+        .bind(name)
+        .bind(sealed)
+        .bind(owner)
+        .bind(slot)
+        .bind(now)
+        .bind(key.counter)
+        .bind(&key.credential_id)
+        .bind(serde_json::Value::Object(key.certifications.clone()).to_string())
+        .execute(&mut *tx)
+        .await;
+        match r {
+            Err(e) if is_unique_violation(&e) => {
+                let registered: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mfa_devices WHERE credential_id = $1").bind(&key.credential_id).fetch_one(&iam.store.write).await?;
+                if registered > 0 {
+                    return Err(AwsError::entity_already_exists("This security key is already registered."));
+                }
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        crate::audit::commit(tx).await?;
+        return find(&iam.store.write, account, &serial, "").await?.ok_or_else(|| no_such_device(&serial));
+    }
+    Err(AwsError { code: "ConcurrentModification", status: 409, message: "The device was changed by another request; try again.".into() })
+}
+
+/// GetMFADevice's Certifications of a security key.
+pub async fn certifications(iam: &Iam, device_id: &str) -> Result<Vec<(String, String)>> {
+    let text: Option<String> = sqlx::query_scalar("SELECT certifications FROM mfa_devices WHERE device_id = $1").bind(device_id).fetch_optional(&iam.store.read).await?.flatten();
+    let map: serde_json::Map<String, serde_json::Value> = text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    Ok(map.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect())
+}
+
+/// `owner`'s security keys with their unsealed credentials.
+pub async fn u2f_keys(iam: &Iam, account: &str, owner: &str) -> Result<Vec<(Device, Vec<u8>)>> {
+    let list = list_for_owner(iam, account, owner).await?;
+    Ok(list
+        .into_iter()
+        .filter(|d| d.kind == Kind::U2f)
+        .filter_map(|d| {
+            let cred = iam.sealer.open(Purpose::WebauthnCredential, &key_aad(account, &d.device_id), d.seed_sealed.as_deref()?)?;
+            Some((d, cred))
+        })
+        .collect())
+}
+
+/// What a verified assertion says: which device, its new signature counter and updated credential.
+pub struct Asserted {
+    pub device_id: String,
+    pub counter: i64,
+    pub credential: Vec<u8>,
+}
+
+/// Checks a WebAuthn assertion for one of `owner`'s security keys under the same per-principal limits
+/// as codes (the attempt is refused unchecked while the principal waits). `verify` checks the
+/// signature against the keys it is given. The counter only moves forward, by a conditional write:
+/// a cloned key that presents an old counter, or two nodes accepting the same assertion, fail.
+pub async fn check_u2f(iam: &Iam, account: &str, owner: &str, verify: impl FnOnce(&[(Device, Vec<u8>)]) -> Option<Asserted>) -> Result<std::result::Result<Device, Refusal>> {
+    let now = iam.clock.now_ms();
+    let keys = u2f_keys(iam, account, owner).await?;
+    let mut tx = iam.store.begin_write().await?;
+    let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
+        return refuse(tx, Refusal::BadCode).await;
+    };
+    let accepted = match verify(&keys) {
+        Some(a) => {
+            let sealed = iam.sealer.seal(Purpose::WebauthnCredential, &key_aad(account, &a.device_id), &a.credential);
+            let n = sqlx::query(
+                "UPDATE mfa_devices SET last_step = $1, seed_sealed = $2, last_used_at = $3 WHERE device_id = $4 AND owner = $5 AND kind = 'u2f' AND (last_step < $1 OR ($1 = 0 AND last_step <= 0))",
+            )
+            .bind(a.counter)
+            .bind(sealed)
+            .bind(now)
+            .bind(&a.device_id)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 1 {
+                keys.into_iter().map(|(d, _)| d).find(|d| d.device_id == a.device_id)
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
+    match accepted {
+        Some(dev) => {
+            throttle_ok(&mut tx, account, owner, failures).await?;
+            crate::audit::commit(tx).await?;
+            Ok(Ok(dev))
+        }
+        None => {
+            throttle_fail(&mut tx, account, owner, failures, now).await?;
+            refuse(tx, Refusal::BadCode).await
+        }
+    }
+}
+
+/// Names a device assigned through the console (hardware tokens arrive without a name).
+pub async fn set_name(iam: &Iam, account: &str, owner: &str, serial: &str, name: &str) -> Result<()> {
+    sqlx::query("UPDATE mfa_devices SET name = $1 WHERE account_id = $2 AND serial = $3 AND owner = $4 AND name IS NULL")
+        .bind(name)
+        .bind(account)
+        .bind(serial)
+        .bind(owner)
+        .execute(&iam.store.write)
+        .await?;
+    Ok(())
+}
+
+/// The seed of a virtual device that is not yet assigned, for showing it again while it is being
+/// assigned (once assigned, a seed never leaves the server).
+pub async fn unassigned_seed(iam: &Iam, account: &str, serial: &str) -> Result<Option<String>> {
+    match get(iam, account, serial).await? {
+        Some(d) if d.kind == Kind::Virtual && d.owner.is_none() => Ok(Some(otp::base32::encode(&d.seed(iam, account)?))),
+        _ => Ok(None),
+    }
+}
+
 /// The owner id of a user (or '' for root), for the functions above.
 pub fn owner_of(user: Option<&UserRef>) -> &str {
     user.map(|u| u.user_id.as_str()).unwrap_or("")

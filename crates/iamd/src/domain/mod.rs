@@ -2,6 +2,7 @@
 //! and the command line call these functions, each of which is one transaction.
 
 pub mod accounts;
+pub mod console;
 pub mod keys;
 pub mod mfa;
 pub mod sessions;

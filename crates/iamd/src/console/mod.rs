@@ -1,0 +1,459 @@
+//! The web console under `/console`: sign-in with a password and then any one MFA device (a TOTP code or
+//! a FIDO2 security key), the Security credentials page, a users list for administrators and the event
+//! history. Server-rendered HTML; the only script is the WebAuthn hand-off.
+//!
+//! Every action is the same domain call as the API's, authorized by the same policy engine with a
+//! console principal whose session carries `aws:MultiFactorAuthPresent` when it signed in with MFA, and
+//! recorded in the audit trail like an API call. Forms carry a per-session CSRF token (sign-in forms a
+//! double-submit cookie); state-changing requests must also come from the same origin. Cookies are
+//! HttpOnly and SameSite=Strict (and Secure under TLS); pages send a Content-Security-Policy that allows
+//! no inline script.
+
+pub mod html;
+mod pages;
+
+use crate::api::{self, App, Caller, Service};
+use crate::audit;
+use crate::domain::console::{self as cs, ConsoleSession, Stage};
+use crate::domain::sessions::Session;
+use crate::domain::{keys, Principal, UserRef};
+use crate::error::AwsError;
+use axum::body::Body;
+use axum::http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use webauthn_rs::prelude::{Url, Webauthn, WebauthnBuilder};
+
+/// The largest console form iamd reads.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+/// How long the steps between the password and the second factor may take.
+const STEP_TTL_MS: i64 = 10 * 60 * 1000;
+const SESSION_COOKIE: &str = "iamd_session";
+const PRE_COOKIE: &str = "iamd_signin";
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The console's settings.
+pub struct Config {
+    pub webauthn: Webauthn,
+    pub session_ttl_ms: i64,
+    /// Served over TLS: cookies are Secure.
+    pub secure: bool,
+}
+
+impl Config {
+    /// `rp_id` is the WebAuthn relying-party id; `origin` the console's origin. With the local
+    /// default (`localhost`) any port of http://localhost (and https://localhost) is accepted, because
+    /// browsers refuse WebAuthn on an IP-literal origin such as http://127.0.0.1.
+    pub fn new(rp_id: &str, origin: Option<&str>, session_ttl_ms: i64, secure: bool) -> anyhow::Result<Config> {
+        let default_origin = if rp_id == "localhost" { "http://localhost".to_string() } else { format!("https://{rp_id}") };
+        let origin = Url::parse(origin.unwrap_or(&default_origin)).map_err(|e| anyhow::anyhow!("--webauthn-origin: {e}"))?;
+        let mut b = WebauthnBuilder::new(rp_id, &origin).map_err(|e| anyhow::anyhow!("WebAuthn relying party {rp_id} / {origin}: {e:?}"))?.rp_name("iamd")
+            // A security key here is the second factor after the password: user presence (a touch) is
+            // what is asked, as AWS asks it; no PIN or biometric is required (and credProtect's
+            // "user verification required" would make browsers refuse keys that have no PIN).
+            .danger_set_user_presence_only_security_keys(true);
+        if rp_id == "localhost" {
+            b = b.allow_any_port(true);
+            if let Ok(u) = Url::parse("https://localhost") {
+                b = b.append_allowed_origin(&u);
+            }
+        }
+        let webauthn = b.build().map_err(|e| anyhow::anyhow!("WebAuthn relying party {rp_id} / {origin}: {e:?}"))?;
+        Ok(Config { webauthn, session_ttl_ms, secure })
+    }
+}
+
+/// A console request, read and bounded.
+pub struct Req {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub form: Vec<(String, String)>,
+    pub cookies: Vec<(String, String)>,
+    pub ip: String,
+    pub ua: String,
+    /// The scheme and host the browser used (for records and for the origin check).
+    pub origin: String,
+    pub request_id: String,
+}
+
+impl Req {
+    pub fn form(&self, name: &str) -> &str {
+        self.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+    pub fn query(&self, name: &str) -> &str {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+    pub fn cookie(&self, name: &str) -> &str {
+        self.cookies.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+}
+
+/// What a handler answers.
+pub struct Out {
+    status: u16,
+    body: String,
+    location: Option<String>,
+    cookies: Vec<String>,
+    content_type: &'static str,
+}
+
+impl Out {
+    pub fn page(body: String) -> Out {
+        Out { status: 200, body, location: None, cookies: vec![], content_type: "text/html; charset=utf-8" }
+    }
+    pub fn status(mut self, s: u16) -> Out {
+        self.status = s;
+        self
+    }
+    pub fn redirect(to: &str) -> Out {
+        Out { status: 303, body: String::new(), location: Some(to.to_string()), cookies: vec![], content_type: "text/html; charset=utf-8" }
+    }
+    pub fn cookie(mut self, c: String) -> Out {
+        self.cookies.push(c);
+        self
+    }
+}
+
+type R = Result<Out, AwsError>;
+
+pub async fn handle(app: &App, req: Request<Body>, peer: Option<String>) -> Response<Body> {
+    let request_id = crate::ids::request_id();
+    let started = std::time::Instant::now();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let method = parts.method.clone();
+    match (method.as_str(), path.as_str()) {
+        ("GET", "/console/static/style.css") => return asset(include_str!("assets/style.css"), "text/css; charset=utf-8"),
+        ("GET", "/console/static/webauthn.js") => return asset(include_str!("assets/webauthn.js"), "text/javascript; charset=utf-8"),
+        _ => {}
+    }
+    let secure = app.console.secure;
+    let work = async {
+        let r = read(parts, body, peer, secure, request_id.clone()).await?;
+        route(app, &r).await
+    };
+    let outcome = match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work)).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::error!(request_id, "the console handler panicked");
+            Err(AwsError::internal("internal"))
+        }
+    };
+    let out = match outcome {
+        Ok(o) => o,
+        Err(e) => error_page(&e, &request_id),
+    };
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(request_id, method = %method, path, status = out.status, ms, "console");
+    respond(out, &request_id)
+}
+
+fn asset(body: &'static str, ct: &'static str) -> Response<Body> {
+    let mut resp = Response::new(Body::from(body));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    resp
+}
+
+fn respond(out: Out, request_id: &str) -> Response<Body> {
+    let mut resp = Response::new(Body::from(out.body));
+    *resp.status_mut() = StatusCode::from_u16(out.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(out.content_type));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    if let Some(l) = out.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+        h.insert(header::LOCATION, l);
+    }
+    for c in out.cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+/// A page for an error the handlers did not turn into a message: it says what happened in general
+/// terms and names the request id; details go to the log only.
+fn error_page(e: &AwsError, request_id: &str) -> Out {
+    let (status, title, text) = match e.status {
+        400 | 413 => (e.status, "Bad request", "The request could not be read."),
+        403 => (403, "Request refused", "This request was refused. Reload the page and try again."),
+        404 => (404, "Not found", "There is no such page."),
+        _ => {
+            tracing::error!(request_id, code = e.code, error = %e.message, "console request failed");
+            (500, "Something went wrong", "The console could not complete this request. Try again; if it keeps failing, give your administrator the request id below.")
+        }
+    };
+    let body = format!(
+        r#"<div class="card narrow"><h1>{}</h1><p>{}</p><p class="muted">Request id: {}</p><p><a href="/console">Back to the console</a></p></div>"#,
+        html::esc(title),
+        html::esc(text),
+        html::esc(request_id)
+    );
+    Out::page(html::page(title, None, &body, false)).status(status)
+}
+
+fn forbidden() -> AwsError {
+    AwsError { code: "Forbidden", status: 403, message: "refused".into() }
+}
+
+async fn read(parts: axum::http::request::Parts, body: Body, peer: Option<String>, secure: bool, request_id: String) -> Result<Req, AwsError> {
+    let header = |n: header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    if header(header::CONTENT_LENGTH).parse::<usize>().is_ok_and(|n| n > MAX_FORM_BYTES) {
+        return Err(AwsError { code: "TooLarge", status: 413, message: "too large".into() });
+    }
+    let bytes = match tokio::time::timeout(api::BODY_TIMEOUT, axum::body::to_bytes(body, MAX_FORM_BYTES)).await {
+        Ok(Ok(b)) => b,
+        _ => return Err(AwsError { code: "TooLarge", status: 413, message: "too large".into() }),
+    };
+    let host = header(header::HOST);
+    let origin = format!("{}://{}", if secure { "https" } else { "http" }, host);
+    if parts.method == Method::POST {
+        // Same-origin only: browsers send Origin on every POST; a request without it must at least not
+        // name another site as its referrer. (The CSRF token is checked as well.)
+        let o = header(header::ORIGIN);
+        let referer = header(header::REFERER);
+        let same = if !o.is_empty() { o == origin } else { referer.is_empty() || referer.starts_with(&format!("{origin}/")) };
+        if !same || host.is_empty() {
+            return Err(forbidden());
+        }
+    }
+    let form: Vec<(String, String)> = if parts.method == Method::POST { form_urlencoded::parse(&bytes).into_owned().collect() } else { vec![] };
+    let query: Vec<(String, String)> = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let cookies = header(header::COOKIE)
+        .split(';')
+        .filter_map(|c| c.trim().split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .collect();
+    Ok(Req {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query,
+        form,
+        cookies,
+        ip: peer.unwrap_or_default(),
+        ua: header(header::USER_AGENT).chars().take(1024).collect(),
+        origin,
+        request_id,
+    })
+}
+
+fn session_cookie(app: &App, token: &str, max_age_s: i64) -> String {
+    let secure = if app.console.secure { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}")
+}
+
+fn clear_cookie(app: &App, name: &str) -> String {
+    let secure = if app.console.secure { "; Secure" } else { "" };
+    format!("{name}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
+}
+
+fn pre_cookie(app: &App, token: &str) -> String {
+    let secure = if app.console.secure { "; Secure" } else { "" };
+    format!("{PRE_COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=3600{secure}")
+}
+
+/// Constant-time comparison of two tokens.
+pub fn same_token(a: &str, b: &str) -> bool {
+    !a.is_empty() && a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// The signed-in principal of a request.
+pub struct Ctx {
+    pub s: ConsoleSession,
+    pub principal: Principal,
+    pub caller: Caller,
+}
+
+impl Ctx {
+    pub fn who(&self) -> String {
+        match &self.principal.user {
+            Some(u) => format!("{} @ {}", u.name, self.principal.account_id),
+            None => format!("root @ {}", self.principal.account_id),
+        }
+    }
+    pub fn nav(&self) -> (String, String) {
+        (self.who(), self.s.csrf.clone())
+    }
+    pub fn user(&self) -> Option<&UserRef> {
+        self.principal.user.as_ref()
+    }
+    pub fn owner(&self) -> &str {
+        &self.s.owner
+    }
+    pub fn account(&self) -> &str {
+        &self.s.account_id
+    }
+    /// The user name MFA records and policies name ("AWS ROOT USER" for root, as CloudTrail writes).
+    pub fn user_name(&self) -> String {
+        self.user().map(|u| u.name.clone()).unwrap_or_else(|| "AWS ROOT USER".into())
+    }
+}
+
+/// The session a request's cookie names, with its principal; None when signed out, expired, or the
+/// user no longer exists.
+async fn session(app: &App, r: &Req) -> Result<Option<Ctx>, AwsError> {
+    let Some(s) = cs::load(&app.iam, r.cookie(SESSION_COOKIE)).await? else { return Ok(None) };
+    let user = if s.owner.is_empty() {
+        None
+    } else {
+        match keys::lookup_user(&app.iam, &s.account_id, &s.owner).await? {
+            Some(u) => Some(u),
+            None => {
+                cs::delete(&app.iam, &s.token_hash).await?;
+                return Ok(None);
+            }
+        }
+    };
+    let principal = Principal { account_id: s.account_id.clone(), user, role: None, access_key_id: String::new() };
+    let caller = Caller {
+        principal: principal.clone(),
+        service: Service::Iam,
+        region: "us-east-1".into(),
+        session: Some(Session {
+            account_id: s.account_id.clone(),
+            owner: s.owner.clone(),
+            access_key_id: String::new(),
+            secret: String::new(),
+            issued_ms: s.created_at,
+            expires_ms: s.expires_at,
+            mfa: s.mfa.clone(),
+            role: None,
+        }),
+        source_ip: Some(r.ip.clone()),
+    };
+    Ok(Some(Ctx { s, principal, caller }))
+}
+
+async fn route(app: &App, r: &Req) -> R {
+    let ctx = session(app, r).await?;
+    let path = r.path.trim_end_matches('/');
+    let post = r.method == Method::POST;
+    if post && path != "/console/signin" {
+        // Every other form belongs to a session and carries its CSRF token.
+        match &ctx {
+            Some(c) if same_token(r.form("csrf"), &c.s.csrf) => {}
+            Some(_) => return Err(forbidden()),
+            None => return Ok(Out::redirect("/console")),
+        }
+    }
+    if r.method != Method::GET && !post {
+        return Err(AwsError { code: "MethodNotAllowed", status: 400, message: "method".into() });
+    }
+    let Some(ctx) = ctx else {
+        return match (post, path) {
+            (false, "/console") => Ok(pages::signin_page(app, false, None, "", "")),
+            (false, "/console/root") => Ok(pages::signin_page(app, true, None, "", "")),
+            (true, "/console/signin") => pages::signin(app, r).await,
+            (false, p) if p.starts_with("/console") => Ok(Out::redirect("/console")),
+            _ => Err(AwsError::no_such_entity("no page")),
+        };
+    };
+    if path == "/console/signout" && post {
+        cs::delete(&app.iam, &ctx.s.token_hash).await?;
+        return Ok(Out::redirect("/console").cookie(clear_cookie(app, SESSION_COOKIE)));
+    }
+    if path == "/console/signin" && post {
+        // A new sign-in from a browser that still has a session: start over.
+        return pages::signin(app, r).await;
+    }
+    match ctx.s.stage {
+        Stage::Mfa => match (post, path) {
+            (false, "/console/mfa") => pages::mfa_choose_page(app, &ctx, None).await,
+            (true, "/console/mfa") => pages::mfa_choose(app, r, &ctx).await,
+            (false, "/console/mfa/verify") => pages::mfa_verify_page(app, &ctx, None).await,
+            (true, "/console/mfa/verify") => pages::mfa_verify(app, r, &ctx).await,
+            _ => Ok(Out::redirect("/console/mfa")),
+        },
+        Stage::Password => match (post, path) {
+            (false, "/console/password") => Ok(pages::forced_password_page(&ctx, None)),
+            (true, "/console/password") => pages::forced_password(app, r, &ctx).await,
+            _ => Ok(Out::redirect("/console/password")),
+        },
+        Stage::Full => match (post, path) {
+            (false, "/console") | (false, "/console/root") => Ok(pages::home(&ctx)),
+            (false, "/console/security") => pages::security(app, r, &ctx, None).await,
+            (true, "/console/security/password") => pages::change_password(app, r, &ctx).await,
+            (false, "/console/security/mfa/new") => pages::assign_page(app, &ctx, None, "").await,
+            (true, "/console/security/mfa/new") => pages::assign(app, r, &ctx).await,
+            (true, "/console/security/mfa/app") => pages::add_app(app, r, &ctx).await,
+            (true, "/console/security/mfa/hardware") => pages::add_hardware(app, r, &ctx).await,
+            (true, "/console/security/mfa/key") => pages::add_key(app, r, &ctx).await,
+            (true, "/console/security/mfa/remove") => pages::remove_device(app, r, &ctx, None).await,
+            (true, "/console/security/keys") => pages::access_keys(app, r, &ctx).await,
+            (false, "/console/users") => pages::users(app, &ctx).await,
+            (false, "/console/events") => pages::events(app, r, &ctx).await,
+            (false, p) if p.starts_with("/console/users/") => pages::user_page(app, &ctx, &p["/console/users/".len()..], None).await,
+            (true, p) if p.starts_with("/console/users/") && p.ends_with("/mfa/remove") => {
+                let name = &p["/console/users/".len()..p.len() - "/mfa/remove".len()];
+                pages::remove_device(app, r, &ctx, Some(name)).await
+            }
+            (false, "/console/mfa") | (false, "/console/mfa/verify") | (false, "/console/password") => Ok(Out::redirect("/console")),
+            _ => Err(AwsError::no_such_entity("no page")),
+        },
+    }
+}
+
+// ---- audit ----
+
+/// A console action's record: the signed-in principal calling `name` on `source`.
+fn event(app: &App, r: &Req, ctx: Option<&Ctx>, source: &'static str, name: &str) -> audit::Event {
+    let mut ev = audit::Event::new(app.iam.clock.now_ms(), source, name);
+    ev.source_ip = r.ip.clone();
+    ev.user_agent = r.ua.clone();
+    ev.request_id = Some(r.request_id.clone());
+    if let Some(c) = ctx {
+        ev.identity = api::identity_of(&c.caller);
+        ev.account = c.s.account_id.clone();
+    }
+    ev
+}
+
+/// Runs a console action as its API call: the record commits with the change (or, when the action
+/// is refused, is written before the page answers).
+pub async fn act<T>(app: &App, r: &Req, ctx: &Ctx, name: &str, params: serde_json::Value, f: impl std::future::Future<Output = Result<T, AwsError>>) -> Result<T, AwsError> {
+    let mut ev = event(app, r, Some(ctx), "iam.amazonaws.com", name);
+    ev.params_json = Some(params);
+    ev.read_only = api::read_only(name);
+    finish_record(app, audit::scope(ev, f).await).await
+}
+
+/// Writes a scope's record when no transaction did (a refusal, or a change that committed nothing).
+async fn finish_record<T>(app: &App, (r, cur): (Result<T, AwsError>, audit::Current)) -> Result<T, AwsError> {
+    if !cur.written {
+        let mut ev = cur.event;
+        if let Err(e) = &r {
+            ev.error = Some((e.code.to_string(), e.message.clone()));
+        }
+        let n = app.iam.audit.push(ev, true);
+        app.iam.audit.wait(n).await;
+    }
+    r
+}
+
+/// Whether the principal may do `action` on `resource` (to show or hide a part of a page).
+pub async fn can(app: &App, ctx: &Ctx, action: &str, resource: &str) -> Result<bool, AwsError> {
+    match api::authz::authorize(app, &ctx.caller, action, resource).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.code == "AccessDenied" => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn json_params(pairs: &[(&str, &str)]) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for (k, v) in pairs {
+        m.insert(k.to_string(), json!(v));
+    }
+    serde_json::Value::Object(m)
+}
