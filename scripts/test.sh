@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Runs the whole iamd test suite on a fresh machine:
 #   1. unit tests (cargo test: SigV4 vectors, validation, sealing, passwords, …);
-#   2. end-to-end tests (pytest + boto3 + the aws CLI) against the real binary, on SQLite AND PostgreSQL.
-# Installs what it needs when missing: Python tools from PyPI into .venv, PostgreSQL from Debian's
-# packages; starts a throwaway PostgreSQL cluster under .pgtest/ unless IAMD_TEST_PG_URL points at one.
+#   2. end-to-end tests (pytest + boto3 + the aws CLI) against the real binary, on SQLite AND PostgreSQL,
+#      and the web console in headless Chromium (Debian's package) driven by Playwright.
+# Installs what it needs when missing: Python tools from PyPI into .venv (Playwright's Python package
+# brings its driver; it uses Debian's Chromium, never downloads a browser), PostgreSQL and Chromium from
+# Debian's packages; starts a throwaway PostgreSQL cluster under .pgtest/ unless IAMD_TEST_PG_URL points at one.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k access_keys).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 say() { printf '\n== %s\n' "$*"; }
 
-say "Python tools (.venv: boto3, awscli, pytest, a QR decoder)"
-PY_TOOLS="boto3 awscli pytest zxing-cpp pillow"
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import boto3, pytest, zxingcpp, PIL" 2>/dev/null || [ ! -x .venv/bin/aws ]; then
+say "Python tools (.venv: boto3, awscli, pytest, a QR decoder, Playwright)"
+PY_TOOLS="boto3 awscli pytest zxing-cpp pillow playwright"
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import boto3, pytest, zxingcpp, PIL, playwright" 2>/dev/null || [ ! -x .venv/bin/aws ]; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check $PY_TOOLS
 fi
@@ -54,6 +56,21 @@ if ! command -v openssl >/dev/null; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl >/dev/null
 fi
+
+if ! pkg-config --exists openssl 2>/dev/null; then
+  say "OpenSSL headers (webauthn-rs verifies security keys with OpenSSL)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libssl-dev pkg-config >/dev/null
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  say "Chromium (the console's browser tests)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+export IAMD_CHROMIUM=/usr/bin/chromium
+# Browser screenshots of every console page land here (kept as test artifacts).
+mkdir -p artifacts/console
 
 say "cargo build"
 cargo build --workspace --locked 2>&1 | tail -n 3

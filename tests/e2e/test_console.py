@@ -121,8 +121,8 @@ class Console:
 
     def tap_key(self):
         self.shot("security-key")
-        self.button("Use security key").click()
-        self.page.wait_for_url(re.compile(r".*/console(\?.*)?$|.*/console/security.*"))
+        with self.page.expect_navigation():
+            self.button("Use security key").click()
         self.page.wait_for_load_state()
 
     def sign_out(self):
@@ -320,15 +320,19 @@ def test_security_key_appears_in_the_api_and_counts_toward_eight(browser, server
     account = make_console_user(server, "dave")
     iam = server.iam()
     # Seven authenticator apps through the API, then a security key through the console: eight.
+    seeds = []
     for i in range(7):
         d = iam.create_virtual_mfa_device(VirtualMFADeviceName=f"dave-{i}")["VirtualMFADevice"]
         seed = b32decode(d["Base32StringSeed"].decode())
         n = now_step()
         iam.enable_mfa_device(UserName="dave", SerialNumber=d["SerialNumber"], AuthenticationCode1=totp(seed, n - 1), AuthenticationCode2=totp(seed, n))
+        seeds.append((seed, n))
     c = Console(browser, server, "eight")
     try:
         c.sign_in_user(account, "dave")
         c.pick_device("Authenticator app: dave-0")
+        c.enter_code(totp(seeds[0][0], seeds[0][1] + 1))
+        assert "Welcome" in c.text(), c.text()
         c.goto("/console/security")
         c.assign_key("key8")
         listed = iam.list_mfa_devices(UserName="dave")["MFADevices"]
@@ -545,3 +549,81 @@ def test_cookies_csrf_and_headers(server):
     assert status == 303
     status, body, _ = http(base + "/console/signin", "x=" + "a" * 70000, {"Origin": base})
     assert status == 413 and "Request id" in body
+
+
+def test_tls_serves_api_and_console_with_secure_cookies(fresh, tmpdir_path):
+    import ssl
+    cert, key = os.path.join(tmpdir_path, "cert.pem"), os.path.join(tmpdir_path, "key.pem")
+    import subprocess
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    fresh.init()
+    fresh.start(extra=["--tls-cert", cert, "--tls-key", key])
+    assert fresh.endpoint.startswith("https://127.0.0.1:")
+    import boto3
+    import botocore.config
+    sts = boto3.client("sts", endpoint_url=fresh.endpoint, region_name="us-east-1", verify=cert,
+                       aws_access_key_id=fresh.root.access_key_id, aws_secret_access_key=fresh.root.secret_access_key,
+                       config=botocore.config.Config(retries={"max_attempts": 1}))
+    assert sts.get_caller_identity()["Account"] == fresh.account["account_id"]
+    ctx = ssl.create_default_context(cafile=cert)
+    with urllib.request.urlopen(fresh.endpoint.replace("127.0.0.1", "localhost") + "/console", context=ctx, timeout=30) as r:
+        assert r.status == 200
+        assert "Secure" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
+    # Plain HTTP to the TLS port gets no answer it could mistake for one.
+    with pytest.raises(Exception):
+        urllib.request.urlopen(fresh.endpoint.replace("https://", "http://") + "/console", timeout=10).read()
+
+
+def test_a_ceremony_begun_on_one_node_finishes_on_another(browser, server, tmpdir_path):
+    if server.backend != "postgres":
+        pytest.skip("several nodes share PostgreSQL")
+    account = make_console_user(server, "ivan")
+    node2 = server.second_node(tmpdir_path)
+    c = Console(browser, server, "two-nodes")
+    try:
+        c.sign_in_user(account, "ivan")
+        c.goto("/console/security/mfa/new")
+        c.page.get_by_label("Device name").fill("roaming")
+        c.page.get_by_label("Passkey or security key", exact=True).check()
+        c.button("Next").click()
+        # Node 1 began the ceremony; the browser's answer is taken instead of posted to node 1 ...
+        c.page.evaluate("() => { const f = document.getElementById('webauthn-form'); f.submit = () => { window.__cred = f.elements.credential.value; }; }")
+        c.button("Use security key").click()
+        c.page.wait_for_function("() => window.__cred")
+        cred = c.page.evaluate("() => window.__cred")
+        csrf = c.page.locator("input[name=csrf]").first.get_attribute("value")
+        cookie = "; ".join(f"{k['name']}={k['value']}" for k in c.context.cookies() if k["name"] == "iamd_session")
+        # ... and posted to node 2, which finishes it from the state in the database.
+        base2 = node2.endpoint.replace("127.0.0.1", "localhost")
+        status, _, h = http(base2 + "/console/security/mfa/key", urllib.parse.urlencode({"csrf": csrf, "credential": cred}),
+                            {"Origin": base2, "Cookie": cookie})
+        assert status == 303 and h["Location"] == "/console/security?notice=assigned", status
+        serials = [d["SerialNumber"] for d in server.iam().list_mfa_devices(UserName="ivan")["MFADevices"]]
+        assert len(serials) == 1 and ":u2f/user/ivan/roaming-" in serials[0]
+        # The ceremony is used up: the same answer again, on either node, assigns nothing more.
+        status, body, _ = http(base2 + "/console/security/mfa/key", urllib.parse.urlencode({"csrf": csrf, "credential": cred}),
+                               {"Origin": base2, "Cookie": cookie})
+        assert "expired" in body
+        assert len(server.iam().list_mfa_devices(UserName="ivan")["MFADevices"]) == 1
+    finally:
+        c.close()
+        node2.stop()
+
+
+def test_console_passwords_and_seeds_never_reach_the_trail(browser, server):
+    account = make_console_user(server, "judy")
+    c = Console(browser, server, "secrets")
+    try:
+        c.sign_in_user(account, "judy", "Wrong-Guess-99!")
+        c.sign_in_user(account, "judy")
+        seed, n = c.assign_app("judy-phone")
+    finally:
+        c.close()
+    from conftest import run_iamd
+    import base64
+    trail = run_iamd("audit", "export", *server.store_args(), "--since", "2000-01-01", "--format", "jsonl").stdout
+    assert "ConsoleLogin" in trail and "EnableMFADevice" in trail
+    for secret in (PASSWORD, "Wrong-Guess-99!", base64.b32encode(seed).decode().rstrip("=")):
+        assert secret not in trail

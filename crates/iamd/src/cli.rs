@@ -238,6 +238,12 @@ struct ServeArgs {
     /// http://localhost on any port for the local default).
     #[arg(long, env = "IAMD_WEBAUTHN_ORIGIN")]
     webauthn_origin: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "IAMD_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "IAMD_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -654,19 +660,84 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let mut iam = iam;
     iam.audit_sync_reads |= a.audit_sync_reads;
     crate::audit::digest::start_schedule(iam.clone(), std::time::Duration::from_secs(a.audit_digest_interval.max(1)), a.audit_retention_days);
-    let console = crate::console::Config::new(&a.webauthn_rp_id, a.webauthn_origin.as_deref(), (a.console_session_minutes.clamp(1, 7 * 24 * 60) * 60_000) as i64, false)?;
-    let app = App { iam: iam.clone(), regions: Arc::new(a.regions.clone()), console: Arc::new(console) };
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(c), Some(k)) => Some(tls_acceptor(c, k)?),
+        _ => None,
+    };
+    let console = crate::console::Config::new(&a.webauthn_rp_id, a.webauthn_origin.as_deref(), (a.console_session_minutes.clamp(1, 7 * 24 * 60) * 60_000) as i64, tls.is_some())?;
+    let app = App { iam: iam.clone(), regions: Arc::new(a.regions.clone()), console: Arc::new(console), tls: tls.is_some() };
     let router = axum::Router::new().fallback(api::handle).with_state(Arc::new(app));
-    tracing::info!(listen = %addr, backend = ?router_backend(s), "iamd serving IAM and STS");
-    println!("iamd: listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(listen = %addr, backend = ?router_backend(s), tls = tls.is_some(), "iamd serving IAM and STS");
+    println!("iamd: listening on {scheme}://{addr}");
+    println!("iamd: console at {scheme}://localhost:{}/console", addr.port());
     let _ = std::io::stdout().flush();
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    match tls {
+        None => {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(shutdown())
+                .await?
+        }
+        Some(acceptor) => serve_tls(listener, acceptor, router).await,
+    }
     // Records still in their group commit are written before the process ends.
     iam.audit.flush().await;
     tracing::info!("iamd stopped");
     Ok(())
+}
+
+/// A TLS acceptor for the certificate chain and key in these PEM files.
+fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("reading --tls-cert {}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("--tls-cert {}: not a PEM certificate chain", cert.display()))?;
+    if certs.is_empty() {
+        bail!("--tls-cert {}: no certificate in the file", cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("--tls-key {}: no PEM private key (PKCS#8, PKCS#1 or SEC1) in the file", key.display()))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("the TLS certificate and key do not match or are not supported")?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves HTTPS: each connection's TLS handshake, then HTTP/1.1 on it, until shutdown.
+async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor, router: axum::Router) {
+    use tower::ServiceExt;
+    let stop = shutdown();
+    tokio::pin!(stop);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => return,
+        };
+        let (acceptor, router) = (acceptor.clone(), router.clone());
+        tokio::spawn(async move {
+            // A client that never finishes its handshake does not hold a task for long.
+            let tls = match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(t)) => t,
+                _ => return,
+            };
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                router.clone().oneshot(req.map(axum::body::Body::new))
+            });
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(tls), service).await;
+        });
+    }
 }
 
 fn router_backend(s: &StoreArgs) -> &'static str {

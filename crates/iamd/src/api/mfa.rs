@@ -178,10 +178,18 @@ pub async fn get_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
         .await?
         .filter(|d| d.kind == Kind::U2f && d.owner.as_deref() == Some(owner.as_str()))
         .ok_or_else(|| mfa::no_such_device(&serial))?;
+    let certs = mfa::certifications(&app.iam, &d.device_id).await?;
     let mut x = Xml::new();
     x.opt("UserName", user.as_ref().map(|u| u.name.as_str())).text("SerialNumber", &d.serial);
     if let Some(t) = d.enabled_at {
         x.text("EnableDate", &iso8601(t));
+    }
+    if !certs.is_empty() {
+        x.open("Certifications");
+        for (k, v) in &certs {
+            x.open("entry").text("key", k).text("value", v).close("entry");
+        }
+        x.close("Certifications");
     }
     Ok(Some(x.buf))
 }

@@ -34,6 +34,8 @@ pub struct App {
     /// Regions a credential scope may name; empty = any (botocore signs with the client's region).
     pub regions: Arc<Vec<String>>,
     pub console: Arc<crate::console::Config>,
+    /// Served over TLS (`aws:SecureTransport`).
+    pub tls: bool,
 }
 
 /// Which Query service a request is for, from its credential scope.
