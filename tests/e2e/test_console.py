@@ -627,3 +627,45 @@ def test_console_passwords_and_seeds_never_reach_the_trail(browser, server):
     assert "ConsoleLogin" in trail and "EnableMFADevice" in trail
     for secret in (PASSWORD, "Wrong-Guess-99!", base64.b32encode(seed).decode().rstrip("=")):
         assert secret not in trail
+
+
+def test_own_access_keys_and_password_on_the_security_page(browser, server):
+    c = Console(browser, server, "keys-and-password")
+    try:
+        email, pw = server.account["root_email"], server.account["root_password"]
+        c.sign_in_root(email, pw)
+        c.goto("/console/security")
+        c.button("Create access key").click()
+        assert "This is the only time the secret access key is shown." in c.text()
+        akid = c.page.locator("#akid").inner_text().strip()
+        secret = c.page.locator("#secret").inner_text().strip()
+        c.shot("access-key-created")
+        from conftest import Creds
+        assert server.sts(Creds(akid, secret)).get_caller_identity()["Arn"].endswith(":root")
+        c.page.get_by_role("link", name="Done").click()
+        assert secret not in c.text()
+        c.page.locator("tr", has_text=akid).get_by_role("button", name="Deactivate").click()
+        assert "The access key was updated." in c.text()
+        assert {k["AccessKeyId"]: k["Status"] for k in server.iam().list_access_keys()["AccessKeyMetadata"]}[akid] == "Inactive"
+        c.page.locator("tr", has_text=akid).get_by_role("button", name="Delete").click()
+        assert "The access key was deleted." in c.text()
+        assert akid not in [k["AccessKeyId"] for k in server.iam().list_access_keys()["AccessKeyMetadata"]]
+        # Change the root password: a wrong old password is refused, then the new one signs in.
+        c.page.get_by_label("Old password").fill("not-the-password")
+        c.page.get_by_label("New password", exact=True).fill("Fresh-Root-Pass-7")
+        c.page.get_by_label("Retype new password").fill("Fresh-Root-Pass-7")
+        c.button("Change password").click()
+        assert "The old password is incorrect." in c.text()
+        c.page.get_by_label("Old password").fill(pw)
+        c.page.get_by_label("New password", exact=True).fill("Fresh-Root-Pass-7")
+        c.page.get_by_label("Retype new password").fill("Fresh-Root-Pass-7")
+        c.button("Change password").click()
+        assert "Your password was changed." in c.text()
+        c.shot("password-changed")
+        c.sign_out()
+        c.sign_in_root(email, pw)
+        assert "Your authentication information is incorrect" in c.text()
+        c.sign_in_root(email, "Fresh-Root-Pass-7")
+        assert "Welcome" in c.text()
+    finally:
+        c.close()
