@@ -282,9 +282,6 @@ impl Ctx {
             None => format!("root @ {}", self.principal.account_id),
         }
     }
-    pub fn nav(&self) -> (String, String) {
-        (self.who(), self.s.csrf.clone())
-    }
     pub fn user(&self) -> Option<&UserRef> {
         self.principal.user.as_ref()
     }
@@ -435,10 +432,15 @@ async fn finish_record<T>(app: &App, (r, cur): (Result<T, AwsError>, audit::Curr
         if let Err(e) = &r {
             ev.error = Some((e.code.to_string(), e.message.clone()));
         }
-        let n = app.iam.audit.push(ev, true);
-        app.iam.audit.wait(n).await;
+        write_now(app, ev).await;
     }
     r
+}
+
+/// Writes a record that no transaction carried, before the page answers.
+async fn write_now(app: &App, ev: audit::Event) {
+    let n = app.iam.audit.push(ev, true);
+    app.iam.audit.wait(n).await;
 }
 
 /// Whether the principal may do `action` on `resource` (to show or hide a part of a page).

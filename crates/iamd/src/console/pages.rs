@@ -1,7 +1,7 @@
 //! The console's pages and the actions behind their forms.
 
 use super::html::{self, csrf_field, error_box, esc, field, hidden, notice_box, when, Nav};
-use super::{act, can, clear_cookie, event, finish_record, json_params, pre_cookie, same_token, session_cookie, Ctx, Out, Req, R, PRE_COOKIE, STEP_TTL_MS};
+use super::{act, can, clear_cookie, event, finish_record, write_now, json_params, pre_cookie, same_token, session_cookie, Ctx, Out, Req, R, PRE_COOKIE, STEP_TTL_MS};
 use crate::api::params;
 use crate::api::App;
 use crate::audit;
@@ -16,13 +16,9 @@ use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential, Sec
 const GENERIC_FAILURE: &str = "Your authentication information is incorrect. Please try again.";
 const BAD_CODE: &str = "The MFA code is not valid. Wait for the next code and try again.";
 
-fn full_nav(ctx: &Ctx) -> (String, String) {
-    ctx.nav()
-}
-
 fn frame(ctx: &Ctx, title: &str, body: &str, scripts: bool) -> Out {
-    let (who, csrf) = full_nav(ctx);
-    let nav = Nav { who: &who, csrf: &csrf, full: ctx.s.stage == Stage::Full };
+    let who = ctx.who();
+    let nav = Nav { who: &who, csrf: &ctx.s.csrf, full: ctx.s.stage == Stage::Full };
     Out::page(html::page(title, Some(&nav), body, scripts))
 }
 
@@ -120,8 +116,7 @@ pub async fn signin(app: &App, r: &Req) -> R {
     if let Err(wait) = cs::count_attempt(&app.iam, &scopes).await? {
         failure_identity(&mut ev, account_for_record);
         ev.error = Some(("Throttled".into(), "Failed authentication".into()));
-        let n = app.iam.audit.push(ev, true);
-        app.iam.audit.wait(n).await;
+        write_now(app, ev).await;
         let msg = format!("Too many failed sign-in attempts. Wait {wait} seconds, then try again.");
         return Ok(signin_page(app, root, Some(&msg), account_in, name_in).status(429));
     }
@@ -135,8 +130,7 @@ pub async fn signin(app: &App, r: &Req) -> R {
     let Some(cand) = cand.filter(|_| ok) else {
         failure_identity(&mut ev, account_for_record);
         ev.error = Some(("Failed".into(), "Failed authentication".into()));
-        let n = app.iam.audit.push(ev, true);
-        app.iam.audit.wait(n).await;
+        write_now(app, ev).await;
         tracing::info!(request_id = r.request_id, source_ip = r.ip, "console sign-in refused");
         return Ok(signin_page(app, root, Some(GENERIC_FAILURE), account_in, name_in).status(401));
     };
@@ -273,7 +267,7 @@ pub async fn mfa_verify(app: &App, r: &Req, ctx: &Ctx) -> R {
     signin_identity(&mut ev, ctx.account(), user.as_ref());
     ev.additional = Some(json!({"LoginTo": format!("{}/console", r.origin), "MobileVersion": "No", "MFAIdentifier": d.serial, "MFAUsed": "Yes"}));
     let (account, owner) = (ctx.account().to_string(), ctx.owner().to_string());
-    let outcome = if d.kind == Kind::U2f {
+    let (res, cur) = if d.kind == Kind::U2f {
         let cred = r.form("credential");
         let state = cs::take_ceremony(&app.iam, &ctx.s.token_hash, "auth").await?;
         let (Some(state), Ok(pkc)) = (state, serde_json::from_str::<PublicKeyCredential>(cred)) else {
@@ -291,34 +285,21 @@ pub async fn mfa_verify(app: &App, r: &Req, ctx: &Ctx) -> R {
             sk.update_credential(&res)?;
             Some(mfa::Asserted { device_id: dev.device_id.clone(), counter: res.counter() as i64, credential: serde_json::to_vec(&sk).ok()? })
         };
-        finish_record(app, audit::scope(ev, mfa::check_u2f(&app.iam, &account, &owner, verify)).await).await?
+        audit::scope(ev, mfa::check_u2f(&app.iam, &account, &owner, verify)).await
     } else {
         let code = r.form("code").trim().to_string();
         if !params::AUTH_CODE.accepts(&code) || !code.chars().all(|c| c.is_ascii_digit()) {
             return mfa_verify_page(app, ctx, Some(BAD_CODE)).await;
         }
-        let serial = d.serial.clone();
-        let (res, cur) = audit::scope(ev, mfa::check_code(&app.iam, &account, &owner, &serial, &code)).await;
-        let flat = match res {
-            Ok(Ok(dev)) => Ok(Ok(dev)),
-            Ok(Err(refusal)) => Err((refusal.error(), true)),
-            Err(e) => Err((e, false)),
-        };
-        match flat {
-            Ok(v) => {
-                finish_record(app, (Ok::<_, AwsError>(()), cur)).await?;
-                v
-            }
-            Err((e, refused)) => {
-                let code = e.code;
-                let _ = finish_record::<()>(app, (Err(e.clone()), cur)).await;
-                if !refused {
-                    return Err(e);
-                }
-                debug_assert_eq!(code, "AccessDenied");
-                Err(mfa::Refusal::BadCode)
-            }
-        }
+        audit::scope(ev, mfa::check_code(&app.iam, &account, &owner, &d.serial, &code)).await
+    };
+    // A refusal is the record's error; the record is written here when the check committed none
+    // (a refusal while the principal waits).
+    let refused = matches!(res, Ok(Err(_)));
+    let outcome = match finish_record(app, (res.and_then(|r| r.map_err(mfa::Refusal::error)), cur)).await {
+        Ok(dev) => Ok(dev),
+        Err(_) if refused => Err(()),
+        Err(e) => return Err(e),
     };
     match outcome {
         Ok(dev) => {
@@ -405,6 +386,16 @@ fn password_error(e: &AwsError) -> String {
     }
 }
 
+/// Whether the principal may change its own password: root always; a user with iam:ChangePassword
+/// on itself, or when the account's password policy lets users change theirs (as the API decides).
+async fn may_change_password(app: &App, ctx: &Ctx) -> Result<bool, AwsError> {
+    match ctx.user() {
+        None => Ok(true),
+        Some(_) => Ok(can(app, ctx, "ChangePassword", &self_arn(ctx)).await?
+            || accounts::get_password_policy(&app.iam, ctx.account()).await?.is_some_and(|p| p.allow_users_to_change_password)),
+    }
+}
+
 pub async fn change_password(app: &App, r: &Req, ctx: &Ctx) -> R {
     if let Some(m) = password_input_error(r) {
         return security(app, r, ctx, Some(Err(m.to_string()))).await;
@@ -412,7 +403,7 @@ pub async fn change_password(app: &App, r: &Req, ctx: &Ctx) -> R {
     let res = match ctx.user() {
         Some(u) => {
             let arn = user_arn(ctx.account(), &u.path, &u.name);
-            let allowed = can(app, ctx, "ChangePassword", &arn).await? || accounts::get_password_policy(&app.iam, ctx.account()).await?.is_some_and(|p| p.allow_users_to_change_password);
+            let allowed = may_change_password(app, ctx).await?;
             act(app, r, ctx, "ChangePassword", json!({}), async {
                 if !allowed {
                     return Err(AwsError::access_denied(format!("User: {arn} is not authorized to perform: iam:ChangePassword on resource: {arn}")));
@@ -524,10 +515,7 @@ pub async fn security(app: &App, r: &Req, ctx: &Ctx, message: Option<Result<Stri
     body.push_str("</div>");
 
     // Password
-    let can_pw = match ctx.user() {
-        None => true,
-        Some(_) => can(app, ctx, "ChangePassword", &me).await? || accounts::get_password_policy(&app.iam, ctx.account()).await?.is_some_and(|p| p.allow_users_to_change_password),
-    };
+    let can_pw = may_change_password(app, ctx).await?;
     body.push_str(r#"<div class="card"><h2>Console password</h2>"#);
     if can_pw {
         body.push_str(&format!(
