@@ -3,7 +3,7 @@
 
 use crate::api::{self, App};
 use crate::crypto::{self, Sealer};
-use crate::domain::{accounts, Iam};
+use crate::domain::{accounts, Iam, Owner};
 use crate::store::{self, Store};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -50,6 +50,10 @@ enum Command {
     /// The audit trail: digests, verification, export, pruning.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Print the action table: every IAM, STS and CloudTrail action served, with its service, whether
+    /// it is read-only and the kind of target it is authorized on (JSON).
+    #[command(after_help = "Example:\n  iamd actions | jq -r '.[] | select(.target == \"user-or-caller\") | .action'")]
+    Actions,
 }
 
 #[derive(Subcommand, Debug)]
@@ -324,6 +328,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Mfa(cmd) => mfa_command(cmd).await,
         Command::Audit(cmd) => audit_command(cmd).await,
+        Command::Actions => {
+            println!("{}", crate::api::action::table_json());
+            Ok(())
+        }
         Command::Account(AccountCommand::List { store, json }) => {
             let iam = open(&store).await?;
             let list = accounts::list_accounts(&iam).await?;
@@ -418,21 +426,21 @@ async fn mfa_command(cmd: MfaCommand) -> anyhow::Result<()> {
         }
         MfaCommand::EnableRoot { store, account, serial, code1, code2 } => {
             let iam = open(&store).await?;
-            audited(&iam, "EnableMFADevice", &account, serde_json::json!({"userName": "AWS ROOT USER", "serialNumber": serial}), mfa::enable(&iam, &account, "", &serial, &code1, &code2)).await.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            audited(&iam, "EnableMFADevice", &account, serde_json::json!({"userName": "AWS ROOT USER", "serialNumber": serial}), mfa::enable(&iam, &account, &Owner::Root, &serial, None, &code1, &code2)).await.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             tracing::info!(account, serial, "root MFA device enabled from the command line");
             println!("enabled {serial} for the root user of {account}");
             Ok(())
         }
         MfaCommand::DeactivateRoot { store, account, serial } => {
             let iam = open(&store).await?;
-            audited(&iam, "DeactivateMFADevice", &account, serde_json::json!({"userName": "AWS ROOT USER", "serialNumber": serial}), mfa::deactivate(&iam, &account, "", &serial)).await.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            audited(&iam, "DeactivateMFADevice", &account, serde_json::json!({"userName": "AWS ROOT USER", "serialNumber": serial}), mfa::deactivate(&iam, &account, &Owner::Root, &serial)).await.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             tracing::warn!(account, serial, "break-glass: root MFA device deactivated from the server's command line");
             println!("deactivated {serial} for the root user of {account}");
             Ok(())
         }
         MfaCommand::ListRoot { store, account, json } => {
             let iam = open(&store).await?;
-            let list = mfa::list_for_owner(&iam, &account, "").await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let list = mfa::list_for_owner(&iam, &account, &Owner::Root).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
             let rows: Vec<serde_json::Value> = list
                 .iter()
                 .map(|d| serde_json::json!({"serial": d.serial, "type": d.kind.label(), "enabled": d.enabled_at.map(crate::domain::iso8601)}))

@@ -2,6 +2,7 @@
 //! anyone else needs an identity-policy Allow and no explicit Deny, evaluated by the `policy` crate
 //! with the request's context keys (including `aws:MultiFactorAuthPresent` and `…Age`).
 
+use super::action::Action;
 use super::{App, Caller};
 use crate::domain::{iso8601, policies};
 use crate::error::{AwsError, Result};
@@ -56,47 +57,45 @@ pub fn set_mfa_keys(ctx: &mut Context, mfa: Option<&(i64, String)>, in_session: 
     }
 }
 
-/// Decides `service:action` on `resource` for the caller; AccessDenied in AWS's two forms.
-pub async fn authorize(app: &App, c: &Caller, action: &str, resource: &str) -> Result<()> {
-    if c.principal.is_root() {
-        return Ok(());
-    }
-    let full = if action.contains(':') { action.to_string() } else { format!("iam:{action}") };
-    // Handlers name another user as `user/NAME`; the real ARN carries the user's path.
-    let resolved;
-    let resource = match resource.strip_prefix(&format!("arn:aws:iam::{}:user/", c.principal.account_id)) {
-        Some(name) if !name.is_empty() && !name.contains('/') && c.principal.user.as_ref().is_none_or(|u| !u.name.eq_ignore_ascii_case(name)) => {
-            match crate::domain::users::find(&app.iam.store.read, &c.principal.account_id, name).await? {
-                Some(u) if u.path != "/" => {
-                    resolved = crate::domain::user_arn(&c.principal.account_id, &u.path, &u.name);
-                    resolved.as_str()
-                }
-                _ => resource,
-            }
-        }
-        _ => resource,
-    };
+/// The identity-policy decision for `action` on `resource` (root: always Allow in its own account).
+/// Callers that may override an implicit deny (a trust policy naming the caller, the account's
+/// AllowUsersToChangePassword) use this; an explicit Deny is never overridden.
+pub async fn decide(app: &App, c: &Caller, action: Action, resource: &str) -> Result<Decision> {
     let list = match (&c.principal.role, &c.principal.user) {
         (Some(r), _) => policies::effective_role(&app.iam, &r.role_id).await?,
         (None, Some(u)) => policies::effective(&app.iam, &u.user_id).await?,
-        (None, None) => return Ok(()),
+        (None, None) => return Ok(Decision::Allow),
     };
     let mut ctx = context(app, c);
     for (k, v) in &list.principal_tags {
         ctx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
     }
+    let full = action.policy_name();
     let refs: Vec<&policy::Policy> = list.policies.iter().map(|p| p.as_ref()).collect();
     let (decision, _) = policy::evaluate(&refs, &policy::Request { action: &full, resource, context: &ctx, principal_arn: None, principal_account: None });
+    Ok(decision)
+}
+
+/// AccessDenied in AWS's two forms for a refused decision.
+pub fn denied(c: &Caller, action: Action, resource: &str, decision: Decision) -> AwsError {
+    let full = action.policy_name();
     match decision {
-        Decision::Allow => Ok(()),
-        Decision::ExplicitDeny => Err(AwsError::access_denied(format!(
+        Decision::ExplicitDeny => AwsError::access_denied(format!(
             "User: {} is not authorized to perform: {full} on resource: {resource} with an explicit deny in an identity-based policy",
             c.principal.arn()
-        ))),
-        Decision::ImplicitDeny => Err(AwsError::access_denied(format!(
+        )),
+        _ => AwsError::access_denied(format!(
             "User: {} is not authorized to perform: {full} on resource: {resource} because no identity-based policy allows the {full} action",
             c.principal.arn()
-        ))),
+        )),
     }
 }
 
+/// Decides `action` on `resource` for the caller; AccessDenied in AWS's two forms. `resource` must
+/// be the canonical ARN the resolver (`api::target`) produced, never the caller's spelling.
+pub async fn authorize(app: &App, c: &Caller, action: Action, resource: &str) -> Result<()> {
+    match decide(app, c, action, resource).await? {
+        Decision::Allow => Ok(()),
+        d => Err(denied(c, action, resource, d)),
+    }
+}

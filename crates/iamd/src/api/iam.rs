@@ -3,9 +3,10 @@
 
 use super::params::{self, Params};
 use super::xml::Xml;
-use super::{mfa, policies, roles, App, Caller, Service};
+use super::action::Action;
+use super::{mfa, policies, roles, target, App, Caller};
 use crate::domain::passwords::PasswordPolicy;
-use crate::domain::{accounts, iso8601, keys, user_arn, users, UserRef};
+use crate::domain::{accounts, iso8601, keys, user_arn, users, Owner};
 use crate::error::{AwsError, Result};
 
 pub type Out = Result<Option<String>>;
@@ -14,23 +15,6 @@ pub use super::authz::authorize;
 
 pub fn account(c: &Caller) -> &str {
     &c.principal.account_id
-}
-
-/// The resource ARN for actions on a user named in the request, or the caller when none is named.
-pub fn user_resource(c: &Caller, name: Option<&str>) -> String {
-    match (name, &c.principal.user) {
-        (Some(n), Some(u)) if n.eq_ignore_ascii_case(&u.name) => user_arn(account(c), &u.path, &u.name),
-        (Some(n), _) => user_arn(account(c), "/", n),
-        (None, _) => c.principal.arn(),
-    }
-}
-
-/// The principal a `UserName`-optional operation acts on: the named user, or the caller (None = root).
-async fn target(app: &App, c: &Caller, name: Option<&str>) -> Result<Option<UserRef>> {
-    match name {
-        Some(n) => Ok(Some(users::resolve(&app.iam, account(c), n).await?)),
-        None => Ok(c.principal.user.clone()),
-    }
 }
 
 pub fn write_user(x: &mut Xml, u: &users::User, account: &str, with_tags: bool) {
@@ -45,100 +29,100 @@ pub fn write_user(x: &mut Xml, u: &users::User, account: &str, with_tags: bool) 
     }
 }
 
-pub async fn dispatch(app: &App, c: &Caller, action: &str, p: &mut Params) -> Out {
-    match (c.service, action) {
-        (Service::Sts, "GetCallerIdentity") => get_caller_identity(c, p),
-        (Service::Sts, "GetSessionToken") => mfa::get_session_token(app, c, p).await,
-        (Service::Sts, "AssumeRole") => roles::assume_role(app, c, p).await,
-        (Service::Iam, "CreateRole") => roles::create_role(app, c, p).await,
-        (Service::Iam, "GetRole") => roles::get_role(app, c, p).await,
-        (Service::Iam, "ListRoles") => roles::list_roles(app, c, p).await,
-        (Service::Iam, "UpdateRole") => roles::update_role(app, c, p).await,
-        (Service::Iam, "UpdateAssumeRolePolicy") => roles::update_assume_role_policy(app, c, p).await,
-        (Service::Iam, "DeleteRole") => roles::delete_role(app, c, p).await,
-        (Service::Iam, "TagRole") => roles::tag_role(app, c, p).await,
-        (Service::Iam, "UntagRole") => roles::untag_role(app, c, p).await,
-        (Service::Iam, "ListRoleTags") => roles::list_role_tags(app, c, p).await,
-        (Service::Iam, "PutRolePolicy") => roles::role_policy(app, c, p, "Put").await,
-        (Service::Iam, "GetRolePolicy") => roles::role_policy(app, c, p, "Get").await,
-        (Service::Iam, "DeleteRolePolicy") => roles::role_policy(app, c, p, "Delete").await,
-        (Service::Iam, "ListRolePolicies") => roles::role_policy(app, c, p, "List").await,
-        (Service::Iam, "AttachRolePolicy") => roles::role_attachment(app, c, p, "Attach").await,
-        (Service::Iam, "DetachRolePolicy") => roles::role_attachment(app, c, p, "Detach").await,
-        (Service::Iam, "ListAttachedRolePolicies") => roles::role_attachment(app, c, p, "List").await,
-        (Service::Iam, "SimulatePrincipalPolicy") => roles::simulate_principal_policy(app, c, p).await,
-        (Service::Iam, "SimulateCustomPolicy") => roles::simulate_custom_policy(app, c, p).await,
-        (Service::Iam, "PutUserPolicy") => policies::put_user_policy(app, c, p).await,
-        (Service::Iam, "GetUserPolicy") => policies::get_user_policy(app, c, p).await,
-        (Service::Iam, "ListUserPolicies") => policies::list_user_policies(app, c, p).await,
-        (Service::Iam, "DeleteUserPolicy") => policies::delete_user_policy(app, c, p).await,
-        (Service::Iam, "CreateGroup") => policies::create_group(app, c, p).await,
-        (Service::Iam, "GetGroup") => policies::get_group(app, c, p).await,
-        (Service::Iam, "ListGroups") => policies::list_groups(app, c, p).await,
-        (Service::Iam, "UpdateGroup") => policies::update_group(app, c, p).await,
-        (Service::Iam, "DeleteGroup") => policies::delete_group(app, c, p).await,
-        (Service::Iam, "AddUserToGroup") => policies::add_user_to_group(app, c, p).await,
-        (Service::Iam, "RemoveUserFromGroup") => policies::remove_user_from_group(app, c, p).await,
-        (Service::Iam, "ListGroupsForUser") => policies::list_groups_for_user(app, c, p).await,
-        (Service::Iam, "PutGroupPolicy") => policies::put_group_policy(app, c, p).await,
-        (Service::Iam, "GetGroupPolicy") => policies::get_group_policy(app, c, p).await,
-        (Service::Iam, "ListGroupPolicies") => policies::list_group_policies(app, c, p).await,
-        (Service::Iam, "DeleteGroupPolicy") => policies::delete_group_policy(app, c, p).await,
-        (Service::Iam, "CreatePolicy") => policies::create_policy(app, c, p).await,
-        (Service::Iam, "GetPolicy") => policies::get_policy(app, c, p).await,
-        (Service::Iam, "ListPolicies") => policies::list_policies(app, c, p).await,
-        (Service::Iam, "DeletePolicy") => policies::delete_policy(app, c, p).await,
-        (Service::Iam, "CreatePolicyVersion") => policies::create_policy_version(app, c, p).await,
-        (Service::Iam, "GetPolicyVersion") => policies::get_policy_version(app, c, p).await,
-        (Service::Iam, "ListPolicyVersions") => policies::list_policy_versions(app, c, p).await,
-        (Service::Iam, "DeletePolicyVersion") => policies::delete_policy_version(app, c, p).await,
-        (Service::Iam, "SetDefaultPolicyVersion") => policies::set_default_policy_version(app, c, p).await,
-        (Service::Iam, "AttachUserPolicy") => policies::attachment(app, c, p, "user", "Attach").await,
-        (Service::Iam, "DetachUserPolicy") => policies::attachment(app, c, p, "user", "Detach").await,
-        (Service::Iam, "ListAttachedUserPolicies") => policies::attachment(app, c, p, "user", "List").await,
-        (Service::Iam, "AttachGroupPolicy") => policies::attachment(app, c, p, "group", "Attach").await,
-        (Service::Iam, "DetachGroupPolicy") => policies::attachment(app, c, p, "group", "Detach").await,
-        (Service::Iam, "ListAttachedGroupPolicies") => policies::attachment(app, c, p, "group", "List").await,
-        (Service::Iam, "ListEntitiesForPolicy") => policies::list_entities_for_policy(app, c, p).await,
-        (Service::Iam, "CreateVirtualMFADevice") => mfa::create_virtual_mfa_device(app, c, p).await,
-        (Service::Iam, "EnableMFADevice") => mfa::enable_mfa_device(app, c, p).await,
-        (Service::Iam, "ResyncMFADevice") => mfa::resync_mfa_device(app, c, p).await,
-        (Service::Iam, "DeactivateMFADevice") => mfa::deactivate_mfa_device(app, c, p).await,
-        (Service::Iam, "DeleteVirtualMFADevice") => mfa::delete_virtual_mfa_device(app, c, p).await,
-        (Service::Iam, "ListMFADevices") => mfa::list_mfa_devices(app, c, p).await,
-        (Service::Iam, "ListVirtualMFADevices") => mfa::list_virtual_mfa_devices(app, c, p).await,
-        (Service::Iam, "GetMFADevice") => mfa::get_mfa_device(app, c, p).await,
-        (Service::Iam, "TagMFADevice") => mfa::tag_mfa_device(app, c, p).await,
-        (Service::Iam, "UntagMFADevice") => mfa::untag_mfa_device(app, c, p).await,
-        (Service::Iam, "ListMFADeviceTags") => mfa::list_mfa_device_tags(app, c, p).await,
-        (Service::Iam, "GenerateCredentialReport") => mfa::generate_credential_report(app, c, p).await,
-        (Service::Iam, "GetCredentialReport") => mfa::get_credential_report(app, c, p).await,
-        (Service::Iam, "CreateUser") => create_user(app, c, p).await,
-        (Service::Iam, "GetUser") => get_user(app, c, p).await,
-        (Service::Iam, "ListUsers") => list_users(app, c, p).await,
-        (Service::Iam, "UpdateUser") => update_user(app, c, p).await,
-        (Service::Iam, "DeleteUser") => delete_user(app, c, p).await,
-        (Service::Iam, "TagUser") => tag_user(app, c, p).await,
-        (Service::Iam, "UntagUser") => untag_user(app, c, p).await,
-        (Service::Iam, "ListUserTags") => list_user_tags(app, c, p).await,
-        (Service::Iam, "CreateLoginProfile") => create_login_profile(app, c, p).await,
-        (Service::Iam, "GetLoginProfile") => get_login_profile(app, c, p).await,
-        (Service::Iam, "UpdateLoginProfile") => update_login_profile(app, c, p).await,
-        (Service::Iam, "DeleteLoginProfile") => delete_login_profile(app, c, p).await,
-        (Service::Iam, "ChangePassword") => change_password(app, c, p).await,
-        (Service::Iam, "UpdateAccountPasswordPolicy") => update_password_policy(app, c, p).await,
-        (Service::Iam, "GetAccountPasswordPolicy") => get_password_policy(app, c, p).await,
-        (Service::Iam, "DeleteAccountPasswordPolicy") => delete_password_policy(app, c, p).await,
-        (Service::Iam, "CreateAccessKey") => create_access_key(app, c, p).await,
-        (Service::Iam, "ListAccessKeys") => list_access_keys(app, c, p).await,
-        (Service::Iam, "UpdateAccessKey") => update_access_key(app, c, p).await,
-        (Service::Iam, "DeleteAccessKey") => delete_access_key(app, c, p).await,
-        (Service::Iam, "GetAccessKeyLastUsed") => get_access_key_last_used(app, c, p).await,
-        (Service::Iam, "CreateAccountAlias") => create_account_alias(app, c, p).await,
-        (Service::Iam, "ListAccountAliases") => list_account_aliases(app, c, p).await,
-        (Service::Iam, "DeleteAccountAlias") => delete_account_alias(app, c, p).await,
-        (Service::Iam, "GetAccountSummary") => get_account_summary(app, c, p).await,
-        (s, _) => Err(AwsError::invalid_action(format!("Could not find operation {action} for version {}", s.version()))),
+pub async fn dispatch(app: &App, c: &Caller, action: Action, p: &mut Params) -> Out {
+    match action {
+        Action::GetCallerIdentity => get_caller_identity(c, p),
+        Action::GetSessionToken => mfa::get_session_token(app, c, p).await,
+        Action::AssumeRole => roles::assume_role(app, c, p).await,
+        Action::CreateRole => roles::create_role(app, c, p).await,
+        Action::GetRole => roles::get_role(app, c, p).await,
+        Action::ListRoles => roles::list_roles(app, c, p).await,
+        Action::UpdateRole => roles::update_role(app, c, p).await,
+        Action::UpdateAssumeRolePolicy => roles::update_assume_role_policy(app, c, p).await,
+        Action::DeleteRole => roles::delete_role(app, c, p).await,
+        Action::TagRole => roles::tag_role(app, c, p).await,
+        Action::UntagRole => roles::untag_role(app, c, p).await,
+        Action::ListRoleTags => roles::list_role_tags(app, c, p).await,
+        Action::PutRolePolicy => roles::role_policy(app, c, p, "Put").await,
+        Action::GetRolePolicy => roles::role_policy(app, c, p, "Get").await,
+        Action::DeleteRolePolicy => roles::role_policy(app, c, p, "Delete").await,
+        Action::ListRolePolicies => roles::role_policy(app, c, p, "List").await,
+        Action::AttachRolePolicy => roles::role_attachment(app, c, p, "Attach").await,
+        Action::DetachRolePolicy => roles::role_attachment(app, c, p, "Detach").await,
+        Action::ListAttachedRolePolicies => roles::role_attachment(app, c, p, "List").await,
+        Action::SimulatePrincipalPolicy => roles::simulate_principal_policy(app, c, p).await,
+        Action::SimulateCustomPolicy => roles::simulate_custom_policy(app, c, p).await,
+        Action::PutUserPolicy => policies::put_user_policy(app, c, p).await,
+        Action::GetUserPolicy => policies::get_user_policy(app, c, p).await,
+        Action::ListUserPolicies => policies::list_user_policies(app, c, p).await,
+        Action::DeleteUserPolicy => policies::delete_user_policy(app, c, p).await,
+        Action::CreateGroup => policies::create_group(app, c, p).await,
+        Action::GetGroup => policies::get_group(app, c, p).await,
+        Action::ListGroups => policies::list_groups(app, c, p).await,
+        Action::UpdateGroup => policies::update_group(app, c, p).await,
+        Action::DeleteGroup => policies::delete_group(app, c, p).await,
+        Action::AddUserToGroup => policies::add_user_to_group(app, c, p).await,
+        Action::RemoveUserFromGroup => policies::remove_user_from_group(app, c, p).await,
+        Action::ListGroupsForUser => policies::list_groups_for_user(app, c, p).await,
+        Action::PutGroupPolicy => policies::put_group_policy(app, c, p).await,
+        Action::GetGroupPolicy => policies::get_group_policy(app, c, p).await,
+        Action::ListGroupPolicies => policies::list_group_policies(app, c, p).await,
+        Action::DeleteGroupPolicy => policies::delete_group_policy(app, c, p).await,
+        Action::CreatePolicy => policies::create_policy(app, c, p).await,
+        Action::GetPolicy => policies::get_policy(app, c, p).await,
+        Action::ListPolicies => policies::list_policies(app, c, p).await,
+        Action::DeletePolicy => policies::delete_policy(app, c, p).await,
+        Action::CreatePolicyVersion => policies::create_policy_version(app, c, p).await,
+        Action::GetPolicyVersion => policies::get_policy_version(app, c, p).await,
+        Action::ListPolicyVersions => policies::list_policy_versions(app, c, p).await,
+        Action::DeletePolicyVersion => policies::delete_policy_version(app, c, p).await,
+        Action::SetDefaultPolicyVersion => policies::set_default_policy_version(app, c, p).await,
+        Action::AttachUserPolicy => policies::attachment(app, c, p, "user", "Attach").await,
+        Action::DetachUserPolicy => policies::attachment(app, c, p, "user", "Detach").await,
+        Action::ListAttachedUserPolicies => policies::attachment(app, c, p, "user", "List").await,
+        Action::AttachGroupPolicy => policies::attachment(app, c, p, "group", "Attach").await,
+        Action::DetachGroupPolicy => policies::attachment(app, c, p, "group", "Detach").await,
+        Action::ListAttachedGroupPolicies => policies::attachment(app, c, p, "group", "List").await,
+        Action::ListEntitiesForPolicy => policies::list_entities_for_policy(app, c, p).await,
+        Action::CreateVirtualMFADevice => mfa::create_virtual_mfa_device(app, c, p).await,
+        Action::EnableMFADevice => mfa::enable_mfa_device(app, c, p).await,
+        Action::ResyncMFADevice => mfa::resync_mfa_device(app, c, p).await,
+        Action::DeactivateMFADevice => mfa::deactivate_mfa_device(app, c, p).await,
+        Action::DeleteVirtualMFADevice => mfa::delete_virtual_mfa_device(app, c, p).await,
+        Action::ListMFADevices => mfa::list_mfa_devices(app, c, p).await,
+        Action::ListVirtualMFADevices => mfa::list_virtual_mfa_devices(app, c, p).await,
+        Action::GetMFADevice => mfa::get_mfa_device(app, c, p).await,
+        Action::TagMFADevice => mfa::tag_mfa_device(app, c, p).await,
+        Action::UntagMFADevice => mfa::untag_mfa_device(app, c, p).await,
+        Action::ListMFADeviceTags => mfa::list_mfa_device_tags(app, c, p).await,
+        Action::GenerateCredentialReport => mfa::generate_credential_report(app, c, p).await,
+        Action::GetCredentialReport => mfa::get_credential_report(app, c, p).await,
+        Action::CreateUser => create_user(app, c, p).await,
+        Action::GetUser => get_user(app, c, p).await,
+        Action::ListUsers => list_users(app, c, p).await,
+        Action::UpdateUser => update_user(app, c, p).await,
+        Action::DeleteUser => delete_user(app, c, p).await,
+        Action::TagUser => tag_user(app, c, p).await,
+        Action::UntagUser => untag_user(app, c, p).await,
+        Action::ListUserTags => list_user_tags(app, c, p).await,
+        Action::CreateLoginProfile => create_login_profile(app, c, p).await,
+        Action::GetLoginProfile => get_login_profile(app, c, p).await,
+        Action::UpdateLoginProfile => update_login_profile(app, c, p).await,
+        Action::DeleteLoginProfile => delete_login_profile(app, c, p).await,
+        Action::ChangePassword => change_password(app, c, p).await,
+        Action::UpdateAccountPasswordPolicy => update_password_policy(app, c, p).await,
+        Action::GetAccountPasswordPolicy => get_password_policy(app, c, p).await,
+        Action::DeleteAccountPasswordPolicy => delete_password_policy(app, c, p).await,
+        Action::CreateAccessKey => create_access_key(app, c, p).await,
+        Action::ListAccessKeys => list_access_keys(app, c, p).await,
+        Action::UpdateAccessKey => update_access_key(app, c, p).await,
+        Action::DeleteAccessKey => delete_access_key(app, c, p).await,
+        Action::GetAccessKeyLastUsed => get_access_key_last_used(app, c, p).await,
+        Action::CreateAccountAlias => create_account_alias(app, c, p).await,
+        Action::ListAccountAliases => list_account_aliases(app, c, p).await,
+        Action::DeleteAccountAlias => delete_account_alias(app, c, p).await,
+        Action::GetAccountSummary => get_account_summary(app, c, p).await,
+        Action::LookupEvents => Err(AwsError::invalid_action("LookupEvents is a CloudTrail JSON operation")),
     }
 }
 
@@ -156,7 +140,7 @@ async fn create_user(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.opt("PermissionsBoundary", &params::Spec { min: 20, max: 2048, pattern: None, sensitive: false });
     p.finish()?;
     params::check_duplicate_tag_keys(&tags)?;
-    authorize(app, c, "CreateUser", &user_arn(account(c), &path, &name)).await?;
+    target::new_entity(app, c, Action::CreateUser, &user_arn(account(c), &path, &name)).await?;
     if p.raw("PermissionsBoundary").is_some() {
         return Err(AwsError::invalid_input("Permissions boundaries are not supported by this server yet."));
     }
@@ -171,20 +155,19 @@ async fn create_user(app: &App, c: &Caller, p: &mut Params) -> Out {
 async fn get_user(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::EXISTING_USER_NAME);
     p.finish()?;
-    authorize(app, c, "GetUser", &user_resource(c, name.as_deref())).await?;
+    let owner = target::owner(app, c, Action::GetUser, name.as_deref()).await?;
     let mut x = Xml::new();
     x.open("User");
-    match (name, &c.principal.user) {
-        (None, None) => {
+    match owner {
+        Owner::Root => {
             let created: i64 = sqlx::query_scalar("SELECT created_at FROM accounts WHERE account_id = $1")
                 .bind(account(c))
                 .fetch_one(&app.iam.store.read)
                 .await?;
-            x.text("UserId", account(c)).text("Arn", &c.principal.arn()).text("CreateDate", &iso8601(created));
+            x.text("UserId", account(c)).text("Arn", &Owner::Root.arn(account(c))).text("CreateDate", &iso8601(created));
         }
-        (name, me) => {
-            let n = name.or_else(|| me.as_ref().map(|u| u.name.clone())).unwrap_or_default();
-            let u = users::get(&app.iam, account(c), &n).await?;
+        Owner::User(u) => {
+            let u = users::get(&app.iam, account(c), &u.name).await?;
             write_user(&mut x, &u, account(c), true);
         }
     }
@@ -196,7 +179,7 @@ async fn list_users(app: &App, c: &Caller, p: &mut Params) -> Out {
     let prefix = p.opt("PathPrefix", &params::PATH_PREFIX).unwrap_or_else(|| "/".into());
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(app, c, "ListUsers", &format!("arn:aws:iam::{}:user/", account(c))).await?;
+    target::listing(app, c, Action::ListUsers, "user").await?;
     let start = decode_marker(marker.as_deref())?;
     let (list, next) = users::list(&app.iam, account(c), &prefix, start.as_deref(), max).await?;
     let mut x = Xml::new();
@@ -229,16 +212,20 @@ async fn update_user(app: &App, c: &Caller, p: &mut Params) -> Out {
     let new_name = p.opt("NewUserName", &params::USER_NAME);
     let new_path = p.opt("NewPath", &params::PATH);
     p.finish()?;
-    authorize(app, c, "UpdateUser", &user_resource(c, Some(&name))).await?;
-    users::update(&app.iam, account(c), &name, new_name.as_deref(), new_path.as_deref()).await?;
+    // Renaming or moving needs permission on the user as it is and as it will be (AWS: "on both the
+    // source object and the target object").
+    let u = target::user(app, c, Action::UpdateUser, &name).await?;
+    let to = user_arn(account(c), new_path.as_deref().unwrap_or(&u.path), new_name.as_deref().unwrap_or(&u.name));
+    authorize(app, c, Action::UpdateUser, &to).await?;
+    users::update(&app.iam, account(c), &u.name, new_name.as_deref(), new_path.as_deref()).await?;
     Ok(None)
 }
 
 async fn delete_user(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("UserName", &params::EXISTING_USER_NAME);
     p.finish()?;
-    authorize(app, c, "DeleteUser", &user_resource(c, Some(&name))).await?;
-    users::delete(&app.iam, account(c), &name).await?;
+    let u = target::user(app, c, Action::DeleteUser, &name).await?;
+    users::delete(&app.iam, account(c), &u.name).await?;
     Ok(None)
 }
 
@@ -247,8 +234,8 @@ async fn tag_user(app: &App, c: &Caller, p: &mut Params) -> Out {
     let tags = p.tags(true);
     p.finish()?;
     params::check_duplicate_tag_keys(&tags)?;
-    authorize(app, c, "TagUser", &user_resource(c, Some(&name))).await?;
-    users::tag(&app.iam, account(c), &name, &tags).await?;
+    let u = target::user(app, c, Action::TagUser, &name).await?;
+    users::tag(&app.iam, account(c), &u.name, &tags).await?;
     Ok(None)
 }
 
@@ -256,8 +243,8 @@ async fn untag_user(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("UserName", &params::EXISTING_USER_NAME);
     let keys = p.string_list("TagKeys", &params::TAG_KEY, 50, true);
     p.finish()?;
-    authorize(app, c, "UntagUser", &user_resource(c, Some(&name))).await?;
-    users::untag(&app.iam, account(c), &name, &keys).await?;
+    let u = target::user(app, c, Action::UntagUser, &name).await?;
+    users::untag(&app.iam, account(c), &u.name, &keys).await?;
     Ok(None)
 }
 
@@ -265,8 +252,8 @@ async fn list_user_tags(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("UserName", &params::EXISTING_USER_NAME);
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(app, c, "ListUserTags", &user_resource(c, Some(&name))).await?;
-    let u = users::get(&app.iam, account(c), &name).await?;
+    let u = target::user(app, c, Action::ListUserTags, &name).await?;
+    let u = users::get(&app.iam, account(c), &u.name).await?;
     let (tags, next) = mfa::page(u.tags, |(k, _)| k.to_lowercase(), decode_marker(marker.as_deref())?, max);
     let mut x = Xml::new();
     x.tags("Tags", &tags).paging(next.map(|n| encode_marker(&n)).as_deref());
@@ -283,18 +270,12 @@ fn write_login_profile(lp: &users::LoginProfile) -> String {
     x.buf
 }
 
-/// Login-profile operations need an IAM user: the named one, or the calling user (root has none).
-async fn login_user(app: &App, c: &Caller, name: Option<&str>) -> Result<UserRef> {
-    target(app, c, name).await?.ok_or_else(|| AwsError::validation("1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null"))
-}
-
 async fn create_login_profile(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::USER_NAME);
     let password = p.opt("Password", &params::PASSWORD);
     let reset = p.boolean("PasswordResetRequired").unwrap_or(false);
     p.finish()?;
-    authorize(app, c, "CreateLoginProfile", &user_resource(c, name.as_deref())).await?;
-    let user = login_user(app, c, name.as_deref()).await?;
+    let user = target::calling_user(app, c, Action::CreateLoginProfile, name.as_deref()).await?;
     let password = password.ok_or_else(|| AwsError::invalid_input("A password is required to create a login profile."))?;
     let lp = users::create_login_profile(&app.iam, account(c), &user, &password, reset).await?;
     Ok(Some(write_login_profile(&lp)))
@@ -303,8 +284,7 @@ async fn create_login_profile(app: &App, c: &Caller, p: &mut Params) -> Out {
 async fn get_login_profile(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::USER_NAME);
     p.finish()?;
-    authorize(app, c, "GetLoginProfile", &user_resource(c, name.as_deref())).await?;
-    let user = login_user(app, c, name.as_deref()).await?;
+    let user = target::calling_user(app, c, Action::GetLoginProfile, name.as_deref()).await?;
     Ok(Some(write_login_profile(&users::get_login_profile(&app.iam, &user).await?)))
 }
 
@@ -313,8 +293,7 @@ async fn update_login_profile(app: &App, c: &Caller, p: &mut Params) -> Out {
     let password = p.opt("Password", &params::PASSWORD);
     let reset = p.boolean("PasswordResetRequired");
     p.finish()?;
-    authorize(app, c, "UpdateLoginProfile", &user_resource(c, Some(&name))).await?;
-    let user = users::resolve(&app.iam, account(c), &name).await?;
+    let user = target::user(app, c, Action::UpdateLoginProfile, &name).await?.as_ref();
     users::update_login_profile(&app.iam, account(c), &user, password.as_deref(), reset).await?;
     Ok(None)
 }
@@ -322,8 +301,7 @@ async fn update_login_profile(app: &App, c: &Caller, p: &mut Params) -> Out {
 async fn delete_login_profile(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::USER_NAME);
     p.finish()?;
-    authorize(app, c, "DeleteLoginProfile", &user_resource(c, name.as_deref())).await?;
-    let user = login_user(app, c, name.as_deref()).await?;
+    let user = target::calling_user(app, c, Action::DeleteLoginProfile, name.as_deref()).await?;
     users::delete_login_profile(&app.iam, &user).await?;
     Ok(None)
 }
@@ -335,14 +313,20 @@ async fn change_password(app: &App, c: &Caller, p: &mut Params) -> Out {
     let Some(user) = c.principal.user.clone() else {
         return Err(AwsError::invalid_user_type("The request was rejected because the type of user for the transaction was incorrect."));
     };
-    // Without the policy engine, an IAM user may change their own password exactly when the
-    // account's password policy allows users to (AllowUsersToChangePassword).
-    let allowed = accounts::get_password_policy(&app.iam, account(c)).await?.is_some_and(|p| p.allow_users_to_change_password);
-    if !allowed {
-        authorize(app, c, "ChangePassword", &c.principal.arn()).await?;
-    }
+    may_change_password(app, c, &user).await?;
     users::change_password(&app.iam, account(c), &user, &old, &new).await?;
     Ok(None)
+}
+
+/// ChangePassword on the caller's own user: an identity-policy Allow, or the account's
+/// AllowUsersToChangePassword in place of one. An explicit Deny refuses either way.
+pub async fn may_change_password(app: &App, c: &Caller, user: &crate::domain::UserRef) -> Result<()> {
+    let arn = user_arn(account(c), &user.path, &user.name);
+    match super::authz::decide(app, c, Action::ChangePassword, &arn).await? {
+        policy::Decision::Allow => Ok(()),
+        policy::Decision::ImplicitDeny if accounts::get_password_policy(&app.iam, account(c)).await?.is_some_and(|p| p.allow_users_to_change_password) => Ok(()),
+        d => Err(super::authz::denied(c, Action::ChangePassword, &arn, d)),
+    }
 }
 
 async fn update_password_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
@@ -359,14 +343,14 @@ async fn update_password_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
         hard_expiry: p.boolean("HardExpiry"),
     };
     p.finish()?;
-    authorize(app, c, "UpdateAccountPasswordPolicy", "*").await?;
+    target::account(app, c, Action::UpdateAccountPasswordPolicy).await?;
     accounts::put_password_policy(&app.iam, account(c), Some(&policy)).await?;
     Ok(None)
 }
 
 async fn get_password_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
-    authorize(app, c, "GetAccountPasswordPolicy", "*").await?;
+    target::account(app, c, Action::GetAccountPasswordPolicy).await?;
     let pol = accounts::get_password_policy(&app.iam, account(c)).await?.ok_or_else(|| accounts::no_password_policy(account(c)))?;
     let mut x = Xml::new();
     x.open("PasswordPolicy")
@@ -392,7 +376,7 @@ async fn get_password_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
 
 async fn delete_password_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
-    authorize(app, c, "DeleteAccountPasswordPolicy", "*").await?;
+    target::account(app, c, Action::DeleteAccountPasswordPolicy).await?;
     if !accounts::put_password_policy(&app.iam, account(c), None).await? {
         return Err(accounts::no_password_policy(account(c)));
     }
@@ -402,12 +386,11 @@ async fn delete_password_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
 async fn create_access_key(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::EXISTING_USER_NAME);
     p.finish()?;
-    authorize(app, c, "CreateAccessKey", &user_resource(c, name.as_deref())).await?;
-    let user = target(app, c, name.as_deref()).await?;
-    let (id, secret, created) = keys::create(&app.iam, account(c), user.as_ref()).await?;
+    let owner = target::owner(app, c, Action::CreateAccessKey, name.as_deref()).await?;
+    let (id, secret, created) = keys::create(&app.iam, account(c), &owner).await?;
     let mut x = Xml::new();
     x.open("AccessKey")
-        .opt("UserName", user.as_ref().map(|u| u.name.as_str()))
+        .opt("UserName", owner.user().map(|u| u.name.as_str()))
         .text("AccessKeyId", &id)
         .text("Status", "Active")
         .text("SecretAccessKey", &secret)
@@ -420,12 +403,11 @@ async fn list_access_keys(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::EXISTING_USER_NAME);
     let (_marker, _max) = p.paging();
     p.finish()?;
-    authorize(app, c, "ListAccessKeys", &user_resource(c, name.as_deref())).await?;
-    let user = target(app, c, name.as_deref()).await?;
-    let list = keys::list(&app.iam, account(c), user.as_ref()).await?;
+    let owner = target::owner(app, c, Action::ListAccessKeys, name.as_deref()).await?;
+    let list = keys::list(&app.iam, account(c), &owner).await?;
     let mut x = Xml::new();
     x.list("AccessKeyMetadata", &list, |x, k| {
-        x.opt("UserName", user.as_ref().map(|u| u.name.as_str()))
+        x.opt("UserName", owner.user().map(|u| u.name.as_str()))
             .text("AccessKeyId", &k.access_key_id)
             .text("Status", &k.status)
             .text("CreateDate", &iso8601(k.created_at));
@@ -440,9 +422,8 @@ async fn update_access_key(app: &App, c: &Caller, p: &mut Params) -> Out {
     let key = p.req("AccessKeyId", &params::ACCESS_KEY_ID);
     let status = p.enumeration("Status", &["Active", "Inactive", "Expired"], true);
     p.finish()?;
-    authorize(app, c, "UpdateAccessKey", &user_resource(c, name.as_deref())).await?;
-    let user = target(app, c, name.as_deref()).await?;
-    keys::update_status(&app.iam, account(c), user.as_ref(), &key, &status.unwrap_or_default()).await?;
+    let owner = target::owner(app, c, Action::UpdateAccessKey, name.as_deref()).await?;
+    keys::update_status(&app.iam, account(c), &owner, &key, &status.unwrap_or_default()).await?;
     Ok(None)
 }
 
@@ -450,21 +431,21 @@ async fn delete_access_key(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::EXISTING_USER_NAME);
     let key = p.req("AccessKeyId", &params::ACCESS_KEY_ID);
     p.finish()?;
-    authorize(app, c, "DeleteAccessKey", &user_resource(c, name.as_deref())).await?;
-    let user = target(app, c, name.as_deref()).await?;
-    keys::delete(&app.iam, account(c), user.as_ref(), &key).await?;
+    let owner = target::owner(app, c, Action::DeleteAccessKey, name.as_deref()).await?;
+    keys::delete(&app.iam, account(c), &owner, &key).await?;
     Ok(None)
 }
 
 async fn get_access_key_last_used(app: &App, c: &Caller, p: &mut Params) -> Out {
     let key = p.req("AccessKeyId", &params::ACCESS_KEY_ID);
     p.finish()?;
-    authorize(app, c, "GetAccessKeyLastUsed", &user_resource(c, None)).await?;
-    let lu = keys::last_used(&app.iam, account(c), &key).await?.ok_or_else(|| {
-        AwsError::access_denied(format!("User: {} is not authorized to perform: iam:GetAccessKeyLastUsed on resource: access key {key}", c.principal.arn()))
-    })?;
+    // Authorized on the key's owner. A key that does not exist, is another account's, or is root's
+    // (to anyone but root) gets the same AccessDenied, as AWS answers for an unknown key.
+    let unknown = || AwsError::access_denied(format!("User: {} is not authorized to perform: iam:GetAccessKeyLastUsed on resource: access key {key}", c.principal.arn()));
+    let lu = keys::last_used(&app.iam, account(c), &key).await?.filter(|lu| c.principal.is_root() || !lu.owner.is_root()).ok_or_else(unknown)?;
+    authorize(app, c, Action::GetAccessKeyLastUsed, &lu.owner.arn(account(c))).await?;
     let mut x = Xml::new();
-    x.opt("UserName", lu.user_name.as_deref()).open("AccessKeyLastUsed");
+    x.opt("UserName", lu.owner.user().map(|u| u.name.as_str())).open("AccessKeyLastUsed");
     match lu.last_used_at {
         Some(t) => x.text("LastUsedDate", &iso8601(t)).text("ServiceName", lu.service.as_deref().unwrap_or("N/A")).text("Region", lu.region.as_deref().unwrap_or("N/A")),
         None => x.text("ServiceName", "N/A").text("Region", "N/A"),
@@ -476,7 +457,7 @@ async fn get_access_key_last_used(app: &App, c: &Caller, p: &mut Params) -> Out 
 async fn create_account_alias(app: &App, c: &Caller, p: &mut Params) -> Out {
     let alias = p.req("AccountAlias", &params::ACCOUNT_ALIAS);
     p.finish()?;
-    authorize(app, c, "CreateAccountAlias", "*").await?;
+    target::account(app, c, Action::CreateAccountAlias).await?;
     if alias.len() == 12 && alias.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AwsError::invalid_input("An account alias cannot be a 12-digit number."));
     }
@@ -487,7 +468,7 @@ async fn create_account_alias(app: &App, c: &Caller, p: &mut Params) -> Out {
 async fn list_account_aliases(app: &App, c: &Caller, p: &mut Params) -> Out {
     let _ = p.paging();
     p.finish()?;
-    authorize(app, c, "ListAccountAliases", "*").await?;
+    target::account(app, c, Action::ListAccountAliases).await?;
     let alias = accounts::get_alias(&app.iam, account(c)).await?;
     let list: Vec<String> = alias.into_iter().collect();
     let mut x = Xml::new();
@@ -501,14 +482,14 @@ async fn list_account_aliases(app: &App, c: &Caller, p: &mut Params) -> Out {
 async fn delete_account_alias(app: &App, c: &Caller, p: &mut Params) -> Out {
     let alias = p.req("AccountAlias", &params::ACCOUNT_ALIAS);
     p.finish()?;
-    authorize(app, c, "DeleteAccountAlias", "*").await?;
+    target::account(app, c, Action::DeleteAccountAlias).await?;
     accounts::delete_alias(&app.iam, account(c), &alias).await?;
     Ok(None)
 }
 
 async fn get_account_summary(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
-    authorize(app, c, "GetAccountSummary", "*").await?;
+    target::account(app, c, Action::GetAccountSummary).await?;
     let map = accounts::summary(&app.iam, account(c)).await?;
     let mut x = Xml::new();
     x.open("SummaryMap");

@@ -1,35 +1,17 @@
 //! MFA operations (IAM) and GetSessionToken (STS).
 
-use super::iam::{account, authorize, decode_marker, encode_marker, user_resource, write_user, Out};
+use super::action::Action;
+use super::iam::{account, decode_marker, encode_marker, write_user, Out};
 use super::params::{self, Params};
 use super::xml::Xml;
-use super::{App, Caller};
+use super::{target, App, Caller};
 use crate::domain::mfa::{self, Kind};
-use crate::domain::{iso8601, report, sessions, users, UserRef};
+use crate::domain::{is_root_column, iso8601, report, sessions, Owner};
 use crate::error::AwsError;
 use base64::Engine;
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// The principal an MFA operation with an optional UserName acts on: the named user, or the caller.
-async fn owner_for(app: &App, c: &Caller, name: Option<&str>) -> Result<(String, Option<UserRef>), AwsError> {
-    match name {
-        Some(n) => {
-            let u = users::resolve(&app.iam, account(c), n).await?;
-            Ok((u.user_id.clone(), Some(u)))
-        }
-        None => Ok((mfa::owner_of(c.principal.user.as_ref()).to_string(), c.principal.user.clone())),
-    }
-}
-
-fn mfa_resource(c: &Caller, serial: &str) -> String {
-    if serial.starts_with("arn:") {
-        serial.to_string()
-    } else {
-        format!("arn:aws:iam::{}:mfa/{serial}", account(c))
-    }
 }
 
 pub async fn create_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
@@ -39,7 +21,7 @@ pub async fn create_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) ->
     p.finish()?;
     params::check_duplicate_tag_keys(&tags)?;
     let serial = mfa::virtual_serial(account(c), &path, &name);
-    authorize(app, c, "CreateVirtualMFADevice", &serial).await?;
+    target::new_entity(app, c, Action::CreateVirtualMFADevice, &serial).await?;
     let d = mfa::create_virtual(&app.iam, account(c), &name, &path, &tags).await?;
     let mut x = Xml::new();
     x.open("VirtualMFADevice")
@@ -59,9 +41,8 @@ pub async fn enable_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let c1 = p.req("AuthenticationCode1", &params::AUTH_CODE);
     let c2 = p.req("AuthenticationCode2", &params::AUTH_CODE);
     p.finish()?;
-    authorize(app, c, "EnableMFADevice", &user_resource(c, Some(&name))).await?;
-    let (owner, _) = owner_for(app, c, Some(&name)).await?;
-    mfa::enable(&app.iam, account(c), &owner, &serial, &c1, &c2).await?;
+    let owner = Owner::User(target::user(app, c, Action::EnableMFADevice, &name).await?.as_ref());
+    mfa::enable(&app.iam, account(c), &owner, &serial, None, &c1, &c2).await?;
     Ok(None)
 }
 
@@ -71,8 +52,7 @@ pub async fn resync_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let c1 = p.req("AuthenticationCode1", &params::AUTH_CODE);
     let c2 = p.req("AuthenticationCode2", &params::AUTH_CODE);
     p.finish()?;
-    authorize(app, c, "ResyncMFADevice", &user_resource(c, Some(&name))).await?;
-    let (owner, _) = owner_for(app, c, Some(&name)).await?;
+    let owner = Owner::User(target::user(app, c, Action::ResyncMFADevice, &name).await?.as_ref());
     mfa::resync(&app.iam, account(c), &owner, &serial, &c1, &c2).await?;
     Ok(None)
 }
@@ -81,18 +61,17 @@ pub async fn deactivate_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out
     let name = p.opt("UserName", &params::EXISTING_USER_NAME);
     let serial = p.req("SerialNumber", &params::SERIAL);
     p.finish()?;
-    authorize(app, c, "DeactivateMFADevice", &user_resource(c, name.as_deref())).await?;
-    let (owner, _) = owner_for(app, c, name.as_deref()).await?;
+    let owner = target::owner(app, c, Action::DeactivateMFADevice, name.as_deref()).await?;
     let dev = mfa::deactivate(&app.iam, account(c), &owner, &serial).await?;
-    tracing::info!(account = account(c), serial = %dev.serial, owner = %owner, "MFA device deactivated");
+    tracing::info!(account = account(c), serial = %dev.serial, owner = %owner.arn(account(c)), "MFA device deactivated");
     Ok(None)
 }
 
 pub async fn delete_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let serial = p.req("SerialNumber", &params::SERIAL);
     p.finish()?;
-    authorize(app, c, "DeleteVirtualMFADevice", &mfa_resource(c, &serial)).await?;
-    mfa::delete_virtual(&app.iam, account(c), &serial).await?;
+    let d = target::device(app, c, Action::DeleteVirtualMFADevice, &serial).await?;
+    mfa::delete_virtual(&app.iam, account(c), d.as_ref().map_or(serial.as_str(), |d| d.serial.as_str())).await?;
     Ok(None)
 }
 
@@ -109,17 +88,11 @@ pub async fn list_mfa_devices(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::EXISTING_USER_NAME);
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(app, c, "ListMFADevices", &user_resource(c, name.as_deref())).await?;
-    let (user, list) = match name.as_deref() {
-        Some(n) => {
-            let (u, list) = mfa::list_for_user_name(&app.iam, account(c), n).await?.ok_or_else(|| users::no_such_user(n))?;
-            (Some(u), list)
-        }
-        None => (c.principal.user.clone(), mfa::list_for_owner(&app.iam, account(c), mfa::owner_of(c.principal.user.as_ref())).await?),
-    };
+    let owner = target::owner(app, c, Action::ListMFADevices, name.as_deref()).await?;
+    let list = mfa::list_for_owner(&app.iam, account(c), &owner).await?;
     let start = decode_marker(marker.as_deref())?;
     let (list, next) = page(list, |d| format!("{:020}/{}", d.enabled_at.unwrap_or(0), d.serial), start, max);
-    let user_name = user.map(|u| u.name).unwrap_or_else(|| "root".into());
+    let user_name = owner.user().map(|u| u.name.clone()).unwrap_or_else(|| "root".into());
     let mut x = Xml::new();
     x.list("MFADevices", &list, |x, d| {
         x.text("UserName", &user_name).text("SerialNumber", &d.serial).text("EnableDate", &iso8601(d.enabled_at.unwrap_or(d.created_at)));
@@ -132,11 +105,11 @@ pub async fn list_virtual_mfa_devices(app: &App, c: &Caller, p: &mut Params) -> 
     let status = p.enumeration("AssignmentStatus", &["Assigned", "Unassigned", "Any"], false).unwrap_or_else(|| "Any".into());
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(app, c, "ListVirtualMFADevices", "*").await?;
+    target::account(app, c, Action::ListVirtualMFADevices).await?;
     let list = mfa::list_virtual(&app.iam, account(c), &status).await?;
     let start = decode_marker(marker.as_deref())?;
     let (list, next) = page(list, |(d, _)| d.serial.clone(), start, max);
-    let root_created: Option<i64> = if list.iter().any(|(d, _)| d.owner.as_deref() == Some("")) {
+    let root_created: Option<i64> = if list.iter().any(|(d, _)| d.owner.as_deref().is_some_and(is_root_column)) {
         Some(sqlx::query_scalar("SELECT created_at FROM accounts WHERE account_id = $1").bind(account(c)).fetch_one(&app.iam.store.read).await?)
     } else {
         None
@@ -145,7 +118,7 @@ pub async fn list_virtual_mfa_devices(app: &App, c: &Caller, p: &mut Params) -> 
     x.list("VirtualMFADevices", &list, |x, (d, u)| {
         x.text("SerialNumber", &d.serial);
         match (d.owner.as_deref(), u) {
-            (Some(""), _) => {
+            (Some(o), _) if is_root_column(o) => {
                 x.open("User")
                     .text("UserId", account(c))
                     .text("Arn", &format!("arn:aws:iam::{}:root", account(c)))
@@ -171,16 +144,15 @@ pub async fn get_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let serial = p.req("SerialNumber", &params::SERIAL);
     let name = p.opt("UserName", &params::USER_NAME);
     p.finish()?;
-    authorize(app, c, "GetMFADevice", &user_resource(c, name.as_deref())).await?;
-    let (owner, user) = owner_for(app, c, name.as_deref()).await?;
+    let owner = target::owner(app, c, Action::GetMFADevice, name.as_deref()).await?;
     // "For this API, we only accept FIDO security key ARNs."
     let d = mfa::get(&app.iam, account(c), &serial)
         .await?
-        .filter(|d| d.kind == Kind::U2f && d.owner.as_deref() == Some(owner.as_str()))
+        .filter(|d| d.kind == Kind::U2f && d.owner.as_deref() == Some(owner.column()))
         .ok_or_else(|| mfa::no_such_device(&serial))?;
     let certs = mfa::certifications(&app.iam, &d.device_id).await?;
     let mut x = Xml::new();
-    x.opt("UserName", user.as_ref().map(|u| u.name.as_str())).text("SerialNumber", &d.serial);
+    x.opt("UserName", owner.user().map(|u| u.name.as_str())).text("SerialNumber", &d.serial);
     if let Some(t) = d.enabled_at {
         x.text("EnableDate", &iso8601(t));
     }
@@ -199,8 +171,8 @@ pub async fn tag_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let tags = p.tags(true);
     p.finish()?;
     params::check_duplicate_tag_keys(&tags)?;
-    authorize(app, c, "TagMFADevice", &mfa_resource(c, &serial)).await?;
-    mfa::tag(&app.iam, account(c), &serial, &tags).await?;
+    let d = target::device(app, c, Action::TagMFADevice, &serial).await?.ok_or_else(|| mfa::no_such_virtual(&serial))?;
+    mfa::tag(&app.iam, account(c), &d.serial, &tags).await?;
     Ok(None)
 }
 
@@ -208,8 +180,8 @@ pub async fn untag_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let serial = p.req("SerialNumber", &params::SERIAL);
     let keys = p.string_list("TagKeys", &params::TAG_KEY, 50, true);
     p.finish()?;
-    authorize(app, c, "UntagMFADevice", &mfa_resource(c, &serial)).await?;
-    mfa::untag(&app.iam, account(c), &serial, &keys).await?;
+    let d = target::device(app, c, Action::UntagMFADevice, &serial).await?.ok_or_else(|| mfa::no_such_virtual(&serial))?;
+    mfa::untag(&app.iam, account(c), &d.serial, &keys).await?;
     Ok(None)
 }
 
@@ -217,8 +189,8 @@ pub async fn list_mfa_device_tags(app: &App, c: &Caller, p: &mut Params) -> Out 
     let serial = p.req("SerialNumber", &params::SERIAL);
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(app, c, "ListMFADeviceTags", &mfa_resource(c, &serial)).await?;
-    let tags = mfa::tags(&app.iam, account(c), &serial).await?;
+    let d = target::device(app, c, Action::ListMFADeviceTags, &serial).await?.ok_or_else(|| mfa::no_such_virtual(&serial))?;
+    let tags = mfa::tags(&app.iam, account(c), &d.serial).await?;
     let start = decode_marker(marker.as_deref())?;
     let (tags, next) = page(tags, |(k, _)| k.to_lowercase(), start, max);
     let mut x = Xml::new();
@@ -228,7 +200,7 @@ pub async fn list_mfa_device_tags(app: &App, c: &Caller, p: &mut Params) -> Out 
 
 pub async fn generate_credential_report(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
-    authorize(app, c, "GenerateCredentialReport", "*").await?;
+    target::account(app, c, Action::GenerateCredentialReport).await?;
     let (state, description) = report::generate(&app.iam, account(c)).await?;
     let mut x = Xml::new();
     x.text("State", state).text("Description", description);
@@ -237,7 +209,7 @@ pub async fn generate_credential_report(app: &App, c: &Caller, p: &mut Params) -
 
 pub async fn get_credential_report(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
-    authorize(app, c, "GetCredentialReport", "*").await?;
+    target::account(app, c, Action::GetCredentialReport).await?;
     let (content, at) = report::get(&app.iam, account(c)).await?;
     let mut x = Xml::new();
     x.text("Content", &b64(&content)).text("ReportFormat", "text/csv").text("GeneratedTime", &iso8601(at));
@@ -261,7 +233,7 @@ pub fn credentials_record(issued: &sessions::Issued, assumed: Option<(String, St
 
 /// The MFA of an STS request (GetSessionToken, AssumeRole): none when it names neither a device nor a
 /// code; (time, serial) when `owner`'s device accepts the code; AWS's AccessDenied texts otherwise.
-pub async fn check_request_mfa(app: &App, c: &Caller, owner: &str, serial: Option<String>, code: Option<String>) -> Result<Option<(i64, String)>, AwsError> {
+pub async fn check_request_mfa(app: &App, c: &Caller, owner: &Owner, serial: Option<String>, code: Option<String>) -> Result<Option<(i64, String)>, AwsError> {
     match (serial, code) {
         (None, None) => Ok(None),
         (Some(serial), Some(code)) => match mfa::check_code(&app.iam, account(c), owner, &serial, &code).await? {
@@ -283,13 +255,14 @@ pub async fn get_session_token(app: &App, c: &Caller, p: &mut Params) -> Out {
     if c.session.is_some() {
         return Err(AwsError::access_denied("Cannot call GetSessionToken with session credentials"));
     }
-    let owner = mfa::owner_of(c.principal.user.as_ref()).to_string();
+    // Only long-term credentials reach here: the owner is root or an IAM user, never a role.
+    let owner = Owner::of(&c.principal).ok_or_else(|| AwsError::access_denied("Cannot call GetSessionToken with session credentials"))?;
     // Root sessions last at most an hour; longer requests silently become one hour, as in AWS.
     let duration = if c.principal.is_root() { duration.min(3600) } else { duration };
     // The credentials are made first so that the record committed with the MFA check can name them.
     let checked = serial.as_ref().map(|s| (app.iam.clock.now_ms(), s.clone()));
     // (The check finds the device by exactly this serial, so the session names it as given.)
-    let issued = sessions::issue(&app.iam, account(c), &owner, duration, checked, None);
+    let issued = sessions::issue(&app.iam, account(c), owner.column(), duration, checked, None);
     crate::audit::respond(credentials_record(&issued, None));
     check_request_mfa(app, c, &owner, serial, code).await?;
     let mut x = Xml::new();

@@ -2,8 +2,10 @@
 //! at the Action), dispatch it, and encode the answer or the error. One request id names the request
 //! in the XML, the `x-amzn-RequestId` header and the log line.
 
+pub mod action;
 pub mod authz;
 pub mod iam;
+pub mod target;
 pub mod policies;
 pub mod roles;
 pub mod mfa;
@@ -157,7 +159,10 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
         if caller.service == Service::Iam && caller.session.as_ref().is_some_and(|s| s.mfa.is_none() && s.role.is_none()) {
             return Err(AwsError::invalid_token());
         }
-        let result = iam::dispatch(app, &caller, &action, &mut params).await?;
+        let Some(op) = action::Action::parse(caller.service, &action) else {
+            return Err(AwsError::invalid_action(format!("Could not find operation {action} for version {version}")));
+        };
+        let result = iam::dispatch(app, &caller, op, &mut params).await?;
         Ok::<_, AwsError>(Reply::Query(action.clone(), result))
     };
     // A bug must not take the connection down without an answer: a panic becomes InternalFailure.
@@ -217,9 +222,13 @@ fn json_error(e: &AwsError) -> String {
     serde_json::json!({"__type": code, "message": e.message}).to_string()
 }
 
-/// CloudTrail's readOnly: reads, and the STS calls that only hand out credentials.
+/// CloudTrail's readOnly: the action table's, for the actions iamd serves; for a name it does not
+/// serve (recorded as refused), whether the name reads like a read.
 pub fn read_only(action: &str) -> bool {
-    action.starts_with("Get") || action.starts_with("List") || action.starts_with("Simulate") || action.starts_with("Lookup") || action == "AssumeRole"
+    match action::Action::by_name(action) {
+        Some(a) => a.read_only(),
+        None => action.starts_with("Get") || action.starts_with("List") || action.starts_with("Simulate") || action.starts_with("Lookup"),
+    }
 }
 
 /// The caller as CloudTrail's userIdentity.

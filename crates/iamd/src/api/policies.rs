@@ -1,13 +1,15 @@
 //! Policy and group operations: inline user and group policies, managed policies and their
 //! versions, attachments, groups and memberships.
 
-use super::iam::{account, authorize, decode_marker, encode_marker, user_resource, write_user, Out};
+use super::action::Action;
+use super::iam::{account, authorize, decode_marker, encode_marker, write_user, Out};
 use super::mfa::page;
 use super::params::{self, encode_doc, Params, Spec, DESCRIPTION, DOCUMENT, GROUP_NAME, POLICY_NAME};
 use super::xml::Xml;
+use super::target::{self, group_arn};
 use super::{App, Caller};
-use crate::domain::policies::{self, Owner};
-use crate::domain::{iso8601, users};
+use crate::domain::policies::{self, Holder};
+use crate::domain::iso8601;
 use crate::error::AwsError;
 
 fn version_ok(s: &str) -> bool {
@@ -23,10 +25,6 @@ fn managed_path_ok(s: &str) -> bool {
 const VERSION_ID: Spec = Spec { min: 1, max: 128, pattern: Some((version_ok, r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?")), sensitive: false };
 const MANAGED_PATH: Spec = Spec { min: 1, max: 512, pattern: Some((managed_path_ok, r"((/[A-Za-z0-9\.,\+@=_-]+)*)/")), sensitive: false };
 
-fn group_arn(acct: &str, path: &str, name: &str) -> String {
-    format!("arn:aws:iam::{acct}:group{path}{name}")
-}
-
 // ---- inline user policies ----
 
 pub async fn put_user_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
@@ -34,9 +32,8 @@ pub async fn put_user_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("PolicyName", &POLICY_NAME);
     let doc = p.req("PolicyDocument", &DOCUMENT);
     p.finish()?;
-    authorize(app, c, "PutUserPolicy", &user_resource(c, Some(&user))).await?;
-    let u = users::resolve(&app.iam, account(c), &user).await?;
-    policies::put_inline(&app.iam, Owner::User, &u.user_id, &u.name, &name, &doc).await?;
+    let u = target::user(app, c, Action::PutUserPolicy, &user).await?;
+    policies::put_inline(&app.iam, Holder::User, &u.user_id, &u.name, &name, &doc).await?;
     Ok(None)
 }
 
@@ -44,9 +41,8 @@ pub async fn get_user_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     let user = p.req("UserName", &params::EXISTING_USER_NAME);
     let name = p.req("PolicyName", &POLICY_NAME);
     p.finish()?;
-    authorize(app, c, "GetUserPolicy", &user_resource(c, Some(&user))).await?;
-    let u = users::resolve(&app.iam, account(c), &user).await?;
-    let doc = policies::get_inline(&app.iam, Owner::User, &u.user_id, &name).await?;
+    let u = target::user(app, c, Action::GetUserPolicy, &user).await?;
+    let doc = policies::get_inline(&app.iam, Holder::User, &u.user_id, &name).await?;
     let mut x = Xml::new();
     x.text("UserName", &u.name).text("PolicyName", &name).text("PolicyDocument", &encode_doc(&doc));
     Ok(Some(x.buf))
@@ -56,9 +52,8 @@ pub async fn list_user_policies(app: &App, c: &Caller, p: &mut Params) -> Out {
     let user = p.req("UserName", &params::EXISTING_USER_NAME);
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(app, c, "ListUserPolicies", &user_resource(c, Some(&user))).await?;
-    let u = users::resolve(&app.iam, account(c), &user).await?;
-    let names = policies::list_inline(&app.iam, Owner::User, &u.user_id).await?;
+    let u = target::user(app, c, Action::ListUserPolicies, &user).await?;
+    let names = policies::list_inline(&app.iam, Holder::User, &u.user_id).await?;
     names_page(names, marker, max)
 }
 
@@ -74,17 +69,12 @@ pub async fn delete_user_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     let user = p.req("UserName", &params::EXISTING_USER_NAME);
     let name = p.req("PolicyName", &POLICY_NAME);
     p.finish()?;
-    authorize(app, c, "DeleteUserPolicy", &user_resource(c, Some(&user))).await?;
-    let u = users::resolve(&app.iam, account(c), &user).await?;
-    policies::delete_inline(&app.iam, Owner::User, &u.user_id, &name).await?;
+    let u = target::user(app, c, Action::DeleteUserPolicy, &user).await?;
+    policies::delete_inline(&app.iam, Holder::User, &u.user_id, &name).await?;
     Ok(None)
 }
 
 // ---- groups ----
-
-async fn group(app: &App, c: &Caller, name: &str) -> Result<policies::Group, AwsError> {
-    policies::find_group(&app.iam.store.read, account(c), name).await?.ok_or_else(|| policies::no_such_group(name))
-}
 
 fn write_group(x: &mut Xml, acct: &str, g: &policies::Group) {
     x.text("Path", &g.path).text("GroupName", &g.name).text("GroupId", &g.group_id).text("Arn", &group_arn(acct, &g.path, &g.name)).text("CreateDate", &iso8601(g.created_at));
@@ -94,7 +84,7 @@ pub async fn create_group(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("GroupName", &GROUP_NAME);
     let path = p.opt("Path", &params::PATH).unwrap_or_else(|| "/".into());
     p.finish()?;
-    authorize(app, c, "CreateGroup", &group_arn(account(c), &path, &name)).await?;
+    target::new_entity(app, c, Action::CreateGroup, &group_arn(account(c), &path, &name)).await?;
     let g = policies::create_group(&app.iam, account(c), &name, &path).await?;
     let mut x = Xml::new();
     x.open("Group");
@@ -107,10 +97,9 @@ pub async fn get_group(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("GroupName", &GROUP_NAME);
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(app, c, "GetGroup", &group_arn(account(c), "/", &name)).await?;
-    let g = group(app, c, &name).await?;
+    let g = target::group(app, c, Action::GetGroup, &name).await?;
     let members = policies::group_members(&app.iam, &g.group_id).await?;
-    let (members, next) = page(members, |u| u.name.to_lowercase(), decode_marker(marker.as_deref())?, max);
+    let (members, next) = page(members, |u| u.name.to_ascii_lowercase(), decode_marker(marker.as_deref())?, max);
     let mut x = Xml::new();
     x.open("Group");
     write_group(&mut x, account(c), &g);
@@ -124,9 +113,9 @@ pub async fn list_groups(app: &App, c: &Caller, p: &mut Params) -> Out {
     let prefix = p.opt("PathPrefix", &params::PATH_PREFIX).unwrap_or_else(|| "/".into());
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(app, c, "ListGroups", &format!("arn:aws:iam::{}:group/", account(c))).await?;
+    target::listing(app, c, Action::ListGroups, "group").await?;
     let list = policies::list_groups(&app.iam, account(c), &prefix).await?;
-    let (list, next) = page(list, |g| g.name.to_lowercase(), decode_marker(marker.as_deref())?, max);
+    let (list, next) = page(list, |g| g.name.to_ascii_lowercase(), decode_marker(marker.as_deref())?, max);
     let mut x = Xml::new();
     x.list("Groups", &list, |x, g| write_group(x, account(c), g));
     x.paging(next.map(|n| encode_marker(&n)).as_deref());
@@ -138,16 +127,19 @@ pub async fn update_group(app: &App, c: &Caller, p: &mut Params) -> Out {
     let new_name = p.opt("NewGroupName", &GROUP_NAME);
     let new_path = p.opt("NewPath", &params::PATH);
     p.finish()?;
-    authorize(app, c, "UpdateGroup", &group_arn(account(c), "/", &name)).await?;
-    policies::update_group(&app.iam, account(c), &name, new_name.as_deref(), new_path.as_deref()).await?;
+    // As UpdateUser: permission on the group as it is and as it will be.
+    let g = target::group(app, c, Action::UpdateGroup, &name).await?;
+    let to = group_arn(account(c), new_path.as_deref().unwrap_or(&g.path), new_name.as_deref().unwrap_or(&g.name));
+    authorize(app, c, Action::UpdateGroup, &to).await?;
+    policies::update_group(&app.iam, account(c), &g.name, new_name.as_deref(), new_path.as_deref()).await?;
     Ok(None)
 }
 
 pub async fn delete_group(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("GroupName", &GROUP_NAME);
     p.finish()?;
-    authorize(app, c, "DeleteGroup", &group_arn(account(c), "/", &name)).await?;
-    policies::delete_group(&app.iam, account(c), &name).await?;
+    let g = target::group(app, c, Action::DeleteGroup, &name).await?;
+    policies::delete_group(&app.iam, account(c), &g.name).await?;
     Ok(None)
 }
 
@@ -155,9 +147,9 @@ pub async fn add_user_to_group(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("GroupName", &GROUP_NAME);
     let user = p.req("UserName", &params::EXISTING_USER_NAME);
     p.finish()?;
-    authorize(app, c, "AddUserToGroup", &group_arn(account(c), "/", &name)).await?;
-    let u = users::resolve(&app.iam, account(c), &user).await?;
-    policies::add_member(&app.iam, account(c), &name, &u).await?;
+    let g = target::group(app, c, Action::AddUserToGroup, &name).await?;
+    let u = crate::domain::users::resolve(&app.iam, account(c), &user).await?;
+    policies::add_member(&app.iam, account(c), &g.name, &u).await?;
     Ok(None)
 }
 
@@ -165,9 +157,9 @@ pub async fn remove_user_from_group(app: &App, c: &Caller, p: &mut Params) -> Ou
     let name = p.req("GroupName", &GROUP_NAME);
     let user = p.req("UserName", &params::EXISTING_USER_NAME);
     p.finish()?;
-    authorize(app, c, "RemoveUserFromGroup", &group_arn(account(c), "/", &name)).await?;
-    let u = users::resolve(&app.iam, account(c), &user).await?;
-    policies::remove_member(&app.iam, account(c), &name, &u).await?;
+    let g = target::group(app, c, Action::RemoveUserFromGroup, &name).await?;
+    let u = crate::domain::users::resolve(&app.iam, account(c), &user).await?;
+    policies::remove_member(&app.iam, account(c), &g.name, &u).await?;
     Ok(None)
 }
 
@@ -175,10 +167,9 @@ pub async fn list_groups_for_user(app: &App, c: &Caller, p: &mut Params) -> Out 
     let user = p.req("UserName", &params::EXISTING_USER_NAME);
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(app, c, "ListGroupsForUser", &user_resource(c, Some(&user))).await?;
-    let u = users::resolve(&app.iam, account(c), &user).await?;
+    let u = target::user(app, c, Action::ListGroupsForUser, &user).await?;
     let list = policies::groups_for_user(&app.iam, &u.user_id).await?;
-    let (list, next) = page(list, |g| g.name.to_lowercase(), decode_marker(marker.as_deref())?, max);
+    let (list, next) = page(list, |g| g.name.to_ascii_lowercase(), decode_marker(marker.as_deref())?, max);
     let mut x = Xml::new();
     x.list("Groups", &list, |x, g| write_group(x, account(c), g));
     x.paging(next.map(|n| encode_marker(&n)).as_deref());
@@ -190,9 +181,8 @@ pub async fn put_group_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     let pname = p.req("PolicyName", &POLICY_NAME);
     let doc = p.req("PolicyDocument", &DOCUMENT);
     p.finish()?;
-    authorize(app, c, "PutGroupPolicy", &group_arn(account(c), "/", &name)).await?;
-    let g = group(app, c, &name).await?;
-    policies::put_inline(&app.iam, Owner::Group, &g.group_id, &g.name, &pname, &doc).await?;
+    let g = target::group(app, c, Action::PutGroupPolicy, &name).await?;
+    policies::put_inline(&app.iam, Holder::Group, &g.group_id, &g.name, &pname, &doc).await?;
     Ok(None)
 }
 
@@ -200,9 +190,8 @@ pub async fn get_group_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("GroupName", &GROUP_NAME);
     let pname = p.req("PolicyName", &POLICY_NAME);
     p.finish()?;
-    authorize(app, c, "GetGroupPolicy", &group_arn(account(c), "/", &name)).await?;
-    let g = group(app, c, &name).await?;
-    let doc = policies::get_inline(&app.iam, Owner::Group, &g.group_id, &pname).await?;
+    let g = target::group(app, c, Action::GetGroupPolicy, &name).await?;
+    let doc = policies::get_inline(&app.iam, Holder::Group, &g.group_id, &pname).await?;
     let mut x = Xml::new();
     x.text("GroupName", &g.name).text("PolicyName", &pname).text("PolicyDocument", &encode_doc(&doc));
     Ok(Some(x.buf))
@@ -212,18 +201,16 @@ pub async fn list_group_policies(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("GroupName", &GROUP_NAME);
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(app, c, "ListGroupPolicies", &group_arn(account(c), "/", &name)).await?;
-    let g = group(app, c, &name).await?;
-    names_page(policies::list_inline(&app.iam, Owner::Group, &g.group_id).await?, marker, max)
+    let g = target::group(app, c, Action::ListGroupPolicies, &name).await?;
+    names_page(policies::list_inline(&app.iam, Holder::Group, &g.group_id).await?, marker, max)
 }
 
 pub async fn delete_group_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("GroupName", &GROUP_NAME);
     let pname = p.req("PolicyName", &POLICY_NAME);
     p.finish()?;
-    authorize(app, c, "DeleteGroupPolicy", &group_arn(account(c), "/", &name)).await?;
-    let g = group(app, c, &name).await?;
-    policies::delete_inline(&app.iam, Owner::Group, &g.group_id, &pname).await?;
+    let g = target::group(app, c, Action::DeleteGroupPolicy, &name).await?;
+    policies::delete_inline(&app.iam, Holder::Group, &g.group_id, &pname).await?;
     Ok(None)
 }
 
@@ -251,7 +238,7 @@ pub async fn create_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     let _tags = p.tags(false);
     p.finish()?;
     let arn = format!("arn:aws:iam::{}:policy{path}{name}", account(c));
-    authorize(app, c, "CreatePolicy", &arn).await?;
+    target::new_entity(app, c, Action::CreatePolicy, &arn).await?;
     let m = policies::create_managed(&app.iam, account(c), &name, &path, &doc, description.as_deref()).await?;
     let mut x = Xml::new();
     x.open("Policy");
@@ -263,8 +250,7 @@ pub async fn create_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
 pub async fn get_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     let arn = p.req("PolicyArn", &params::ARN);
     p.finish()?;
-    authorize(app, c, "GetPolicy", &arn).await?;
-    let m = policies::get_managed(&app.iam.store.read, account(c), &arn).await?.ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
+    let m = target::policy(app, c, Action::GetPolicy, &arn).await?.ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
     let mut x = Xml::new();
     x.open("Policy");
     write_policy(&mut x, &m);
@@ -279,7 +265,7 @@ pub async fn list_policies(app: &App, c: &Caller, p: &mut Params) -> Out {
     let _usage = p.enumeration("PolicyUsageFilter", &["PermissionsPolicy", "PermissionsBoundary"], false);
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(app, c, "ListPolicies", "*").await?;
+    target::account(app, c, Action::ListPolicies).await?;
     let list = policies::list_managed(&app.iam, account(c), &scope, only_attached, &prefix).await?;
     let (list, next) = page(list, |m| format!("{}\u{0}{}", m.name, m.arn), decode_marker(marker.as_deref())?, max);
     let mut x = Xml::new();
@@ -291,7 +277,7 @@ pub async fn list_policies(app: &App, c: &Caller, p: &mut Params) -> Out {
 pub async fn delete_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     let arn = p.req("PolicyArn", &params::ARN);
     p.finish()?;
-    authorize(app, c, "DeletePolicy", &arn).await?;
+    target::policy(app, c, Action::DeletePolicy, &arn).await?;
     policies::delete_managed(&app.iam, account(c), &arn).await?;
     Ok(None)
 }
@@ -308,7 +294,7 @@ pub async fn create_policy_version(app: &App, c: &Caller, p: &mut Params) -> Out
     let doc = p.req("PolicyDocument", &DOCUMENT);
     let set_default = p.boolean("SetAsDefault").unwrap_or(false);
     p.finish()?;
-    authorize(app, c, "CreatePolicyVersion", &arn).await?;
+    target::policy(app, c, Action::CreatePolicyVersion, &arn).await?;
     let v = policies::create_version(&app.iam, account(c), &arn, &doc, set_default).await?;
     let mut x = Xml::new();
     x.open("PolicyVersion");
@@ -321,7 +307,7 @@ pub async fn get_policy_version(app: &App, c: &Caller, p: &mut Params) -> Out {
     let arn = p.req("PolicyArn", &params::ARN);
     let vid = p.req("VersionId", &VERSION_ID);
     p.finish()?;
-    authorize(app, c, "GetPolicyVersion", &arn).await?;
+    target::policy(app, c, Action::GetPolicyVersion, &arn).await?;
     let (_, list) = policies::versions(&app.iam, account(c), &arn).await?;
     let v = list.iter().find(|v| v.version_id == vid).ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} version {vid} does not exist.")))?;
     let mut x = Xml::new();
@@ -335,7 +321,7 @@ pub async fn list_policy_versions(app: &App, c: &Caller, p: &mut Params) -> Out 
     let arn = p.req("PolicyArn", &params::ARN);
     let (_marker, _max) = p.paging();
     p.finish()?;
-    authorize(app, c, "ListPolicyVersions", &arn).await?;
+    target::policy(app, c, Action::ListPolicyVersions, &arn).await?;
     let (_, list) = policies::versions(&app.iam, account(c), &arn).await?;
     let mut x = Xml::new();
     x.list("Versions", &list, |x, v| write_version(x, v, false));
@@ -348,7 +334,7 @@ pub async fn delete_policy_version(app: &App, c: &Caller, p: &mut Params) -> Out
     let arn = p.req("PolicyArn", &params::ARN);
     let vid = p.req("VersionId", &VERSION_ID);
     p.finish()?;
-    authorize(app, c, "DeletePolicyVersion", &arn).await?;
+    target::policy(app, c, Action::DeletePolicyVersion, &arn).await?;
     policies::delete_version(&app.iam, account(c), &arn, &vid).await?;
     Ok(None)
 }
@@ -357,7 +343,7 @@ pub async fn set_default_policy_version(app: &App, c: &Caller, p: &mut Params) -
     let arn = p.req("PolicyArn", &params::ARN);
     let vid = p.req("VersionId", &VERSION_ID);
     p.finish()?;
-    authorize(app, c, "SetDefaultPolicyVersion", &arn).await?;
+    target::policy(app, c, Action::SetDefaultPolicyVersion, &arn).await?;
     policies::set_default_version(&app.iam, account(c), &arn, &vid).await?;
     Ok(None)
 }
@@ -375,20 +361,16 @@ pub async fn attachment(app: &App, c: &Caller, p: &mut Params, kind: &str, op: &
     }
     p.finish()?;
     let action = match (op, kind) {
-        ("List", "user") => "ListAttachedUserPolicies".to_string(),
-        ("List", _) => "ListAttachedGroupPolicies".to_string(),
-        (op, "user") => format!("{op}UserPolicy"),
-        (op, _) => format!("{op}GroupPolicy"),
+        ("List", "user") => Action::ListAttachedUserPolicies,
+        ("List", _) => Action::ListAttachedGroupPolicies,
+        ("Attach", "user") => Action::AttachUserPolicy,
+        ("Attach", _) => Action::AttachGroupPolicy,
+        (_, "user") => Action::DetachUserPolicy,
+        _ => Action::DetachGroupPolicy,
     };
     let entity_id = match kind {
-        "user" => {
-            authorize(app, c, &action, &user_resource(c, Some(&name))).await?;
-            users::resolve(&app.iam, account(c), &name).await?.user_id
-        }
-        _ => {
-            authorize(app, c, &action, &group_arn(account(c), "/", &name)).await?;
-            group(app, c, &name).await?.group_id
-        }
+        "user" => target::user(app, c, action, &name).await?.user_id,
+        _ => target::group(app, c, action, &name).await?.group_id,
     };
     match (op, arn) {
         ("Attach", Some(arn)) => {
@@ -418,7 +400,7 @@ pub async fn list_entities_for_policy(app: &App, c: &Caller, p: &mut Params) -> 
     let _ = p.paging();
     p.opt("PathPrefix", &params::PATH_PREFIX);
     p.finish()?;
-    authorize(app, c, "ListEntitiesForPolicy", &arn).await?;
+    target::policy(app, c, Action::ListEntitiesForPolicy, &arn).await?;
     let list = policies::entities(&app.iam, account(c), &arn).await?;
     let mut x = Xml::new();
     let groups: Vec<_> = list.iter().filter(|(t, _, _)| t == "group").collect();

@@ -1,21 +1,17 @@
 //! Roles, sts:AssumeRole (with MFA), and the policy simulator.
 
+use super::action::Action;
 use super::authz;
-use super::iam::{account, authorize, decode_marker, encode_marker, Out};
+use super::iam::{account, decode_marker, encode_marker, Out};
 use super::mfa::page;
 use super::params::{self, encode_doc, Params, Spec, ARN, DESCRIPTION, DOCUMENT, POLICY_NAME, ROLE_NAME, SESSION_NAME};
 use super::xml::Xml;
-use super::{App, Caller};
+use super::{target, App, Caller};
 use super::mfa::{check_request_mfa, NOT_YOURS};
-use crate::domain::mfa as mfa_domain;
-use crate::domain::policies::{self, Owner};
-use crate::domain::{iso8601, roles, sessions, users};
+use crate::domain::policies::{self, Holder};
+use crate::domain::{iso8601, roles, sessions, Owner};
 use crate::error::AwsError;
 use policy::{Decision, DocKind};
-
-fn role_resource(c: &Caller, name: &str) -> String {
-    format!("arn:aws:iam::{}:role/{name}", account(c))
-}
 
 fn write_role(x: &mut Xml, acct: &str, r: &roles::Role, tags: &[(String, String)]) {
     x.text("Path", &r.path)
@@ -41,7 +37,7 @@ pub async fn create_role(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.opt("PermissionsBoundary", &ARN);
     p.finish()?;
     params::check_duplicate_tag_keys(&tags)?;
-    authorize(app, c, "CreateRole", &format!("arn:aws:iam::{}:role{path}{name}", account(c))).await?;
+    target::new_entity(app, c, Action::CreateRole, &format!("arn:aws:iam::{}:role{path}{name}", account(c))).await?;
     let r = roles::create(&app.iam, account(c), &name, &path, &trust, description.as_deref(), max, &tags).await?;
     let mut x = Xml::new();
     x.open("Role");
@@ -53,8 +49,7 @@ pub async fn create_role(app: &App, c: &Caller, p: &mut Params) -> Out {
 pub async fn get_role(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("RoleName", &ROLE_NAME);
     p.finish()?;
-    authorize(app, c, "GetRole", &role_resource(c, &name)).await?;
-    let r = roles::get(&app.iam, account(c), &name).await?;
+    let r = target::role(app, c, Action::GetRole, &name).await?;
     let tags = roles::tags(&app.iam, &r.role_id).await?;
     let mut x = Xml::new();
     x.open("Role");
@@ -67,9 +62,9 @@ pub async fn list_roles(app: &App, c: &Caller, p: &mut Params) -> Out {
     let prefix = p.opt("PathPrefix", &params::PATH_PREFIX).unwrap_or_else(|| "/".into());
     let (marker, max) = p.paging();
     p.finish()?;
-    authorize(app, c, "ListRoles", &format!("arn:aws:iam::{}:role/", account(c))).await?;
+    target::listing(app, c, Action::ListRoles, "role").await?;
     let list = roles::list(&app.iam, account(c), &prefix).await?;
-    let (list, next) = page(list, |r| r.name.to_lowercase(), decode_marker(marker.as_deref())?, max);
+    let (list, next) = page(list, |r| r.name.to_ascii_lowercase(), decode_marker(marker.as_deref())?, max);
     let mut x = Xml::new();
     x.list("Roles", &list, |x, r| write_role(x, account(c), r, &[]));
     x.paging(next.map(|n| encode_marker(&n)).as_deref());
@@ -81,8 +76,8 @@ pub async fn update_role(app: &App, c: &Caller, p: &mut Params) -> Out {
     let description = p.opt("Description", &DESCRIPTION);
     let max = p.int("MaxSessionDuration", 3600, 43_200);
     p.finish()?;
-    authorize(app, c, "UpdateRole", &role_resource(c, &name)).await?;
-    roles::update(&app.iam, account(c), &name, description.as_deref(), max).await?;
+    let r = target::role(app, c, Action::UpdateRole, &name).await?;
+    roles::update(&app.iam, account(c), &r.name, description.as_deref(), max).await?;
     Ok(Some(String::new()))
 }
 
@@ -90,16 +85,16 @@ pub async fn update_assume_role_policy(app: &App, c: &Caller, p: &mut Params) ->
     let name = p.req("RoleName", &ROLE_NAME);
     let doc = p.req("PolicyDocument", &DOCUMENT);
     p.finish()?;
-    authorize(app, c, "UpdateAssumeRolePolicy", &role_resource(c, &name)).await?;
-    roles::update_trust(&app.iam, account(c), &name, &doc).await?;
+    let r = target::role(app, c, Action::UpdateAssumeRolePolicy, &name).await?;
+    roles::update_trust(&app.iam, account(c), &r.name, &doc).await?;
     Ok(None)
 }
 
 pub async fn delete_role(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("RoleName", &ROLE_NAME);
     p.finish()?;
-    authorize(app, c, "DeleteRole", &role_resource(c, &name)).await?;
-    roles::delete(&app.iam, account(c), &name).await?;
+    let r = target::role(app, c, Action::DeleteRole, &name).await?;
+    roles::delete(&app.iam, account(c), &r.name).await?;
     Ok(None)
 }
 
@@ -108,8 +103,8 @@ pub async fn tag_role(app: &App, c: &Caller, p: &mut Params) -> Out {
     let tags = p.tags(true);
     p.finish()?;
     params::check_duplicate_tag_keys(&tags)?;
-    authorize(app, c, "TagRole", &role_resource(c, &name)).await?;
-    roles::tag(&app.iam, account(c), &name, &tags).await?;
+    let r = target::role(app, c, Action::TagRole, &name).await?;
+    roles::tag(&app.iam, account(c), &r.name, &tags).await?;
     Ok(None)
 }
 
@@ -117,8 +112,8 @@ pub async fn untag_role(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("RoleName", &ROLE_NAME);
     let keys = p.string_list("TagKeys", &params::TAG_KEY, 50, true);
     p.finish()?;
-    authorize(app, c, "UntagRole", &role_resource(c, &name)).await?;
-    roles::untag(&app.iam, account(c), &name, &keys).await?;
+    let r = target::role(app, c, Action::UntagRole, &name).await?;
+    roles::untag(&app.iam, account(c), &r.name, &keys).await?;
     Ok(None)
 }
 
@@ -126,8 +121,7 @@ pub async fn list_role_tags(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("RoleName", &ROLE_NAME);
     let _ = p.paging();
     p.finish()?;
-    authorize(app, c, "ListRoleTags", &role_resource(c, &name)).await?;
-    let r = roles::get(&app.iam, account(c), &name).await?;
+    let r = target::role(app, c, Action::ListRoleTags, &name).await?;
     let mut x = Xml::new();
     x.tags("Tags", &roles::tags(&app.iam, &r.role_id).await?).paging(None);
     Ok(Some(x.buf))
@@ -139,27 +133,31 @@ pub async fn role_policy(app: &App, c: &Caller, p: &mut Params, op: &str) -> Out
     let doc = if op == "Put" { Some(p.req("PolicyDocument", &DOCUMENT)) } else { None };
     let paging = if op == "List" { Some(p.paging()) } else { None };
     p.finish()?;
-    let action = if op == "List" { "ListRolePolicies".to_string() } else { format!("{op}RolePolicy") };
-    authorize(app, c, &action, &role_resource(c, &name)).await?;
-    let r = roles::get(&app.iam, account(c), &name).await?;
+    let action = match op {
+        "Put" => Action::PutRolePolicy,
+        "Get" => Action::GetRolePolicy,
+        "Delete" => Action::DeleteRolePolicy,
+        _ => Action::ListRolePolicies,
+    };
+    let r = target::role(app, c, action, &name).await?;
     match (op, pname, doc) {
         ("Put", Some(pn), Some(d)) => {
-            policies::put_inline(&app.iam, Owner::Role, &r.role_id, &r.name, &pn, &d).await?;
+            policies::put_inline(&app.iam, Holder::Role, &r.role_id, &r.name, &pn, &d).await?;
             Ok(None)
         }
         ("Get", Some(pn), _) => {
-            let d = policies::get_inline(&app.iam, Owner::Role, &r.role_id, &pn).await?;
+            let d = policies::get_inline(&app.iam, Holder::Role, &r.role_id, &pn).await?;
             let mut x = Xml::new();
             x.text("RoleName", &r.name).text("PolicyName", &pn).text("PolicyDocument", &encode_doc(&d));
             Ok(Some(x.buf))
         }
         ("Delete", Some(pn), _) => {
-            policies::delete_inline(&app.iam, Owner::Role, &r.role_id, &pn).await?;
+            policies::delete_inline(&app.iam, Holder::Role, &r.role_id, &pn).await?;
             Ok(None)
         }
         _ => {
             let (marker, max) = paging.unwrap_or((None, 100));
-            let names = policies::list_inline(&app.iam, Owner::Role, &r.role_id).await?;
+            let names = policies::list_inline(&app.iam, Holder::Role, &r.role_id).await?;
             let (names, next) = page(names, |n| n.clone(), decode_marker(marker.as_deref())?, max);
             let mut x = Xml::new();
             x.list("PolicyNames", &names, |x, n| super::xml::escape(n, &mut x.buf));
@@ -174,9 +172,12 @@ pub async fn role_attachment(app: &App, c: &Caller, p: &mut Params, op: &str) ->
     let arn = if op == "List" { None } else { Some(p.req("PolicyArn", &ARN)) };
     let _ = if op == "List" { Some(p.paging()) } else { None };
     p.finish()?;
-    let action = if op == "List" { "ListAttachedRolePolicies".to_string() } else { format!("{op}RolePolicy") };
-    authorize(app, c, &action, &role_resource(c, &name)).await?;
-    let r = roles::get(&app.iam, account(c), &name).await?;
+    let action = match op {
+        "Attach" => Action::AttachRolePolicy,
+        "Detach" => Action::DetachRolePolicy,
+        _ => Action::ListAttachedRolePolicies,
+    };
+    let r = target::role(app, c, action, &name).await?;
     match (op, arn) {
         ("Attach", Some(a)) => {
             policies::attach(&app.iam, account(c), "role", &r.role_id, &a).await?;
@@ -223,7 +224,9 @@ pub async fn assume_role(app: &App, c: &Caller, p: &mut Params) -> Out {
     if c.principal.role.is_some() && (serial.is_some() || code.is_some()) {
         return Err(AwsError::access_denied(NOT_YOURS));
     }
-    let owner = mfa_domain::owner_of(c.principal.user.as_ref()).to_string();
+    // The principal whose device may carry MFA into the session: the calling user (a role session
+    // has none; root cannot assume roles).
+    let owner = Owner::of(&c.principal);
     // Everything is decided before the code is checked, as if the code will be accepted: the check
     // commits the call's record, so nothing may refuse the call after it. (With the code accepted,
     // MFA is present and 0 seconds old, exactly what is assumed here; with it refused, the call fails.)
@@ -237,14 +240,19 @@ pub async fn assume_role(app: &App, c: &Caller, p: &mut Params) -> Out {
     authz::set_mfa_keys(&mut ctx, mfa.as_ref(), c.session.is_some(), now);
     let trust = roles::validate_trust(&role.trust_policy)?;
     let caller_arn = c.principal.arn();
-    let req = policy::Request { action: "sts:AssumeRole", resource: &role_arn, context: &ctx, principal_arn: Some(&caller_arn), principal_account: Some(account(c)) };
+    let canonical = roles::arn(account(c), &role);
+    let req = policy::Request { action: "sts:AssumeRole", resource: &canonical, context: &ctx, principal_arn: Some(&caller_arn), principal_account: Some(account(c)) };
     let (decision, matched) = policy::evaluate(&[&trust], &req);
     if decision != Decision::Allow {
         return Err(denied());
     }
+    // Naming the caller in the trust policy replaces the need for an identity-policy Allow, never
+    // the effect of a Deny: the identity policies are evaluated either way.
     let named_directly = matched.iter().any(|m| trust.statements[m.statement].principal.as_ref().is_some_and(|p| p.aws.iter().any(|a| *a == caller_arn)));
-    if !named_directly {
-        authorize(app, c, "sts:AssumeRole", &role_arn).await.map_err(|_| denied())?;
+    match authz::decide(app, c, Action::AssumeRole, &canonical).await? {
+        Decision::Allow => {}
+        Decision::ImplicitDeny if named_directly => {}
+        d => return Err(authz::denied(c, Action::AssumeRole, &canonical, d)),
     }
     let max = if c.principal.role.is_some() { 3600 } else { role.max_session_duration };
     let duration = duration.unwrap_or(3600);
@@ -254,11 +262,14 @@ pub async fn assume_role(app: &App, c: &Caller, p: &mut Params) -> Out {
             if c.principal.role.is_some() { " (role chaining limits sessions to one hour)" } else { "" }
         )));
     }
-    let issued = sessions::issue(&app.iam, account(c), &owner, duration, mfa, Some((role.role_id.clone(), session_name.clone())));
+    let owner_column = owner.as_ref().map_or("", |o| o.column());
+    let issued = sessions::issue(&app.iam, account(c), owner_column, duration, mfa, Some((role.role_id.clone(), session_name.clone())));
     let assumed_id = format!("{}:{session_name}", role.role_id);
     let assumed_arn = format!("arn:aws:sts::{}:assumed-role/{}/{session_name}", account(c), role.name);
     crate::audit::respond(super::mfa::credentials_record(&issued, Some((assumed_id, assumed_arn))));
-    check_request_mfa(app, c, &owner, serial, code).await?;
+    if let Some(owner) = &owner {
+        check_request_mfa(app, c, owner, serial, code).await?;
+    }
     let mut x = Xml::new();
     x.open("Credentials")
         .text("AccessKeyId", &issued.session.access_key_id)
@@ -347,7 +358,7 @@ pub async fn simulate_custom_policy(app: &App, c: &Caller, p: &mut Params) -> Ou
     let entries = context_entries(p);
     let _ = p.paging();
     p.finish()?;
-    authorize(app, c, "SimulateCustomPolicy", "*").await?;
+    target::account(app, c, Action::SimulateCustomPolicy).await?;
     Ok(Some(simulate(&inputs, &actions, &resources, policy::Context::new(), &entries)?))
 }
 
@@ -359,25 +370,14 @@ pub async fn simulate_principal_policy(app: &App, c: &Caller, p: &mut Params) ->
     let entries = context_entries(p);
     let _ = p.paging();
     p.finish()?;
-    authorize(app, c, "SimulatePrincipalPolicy", &source).await?;
     let acct = account(c);
-    let prefix = format!("arn:aws:iam::{acct}:");
-    let rest = source.strip_prefix(&prefix).ok_or_else(|| AwsError::no_such_entity(format!("Entity {source} does not exist.")))?;
-    let name = rest.rsplit('/').next().unwrap_or(rest);
+    let found = target::principal_arn(app, c, Action::SimulatePrincipalPolicy, &source).await?;
     let mut ctx = policy::Context::new();
-    let mut found = if rest.starts_with("user/") {
-        let u = users::resolve(&app.iam, acct, name).await?;
-        ctx.set("aws:username", u.name.clone()).set("aws:userid", u.user_id.clone()).set("aws:PrincipalArn", source.clone()).set("aws:PrincipalType", "User");
-        policies::sources(&app.iam, "user", &u.user_id).await?
-    } else if rest.starts_with("group/") {
-        let g = policies::find_group(&app.iam.store.read, acct, name).await?.ok_or_else(|| policies::no_such_group(name))?;
-        policies::sources(&app.iam, "group", &g.group_id).await?
-    } else if rest.starts_with("role/") {
-        let r = roles::get(&app.iam, acct, name).await?;
-        policies::sources(&app.iam, "role", &r.role_id).await?
-    } else {
-        return Err(AwsError::invalid_input(format!("{source} is not a user, group or role ARN.")));
-    };
+    if let Some(u) = &found.user {
+        ctx.set("aws:username", u.name.clone()).set("aws:userid", u.user_id.clone()).set("aws:PrincipalType", "User");
+    }
+    ctx.set("aws:PrincipalArn", found.arn.clone());
+    let mut found = policies::sources(&app.iam, found.kind, &found.id).await?;
     ctx.set("aws:PrincipalAccount", acct.to_string());
     found.append(&mut inputs);
     Ok(Some(simulate(&found, &actions, &resources, ctx, &entries)?))

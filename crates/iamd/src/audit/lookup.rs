@@ -1,7 +1,7 @@
 //! CloudTrail's LookupEvents over its JSON 1.1 protocol: the caller's account's records, newest
 //! first, filtered by one attribute and a time range, 50 at most per page.
 
-use crate::api::{authz::authorize, App, Caller};
+use crate::api::{App, Caller};
 use crate::error::AwsError;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -125,7 +125,7 @@ fn matches(q: &Query, s: &Summary) -> bool {
 }
 
 async fn lookup_events(app: &App, c: &Caller, input: &Value) -> Result<String, AwsError> {
-    authorize(app, c, "cloudtrail:LookupEvents", "*").await?;
+    crate::api::target::account(app, c, crate::api::action::Action::LookupEvents).await?;
     let attrs = match &input["LookupAttributes"] {
         Value::Null => Vec::new(),
         Value::Array(a) => a.clone(),

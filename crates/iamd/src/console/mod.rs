@@ -16,7 +16,8 @@ use crate::api::{self, App, Caller, Service};
 use crate::audit;
 use crate::domain::console::{self as cs, ConsoleSession, Stage};
 use crate::domain::sessions::Session;
-use crate::domain::{keys, Principal, UserRef};
+use crate::api::action::Action;
+use crate::domain::{is_root_column, keys, Owner, Principal, UserRef};
 use crate::error::AwsError;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Method, Request, Response, StatusCode};
@@ -285,8 +286,13 @@ impl Ctx {
     pub fn user(&self) -> Option<&UserRef> {
         self.principal.user.as_ref()
     }
-    pub fn owner(&self) -> &str {
-        &self.s.owner
+    /// Whose keys and devices this session's principal holds: root or the signed-in user (a console
+    /// session is never a role's).
+    pub fn owner(&self) -> Owner {
+        match self.user() {
+            Some(u) => Owner::User(u.clone()),
+            None => Owner::Root,
+        }
     }
     pub fn account(&self) -> &str {
         &self.s.account_id
@@ -301,7 +307,7 @@ impl Ctx {
 /// user no longer exists.
 async fn session(app: &App, r: &Req) -> Result<Option<Ctx>, AwsError> {
     let Some(s) = cs::load(&app.iam, r.cookie(SESSION_COOKIE)).await? else { return Ok(None) };
-    let user = if s.owner.is_empty() {
+    let user = if is_root_column(&s.owner) {
         None
     } else {
         match keys::lookup_user(&app.iam, &s.account_id, &s.owner).await? {
@@ -390,10 +396,15 @@ async fn route(app: &App, r: &Req) -> R {
             (true, "/console/security/keys") => pages::access_keys(app, r, &ctx).await,
             (false, "/console/users") => pages::users(app, &ctx).await,
             (false, "/console/events") => pages::events(app, r, &ctx).await,
-            (false, p) if p.starts_with("/console/users/") => pages::user_page(app, &ctx, &p["/console/users/".len()..], None).await,
+            (false, p) if p.starts_with("/console/users/") => match p.strip_prefix("/console/users/").filter(|n| !n.contains('/')) {
+                Some(name) => pages::user_page(app, &ctx, name, None).await,
+                None => Err(AwsError::no_such_entity("no page")),
+            },
             (true, p) if p.starts_with("/console/users/") && p.ends_with("/mfa/remove") => {
-                let name = &p["/console/users/".len()..p.len() - "/mfa/remove".len()];
-                pages::remove_device(app, r, &ctx, Some(name)).await
+                match p.strip_prefix("/console/users/").and_then(|n| n.strip_suffix("/mfa/remove")).filter(|n| !n.is_empty() && !n.contains('/')) {
+                    Some(name) => pages::remove_device(app, r, &ctx, Some(name)).await,
+                    None => Err(AwsError::no_such_entity("no page")),
+                }
             }
             (false, "/console/mfa") | (false, "/console/mfa/verify") | (false, "/console/password") => Ok(Out::redirect("/console")),
             _ => Err(AwsError::no_such_entity("no page")),
@@ -418,10 +429,10 @@ fn event(app: &App, r: &Req, ctx: Option<&Ctx>, source: &'static str, name: &str
 
 /// Runs a console action as its API call: the record commits with the change (or, when the action
 /// is refused, is written before the page answers).
-pub async fn act<T>(app: &App, r: &Req, ctx: &Ctx, name: &str, params: serde_json::Value, f: impl std::future::Future<Output = Result<T, AwsError>>) -> Result<T, AwsError> {
-    let mut ev = event(app, r, Some(ctx), "iam.amazonaws.com", name);
+pub async fn act<T>(app: &App, r: &Req, ctx: &Ctx, action: Action, params: serde_json::Value, f: impl std::future::Future<Output = Result<T, AwsError>>) -> Result<T, AwsError> {
+    let mut ev = event(app, r, Some(ctx), "iam.amazonaws.com", action.name());
     ev.params_json = Some(params);
-    ev.read_only = api::read_only(name);
+    ev.read_only = action.read_only();
     finish_record(app, audit::scope(ev, f).await).await
 }
 
@@ -443,13 +454,15 @@ async fn write_now(app: &App, ev: audit::Event) {
     app.iam.audit.wait(n).await;
 }
 
-/// Whether the principal may do `action` on `resource` (to show or hide a part of a page).
-pub async fn can(app: &App, ctx: &Ctx, action: &str, resource: &str) -> Result<bool, AwsError> {
-    match api::authz::authorize(app, &ctx.caller, action, resource).await {
-        Ok(()) => Ok(true),
-        Err(e) if e.code == "AccessDenied" => Ok(false),
-        Err(e) => Err(e),
-    }
+/// Whether the principal may do `action` on `resource`, a canonical ARN (to show or hide a part of a
+/// page; the action itself authorizes again through `api::target`).
+pub async fn can(app: &App, ctx: &Ctx, action: Action, resource: &str) -> Result<bool, AwsError> {
+    Ok(api::authz::decide(app, &ctx.caller, action, resource).await? == policy::Decision::Allow)
+}
+
+/// Whether a resolver's answer was a refusal (AccessDenied), to turn it into a message on the page.
+pub fn refused(e: &AwsError) -> bool {
+    e.status == 403 && e.code == "AccessDenied"
 }
 
 pub fn json_params(pairs: &[(&str, &str)]) -> serde_json::Value {

@@ -1,13 +1,14 @@
 //! The console's pages and the actions behind their forms.
 
 use super::html::{self, csrf_field, error_box, esc, field, hidden, notice_box, when, Nav};
-use super::{act, can, clear_cookie, event, finish_record, write_now, json_params, pre_cookie, same_token, session_cookie, Ctx, Out, Req, R, PRE_COOKIE, STEP_TTL_MS};
-use crate::api::params;
+use super::{act, can, refused, clear_cookie, event, finish_record, write_now, json_params, pre_cookie, same_token, session_cookie, Ctx, Out, Req, R, PRE_COOKIE, STEP_TTL_MS};
+use crate::api::action::Action;
+use crate::api::{params, target};
 use crate::api::App;
 use crate::audit;
 use crate::domain::console::{self as cs, Stage};
 use crate::domain::mfa::{self, Device, Kind};
-use crate::domain::{accounts, keys, passwords, user_arn, users, UserRef};
+use crate::domain::{keys, passwords, user_arn, users, Owner, UserRef};
 use crate::error::AwsError;
 use base64::Engine;
 use serde_json::json;
@@ -87,7 +88,7 @@ pub async fn signin(app: &App, r: &Req) -> R {
     if !shaped || password.is_empty() || password.chars().count() > 128 {
         return Ok(signin_page(app, root, Some(GENERIC_FAILURE), account_in, name_in));
     }
-    let key = if root { format!("r:{}", name_in.to_lowercase()) } else { format!("u:{}/{}", account_in.to_lowercase(), name_in.to_lowercase()) };
+    let key = if root { format!("r:{}", name_in.to_ascii_lowercase()) } else { format!("u:{}/{}", account_in.to_ascii_lowercase(), name_in.to_ascii_lowercase()) };
     let scopes = cs::scopes(&key, &r.ip);
     let mut ev = event(app, r, None, "signin.amazonaws.com", "ConsoleLogin");
     ev.event_type = "AwsConsoleSignIn";
@@ -136,7 +137,10 @@ pub async fn signin(app: &App, r: &Req) -> R {
     };
     cs::clear_attempts(&app.iam, &scopes).await?;
     cs::password_used(&app.iam, &cand).await?;
-    let owner = mfa::owner_of(cand.user.as_ref()).to_string();
+    let owner = match &cand.user {
+        Some(u) => Owner::User(u.clone()),
+        None => Owner::Root,
+    };
     let account = cand.account_id.clone();
     signin_identity(&mut ev, &account, cand.user.as_ref());
     let devices = mfa::list_for_owner(&app.iam, &account, &owner).await?;
@@ -152,14 +156,14 @@ pub async fn signin(app: &App, r: &Req) -> R {
         let mfa_type = if kinds.len() == 1 { kinds[0].label() } else { "Multiple MFA Devices" };
         check.additional = Some(json!({"MfaType": mfa_type}));
         app.iam.audit.push(check, false);
-        let (token, _) = cs::create(&app.iam, &account, &owner, Stage::Mfa, None, STEP_TTL_MS, &r.ip).await?;
+        let (token, _) = cs::create(&app.iam, &account, owner.column(), Stage::Mfa, None, STEP_TTL_MS, &r.ip).await?;
         return Ok(Out::redirect("/console/mfa").cookie(session_cookie(app, &token, STEP_TTL_MS / 1000)).cookie(pre));
     }
     // No device: the password alone signs in (the record commits with the session).
     let stage = if cand.reset_required { Stage::Password } else { Stage::Full };
     let ttl = if stage == Stage::Full { app.console.session_ttl_ms } else { STEP_TTL_MS };
     let ip = r.ip.clone();
-    let (token, _) = finish_record(app, audit::scope(ev, cs::create(&app.iam, &account, &owner, stage, None, ttl, &ip)).await).await?;
+    let (token, _) = finish_record(app, audit::scope(ev, cs::create(&app.iam, &account, owner.column(), stage, None, ttl, &ip)).await).await?;
     let to = if stage == Stage::Full { "/console" } else { "/console/password" };
     Ok(Out::redirect(to).cookie(session_cookie(app, &token, ttl / 1000)).cookie(pre))
 }
@@ -185,7 +189,7 @@ fn signin_identity(ev: &mut audit::Event, account: &str, user: Option<&UserRef>)
 // ---- the second factor ----
 
 pub async fn mfa_choose_page(app: &App, ctx: &Ctx, error: Option<&str>) -> R {
-    let devices = mfa::list_for_owner(&app.iam, ctx.account(), ctx.owner()).await?;
+    let devices = mfa::list_for_owner(&app.iam, ctx.account(), &ctx.owner()).await?;
     let mut items = String::new();
     for (i, d) in devices.iter().enumerate() {
         let id = format!("dev-{i}");
@@ -207,7 +211,7 @@ pub async fn mfa_choose_page(app: &App, ctx: &Ctx, error: Option<&str>) -> R {
 
 pub async fn mfa_choose(app: &App, r: &Req, ctx: &Ctx) -> R {
     let serial = r.form("serial");
-    let devices = mfa::list_for_owner(&app.iam, ctx.account(), ctx.owner()).await?;
+    let devices = mfa::list_for_owner(&app.iam, ctx.account(), &ctx.owner()).await?;
     if !devices.iter().any(|d| d.serial == serial) {
         return mfa_choose_page(app, ctx, Some("Choose one of your MFA devices.")).await;
     }
@@ -217,14 +221,14 @@ pub async fn mfa_choose(app: &App, r: &Req, ctx: &Ctx) -> R {
 
 async fn chosen_device(app: &App, ctx: &Ctx) -> Result<Option<Device>, AwsError> {
     let Some(serial) = ctx.s.chosen_serial.as_deref() else { return Ok(None) };
-    Ok(mfa::get(&app.iam, ctx.account(), serial).await?.filter(|d| d.owner.as_deref() == Some(ctx.owner())))
+    Ok(mfa::get(&app.iam, ctx.account(), serial).await?.filter(|d| d.owner.as_deref() == Some(ctx.owner().column())))
 }
 
 pub async fn mfa_verify_page(app: &App, ctx: &Ctx, error: Option<&str>) -> R {
     let Some(d) = chosen_device(app, ctx).await? else { return Ok(Out::redirect("/console/mfa")) };
     let other = r#"<p class="muted"><a href="/console/mfa">Choose another MFA device</a></p>"#;
     if d.kind == Kind::U2f {
-        let keys = mfa::u2f_keys(&app.iam, ctx.account(), ctx.owner()).await?;
+        let keys = mfa::u2f_keys(&app.iam, ctx.account(), &ctx.owner()).await?;
         let Some(sk) = keys.iter().find(|(k, _)| k.device_id == d.device_id).and_then(|(_, c)| serde_json::from_slice::<SecurityKey>(c).ok()) else {
             return Err(AwsError::internal("security key credential does not open"));
         };
@@ -266,7 +270,7 @@ pub async fn mfa_verify(app: &App, r: &Req, ctx: &Ctx) -> R {
     ev.event_type = "AwsConsoleSignIn";
     signin_identity(&mut ev, ctx.account(), user.as_ref());
     ev.additional = Some(json!({"LoginTo": format!("{}/console", r.origin), "MobileVersion": "No", "MFAIdentifier": d.serial, "MFAUsed": "Yes"}));
-    let (account, owner) = (ctx.account().to_string(), ctx.owner().to_string());
+    let (account, owner) = (ctx.account().to_string(), ctx.owner());
     let (res, cur) = if d.kind == Kind::U2f {
         let cred = r.form("credential");
         let state = cs::take_ceremony(&app.iam, &ctx.s.token_hash, "auth").await?;
@@ -386,13 +390,16 @@ fn password_error(e: &AwsError) -> String {
     }
 }
 
-/// Whether the principal may change its own password: root always; a user with iam:ChangePassword
-/// on itself, or when the account's password policy lets users change theirs (as the API decides).
+/// Whether the principal may change its own password: root always; a user exactly as the API's
+/// ChangePassword decides (an Allow, or AllowUsersToChangePassword in place of one; a Deny wins).
 async fn may_change_password(app: &App, ctx: &Ctx) -> Result<bool, AwsError> {
     match ctx.user() {
         None => Ok(true),
-        Some(_) => Ok(can(app, ctx, "ChangePassword", &self_arn(ctx)).await?
-            || accounts::get_password_policy(&app.iam, ctx.account()).await?.is_some_and(|p| p.allow_users_to_change_password)),
+        Some(u) => match crate::api::iam::may_change_password(app, &ctx.caller, u).await {
+            Ok(()) => Ok(true),
+            Err(e) if refused(&e) => Ok(false),
+            Err(e) => Err(e),
+        },
     }
 }
 
@@ -402,17 +409,13 @@ pub async fn change_password(app: &App, r: &Req, ctx: &Ctx) -> R {
     }
     let res = match ctx.user() {
         Some(u) => {
-            let arn = user_arn(ctx.account(), &u.path, &u.name);
-            let allowed = may_change_password(app, ctx).await?;
-            act(app, r, ctx, "ChangePassword", json!({}), async {
-                if !allowed {
-                    return Err(AwsError::access_denied(format!("User: {arn} is not authorized to perform: iam:ChangePassword on resource: {arn}")));
-                }
+            act(app, r, ctx, Action::ChangePassword, json!({}), async {
+                crate::api::iam::may_change_password(app, &ctx.caller, u).await?;
                 set_password(app, ctx, r.form("old"), r.form("new")).await
             })
             .await
         }
-        None => act(app, r, ctx, "ChangePassword", json!({}), set_password(app, ctx, r.form("old"), r.form("new"))).await,
+        None => act(app, r, ctx, Action::ChangePassword, json!({}), set_password(app, ctx, r.form("old"), r.form("new"))).await,
     };
     match res {
         Ok(()) => Ok(Out::redirect("/console/security?notice=password")),
@@ -493,10 +496,10 @@ pub async fn security(app: &App, r: &Req, ctx: &Ctx, message: Option<Result<Stri
 
     // MFA
     body.push_str(r#"<div class="card"><h2>Multi-factor authentication (MFA)</h2><p class="muted">Use up to 8 MFA devices of any type; any one of them signs you in.</p>"#);
-    let can_list = can(app, ctx, "ListMFADevices", &me).await?;
-    let devices = if can_list { mfa::list_for_owner(&app.iam, ctx.account(), ctx.owner()).await? } else { vec![] };
+    let can_list = can(app, ctx, Action::ListMFADevices, &me).await?;
+    let devices = if can_list { mfa::list_for_owner(&app.iam, ctx.account(), &ctx.owner()).await? } else { vec![] };
     if can_list {
-        let can_remove = can(app, ctx, "DeactivateMFADevice", &me).await?;
+        let can_remove = can(app, ctx, Action::DeactivateMFADevice, &me).await?;
         body.push_str(&devices_table(ctx, &devices, "/console/security/mfa/remove", can_remove));
         if !can_remove && !devices.is_empty() {
             body.push_str(r#"<p class="muted">Removing a device needs a session signed in with MFA (or permission for iam:DeactivateMFADevice).</p>"#);
@@ -504,7 +507,7 @@ pub async fn security(app: &App, r: &Req, ctx: &Ctx, message: Option<Result<Stri
     } else {
         body.push_str(r#"<p class="muted">You do not have permission to list your MFA devices (iam:ListMFADevices).</p>"#);
     }
-    let can_assign = can(app, ctx, "EnableMFADevice", &me).await?;
+    let can_assign = can(app, ctx, Action::EnableMFADevice, &me).await?;
     if devices.len() as i64 >= mfa::MAX_DEVICES {
         body.push_str(r#"<p class="notice">You have 8 MFA devices, the most a user can have. Remove a device before you assign another.</p><button type="button" disabled>Assign MFA device</button>"#);
     } else if can_assign {
@@ -530,10 +533,10 @@ pub async fn security(app: &App, r: &Req, ctx: &Ctx, message: Option<Result<Stri
 
     // Access keys
     body.push_str(r#"<div class="card"><h2>Access keys</h2>"#);
-    if can(app, ctx, "ListAccessKeys", &me).await? {
-        let list = keys::list(&app.iam, ctx.account(), ctx.user()).await?;
-        let may_update = can(app, ctx, "UpdateAccessKey", &me).await?;
-        let may_delete = can(app, ctx, "DeleteAccessKey", &me).await?;
+    if can(app, ctx, Action::ListAccessKeys, &me).await? {
+        let list = keys::list(&app.iam, ctx.account(), &ctx.owner()).await?;
+        let may_update = can(app, ctx, Action::UpdateAccessKey, &me).await?;
+        let may_delete = can(app, ctx, Action::DeleteAccessKey, &me).await?;
         if list.is_empty() {
             body.push_str("<p>No access keys.</p>");
         } else {
@@ -563,7 +566,7 @@ pub async fn security(app: &App, r: &Req, ctx: &Ctx, message: Option<Result<Stri
             }
             body.push_str(&format!(r#"<table><thead><tr><th>Access key ID</th><th>Status</th><th class="opt">Created</th><th></th></tr></thead><tbody>{rows}</tbody></table><p class="muted">Deactivate a key before you delete it.</p>"#));
         }
-        if list.len() < 2 && can(app, ctx, "CreateAccessKey", &me).await? {
+        if list.len() < 2 && can(app, ctx, Action::CreateAccessKey, &me).await? {
             body.push_str(&format!(
                 r#"<form method="post" action="/console/security/keys">{}{}<button type="submit">Create access key</button></form>"#,
                 csrf_field(&ctx.s.csrf),
@@ -580,7 +583,7 @@ pub async fn security(app: &App, r: &Req, ctx: &Ctx, message: Option<Result<Stri
 // ---- assigning a device ----
 
 pub async fn assign_page(app: &App, ctx: &Ctx, error: Option<&str>, name: &str) -> R {
-    let n = mfa::list_for_owner(&app.iam, ctx.account(), ctx.owner()).await?.len() as i64;
+    let n = mfa::list_for_owner(&app.iam, ctx.account(), &ctx.owner()).await?.len() as i64;
     if n >= mfa::MAX_DEVICES {
         let body = r#"<div class="card narrow"><h1>Assign MFA device</h1><div class="error" role="alert">You already have 8 MFA devices, the most a user can have. Remove a device before you assign another.</div><p><a href="/console/security">Back to Security credentials</a></p></div>"#;
         return Ok(frame(ctx, "Assign MFA device", body, false).status(409));
@@ -613,14 +616,15 @@ pub async fn assign(app: &App, r: &Req, ctx: &Ctx) -> R {
     match r.form("type") {
         "app" => {
             let serial = mfa::virtual_serial(ctx.account(), "/", &name);
-            let created = act(app, r, ctx, "CreateVirtualMFADevice", json_params(&[("virtualMFADeviceName", &name), ("path", "/")]), async {
-                crate::api::authz::authorize(app, &ctx.caller, "CreateVirtualMFADevice", &serial).await?;
+            let created = act(app, r, ctx, Action::CreateVirtualMFADevice, json_params(&[("virtualMFADeviceName", &name), ("path", "/")]), async {
+                target::new_entity(app, &ctx.caller, Action::CreateVirtualMFADevice, &serial).await?;
                 mfa::create_virtual(&app.iam, ctx.account(), &name, "/", &[]).await
             })
             .await;
             match created {
                 Ok(d) => {
-                    cs::set_serial(&app.iam, &ctx.s.token_hash, false, Some(&d.serial)).await?;
+                    let e = Enrolment { device_id: d.device_id.clone(), serial: d.serial.clone(), expires_ms: app.iam.clock.now_ms() + STEP_TTL_MS };
+                    cs::set_serial(&app.iam, &ctx.s.token_hash, false, Some(&e.encode())).await?;
                     Ok(app_page(ctx, &name, &d.serial, &d.seed_base32, None))
                 }
                 Err(e) if e.code == "EntityAlreadyExists" => {
@@ -633,7 +637,7 @@ pub async fn assign(app: &App, r: &Req, ctx: &Ctx) -> R {
         }
         "hardware" => Ok(hardware_page(ctx, &name, "", None)),
         "key" => {
-            if !can(app, ctx, "EnableMFADevice", &me).await? {
+            if !can(app, ctx, Action::EnableMFADevice, &me).await? {
                 return assign_page(app, ctx, Some("You do not have permission to assign MFA devices (iam:EnableMFADevice)."), &name).await;
             }
             key_page(app, ctx, &name, None).await
@@ -694,7 +698,7 @@ fn user_handle(account: &str, owner: &str) -> Uuid {
 }
 
 async fn key_page(app: &App, ctx: &Ctx, name: &str, error: Option<&str>) -> R {
-    let existing: Vec<_> = mfa::u2f_keys(&app.iam, ctx.account(), ctx.owner())
+    let existing: Vec<_> = mfa::u2f_keys(&app.iam, ctx.account(), &ctx.owner())
         .await?
         .iter()
         .filter_map(|(_, c)| serde_json::from_slice::<SecurityKey>(c).ok())
@@ -705,7 +709,7 @@ async fn key_page(app: &App, ctx: &Ctx, name: &str, error: Option<&str>) -> R {
     let (ccr, state) = app
         .console
         .webauthn
-        .start_securitykey_registration(user_handle(ctx.account(), ctx.owner()), &user_name, &display, Some(existing), None, None)
+        .start_securitykey_registration(user_handle(ctx.account(), ctx.owner().column()), &user_name, &display, Some(existing), None, None)
         .map_err(|e| AwsError::internal(format!("webauthn: {e:?}")))?;
     let state = serde_json::to_vec(&json!({"name": name, "state": state})).map_err(|e| AwsError::internal(e.to_string()))?;
     cs::put_ceremony(&app.iam, &ctx.s.token_hash, "register", &state).await?;
@@ -737,32 +741,62 @@ fn codes_ok(r: &Req) -> bool {
     [r.form("code1"), r.form("code2")].iter().all(|c| params::AUTH_CODE.accepts(c) && c.chars().all(|x| x.is_ascii_digit()))
 }
 
-async fn enable(app: &App, r: &Req, ctx: &Ctx, serial: &str) -> Result<(), AwsError> {
-    let me = self_arn(ctx);
+/// EnableMFADevice on the signed-in principal. `device_id`: the one device an enrolment created
+/// (an authenticator app); None for a hardware token named by its serial.
+async fn enable(app: &App, r: &Req, ctx: &Ctx, serial: &str, device_id: Option<&str>) -> Result<(), AwsError> {
     let user_name = ctx.user_name();
-    act(app, r, ctx, "EnableMFADevice", json_params(&[("userName", &user_name), ("serialNumber", serial)]), async {
-        crate::api::authz::authorize(app, &ctx.caller, "EnableMFADevice", &me).await?;
-        mfa::enable(&app.iam, ctx.account(), ctx.owner(), serial, r.form("code1"), r.form("code2")).await
+    act(app, r, ctx, Action::EnableMFADevice, json_params(&[("userName", &user_name), ("serialNumber", serial)]), async {
+        let owner = target::owner(app, &ctx.caller, Action::EnableMFADevice, None).await?;
+        mfa::enable(&app.iam, ctx.account(), &owner, serial, device_id, r.form("code1"), r.form("code2")).await
     })
     .await
 }
 
+/// An authenticator-app enrolment in progress, kept in the session: bound to the device it created
+/// (by id, so a device created later under the same name is never it), to this session's principal
+/// (the session is), and to a deadline. Cleared when the device is assigned.
+struct Enrolment {
+    device_id: String,
+    serial: String,
+    expires_ms: i64,
+}
+
+impl Enrolment {
+    fn encode(&self) -> String {
+        format!("{} {} {}", self.device_id, self.expires_ms, self.serial)
+    }
+    fn current(ctx: &Ctx, now_ms: i64) -> Option<Enrolment> {
+        let mut it = ctx.s.pending_serial.as_deref()?.splitn(3, ' ');
+        let (device_id, expires, serial) = (it.next()?, it.next()?, it.next()?);
+        let expires_ms: i64 = expires.parse().ok()?;
+        (now_ms < expires_ms).then(|| Enrolment { device_id: device_id.to_string(), serial: serial.to_string(), expires_ms })
+    }
+}
+
 pub async fn add_app(app: &App, r: &Req, ctx: &Ctx) -> R {
-    let Some(serial) = ctx.s.pending_serial.clone() else { return Ok(Out::redirect("/console/security/mfa/new")) };
+    let Some(enrolment) = Enrolment::current(ctx, app.iam.clock.now_ms()) else {
+        cs::set_serial(&app.iam, &ctx.s.token_hash, false, None).await?;
+        return assign_page(app, ctx, Some("This device setup expired. Start again."), "").await;
+    };
+    let serial = enrolment.serial.clone();
     let name = r.form("name").to_string();
     let again = |msg: String| {
-        let (serial, name) = (serial.clone(), name.clone());
+        let (serial, name, device_id) = (serial.clone(), name.clone(), enrolment.device_id.clone());
         async move {
-            match mfa::unassigned_seed(&app.iam, ctx.account(), &serial).await? {
+            // Only the seed of the very device this enrolment created, while it is unassigned.
+            match mfa::unassigned_seed(&app.iam, ctx.account(), &device_id).await? {
                 Some(seed) => Ok::<Out, AwsError>(app_page(ctx, &name, &serial, &seed, Some(&msg))),
-                None => Ok(Out::redirect("/console/security")),
+                None => {
+                    cs::set_serial(&app.iam, &ctx.s.token_hash, false, None).await?;
+                    Ok(Out::redirect("/console/security"))
+                }
             }
         }
     };
     if !codes_ok(r) {
         return again("Enter two codes of 6 digits from the app.".into()).await;
     }
-    match enable(app, r, ctx, &serial).await {
+    match enable(app, r, ctx, &serial, Some(&enrolment.device_id)).await {
         Ok(()) => {
             cs::set_serial(&app.iam, &ctx.s.token_hash, false, None).await?;
             Ok(Out::redirect("/console/security?notice=assigned"))
@@ -787,9 +821,9 @@ pub async fn add_hardware(app: &App, r: &Req, ctx: &Ctx) -> R {
     if mfa::get(&app.iam, ctx.account(), &serial).await?.is_some_and(|d| d.kind != Kind::Hardware) {
         return Ok(hardware_page(ctx, &name, &serial, Some("That serial number is not a hardware TOTP token.")));
     }
-    match enable(app, r, ctx, &serial).await {
+    match enable(app, r, ctx, &serial, None).await {
         Ok(()) => {
-            mfa::set_name(&app.iam, ctx.account(), ctx.owner(), &serial, &name).await?;
+            mfa::set_name(&app.iam, ctx.account(), &ctx.owner(), &serial, &name).await?;
             Ok(Out::redirect("/console/security?notice=assigned"))
         }
         Err(e) if e.status < 500 => Ok(hardware_page(ctx, &name, &serial, Some(&enable_error(&e)))),
@@ -824,12 +858,11 @@ pub async fn add_key(app: &App, r: &Req, ctx: &Ctx) -> R {
         counter: 0,
         certifications: serde_json::Map::new(),
     };
-    let me = self_arn(ctx);
     let user_name = ctx.user_name();
     let label = ctx.user().map(|u| u.name.clone());
-    let res = act(app, r, ctx, "EnableMFADevice", json_params(&[("userName", &user_name), ("deviceName", &pending.name)]), async {
-        crate::api::authz::authorize(app, &ctx.caller, "EnableMFADevice", &me).await?;
-        let d = mfa::add_u2f(&app.iam, ctx.account(), ctx.owner(), label.as_deref(), &pending.name, &key).await?;
+    let res = act(app, r, ctx, Action::EnableMFADevice, json_params(&[("userName", &user_name), ("deviceName", &pending.name)]), async {
+        let owner = target::owner(app, &ctx.caller, Action::EnableMFADevice, None).await?;
+        let d = mfa::add_u2f(&app.iam, ctx.account(), &owner, label.as_deref(), &pending.name, &key).await?;
         audit::with(|e| e.params_json = Some(json_params(&[("userName", &user_name), ("serialNumber", &d.serial)])));
         Ok(d)
     })
@@ -851,14 +884,25 @@ pub async fn add_key(app: &App, r: &Req, ctx: &Ctx) -> R {
 /// then DeactivateMFADevice (and DeleteVirtualMFADevice for an authenticator app, as AWS's console does).
 pub async fn remove_device(app: &App, r: &Req, ctx: &Ctx, for_user: Option<&str>) -> R {
     let serial = r.form("serial").to_string();
-    let (owner, target_arn, user_name, back) = match for_user {
-        None => (ctx.owner().to_string(), self_arn(ctx), ctx.user_name(), "/console/security".to_string()),
-        Some(name) => {
-            let Some(u) = users::find(&app.iam.store.read, ctx.account(), name).await? else { return Err(AwsError::no_such_entity("no user")) };
-            (u.user_id.clone(), user_arn(ctx.account(), &u.path, &u.name), u.name.clone(), format!("/console/users/{}", u.name))
+    // Resolve and authorize before anything about the device is shown: a caller who may not remove
+    // this user's devices learns nothing of them (nor whether the user exists).
+    let name = for_user.map(|n| percent_encoding::percent_decode_str(n).decode_utf8_lossy().to_string());
+    let owner = match target::owner(app, &ctx.caller, Action::DeactivateMFADevice, name.as_deref()).await {
+        Ok(o) => o,
+        Err(e) if refused(&e) => {
+            let msg = "You do not have permission to remove this device (iam:DeactivateMFADevice). Policies often allow it only in a session signed in with MFA.".to_string();
+            return match for_user {
+                None => security(app, r, ctx, Some(Err(msg))).await,
+                Some(_) => Err(e),
+            };
         }
+        Err(e) => return Err(e),
     };
-    let Some(d) = mfa::get(&app.iam, ctx.account(), &serial).await?.filter(|d| d.owner.as_deref() == Some(owner.as_str())) else {
+    let (user_name, back) = match (&owner, for_user) {
+        (Owner::User(u), Some(_)) => (u.name.clone(), format!("/console/users/{}", u.name)),
+        _ => (ctx.user_name(), "/console/security".to_string()),
+    };
+    let Some(d) = mfa::get(&app.iam, ctx.account(), &serial).await?.filter(|d| d.owner.as_deref() == Some(owner.column())) else {
         return Ok(Out::redirect(&back));
     };
     let action = match for_user {
@@ -881,19 +925,19 @@ pub async fn remove_device(app: &App, r: &Req, ctx: &Ctx, for_user: Option<&str>
         );
         return Ok(frame(ctx, "Remove MFA device", &body, false));
     }
-    let res = act(app, r, ctx, "DeactivateMFADevice", json_params(&[("userName", &user_name), ("serialNumber", &serial)]), async {
-        crate::api::authz::authorize(app, &ctx.caller, "DeactivateMFADevice", &target_arn).await?;
+    let res = act(app, r, ctx, Action::DeactivateMFADevice, json_params(&[("userName", &user_name), ("serialNumber", &serial)]), async {
+        let owner = target::owner(app, &ctx.caller, Action::DeactivateMFADevice, name.as_deref()).await?;
         mfa::deactivate(&app.iam, ctx.account(), &owner, &serial).await
     })
     .await;
     match res {
         Ok(dev) => {
-            tracing::info!(account = ctx.account(), serial = %dev.serial, owner = %owner, "MFA device removed in the console");
+            tracing::info!(account = ctx.account(), serial = %dev.serial, owner = %owner.arn(ctx.account()), "MFA device removed in the console");
             if dev.kind == Kind::Virtual {
                 // As AWS's console does; without permission the device stays, unassigned.
-                let _ = act(app, r, ctx, "DeleteVirtualMFADevice", json_params(&[("serialNumber", &serial)]), async {
-                    crate::api::authz::authorize(app, &ctx.caller, "DeleteVirtualMFADevice", &serial).await?;
-                    mfa::delete_virtual(&app.iam, ctx.account(), &serial).await
+                let _ = act(app, r, ctx, Action::DeleteVirtualMFADevice, json_params(&[("serialNumber", &serial)]), async {
+                    let d = target::device(app, &ctx.caller, Action::DeleteVirtualMFADevice, &serial).await?;
+                    mfa::delete_virtual(&app.iam, ctx.account(), d.as_ref().map_or(serial.as_str(), |d| d.serial.as_str())).await
                 })
                 .await;
             }
@@ -913,7 +957,6 @@ pub async fn remove_device(app: &App, r: &Req, ctx: &Ctx, for_user: Option<&str>
 // ---- access keys ----
 
 pub async fn access_keys(app: &App, r: &Req, ctx: &Ctx) -> R {
-    let me = self_arn(ctx);
     let user_name = ctx.user().map(|u| u.name.clone());
     let key = r.form("key").to_string();
     let mut p = vec![];
@@ -921,9 +964,9 @@ pub async fn access_keys(app: &App, r: &Req, ctx: &Ctx) -> R {
         p.push(("userName", n.as_str()));
     }
     let res: Result<Option<(String, String)>, AwsError> = match r.form("op") {
-        "create" => act(app, r, ctx, "CreateAccessKey", json_params(&p), async {
-            crate::api::authz::authorize(app, &ctx.caller, "CreateAccessKey", &me).await?;
-            let (id, secret, _) = keys::create(&app.iam, ctx.account(), ctx.user()).await?;
+        "create" => act(app, r, ctx, Action::CreateAccessKey, json_params(&p), async {
+            let owner = target::owner(app, &ctx.caller, Action::CreateAccessKey, None).await?;
+            let (id, secret, _) = keys::create(&app.iam, ctx.account(), &owner).await?;
             audit::respond(json!({"accessKey": {"accessKeyId": id, "status": "Active", "userName": user_name}}));
             Ok(Some((id, secret)))
         })
@@ -932,17 +975,17 @@ pub async fn access_keys(app: &App, r: &Req, ctx: &Ctx) -> R {
             let status = if op == "activate" { "Active" } else { "Inactive" };
             p.push(("accessKeyId", &key));
             p.push(("status", status));
-            act(app, r, ctx, "UpdateAccessKey", json_params(&p), async {
-                crate::api::authz::authorize(app, &ctx.caller, "UpdateAccessKey", &me).await?;
-                keys::update_status(&app.iam, ctx.account(), ctx.user(), &key, status).await.map(|_| None)
+            act(app, r, ctx, Action::UpdateAccessKey, json_params(&p), async {
+                let owner = target::owner(app, &ctx.caller, Action::UpdateAccessKey, None).await?;
+                keys::update_status(&app.iam, ctx.account(), &owner, &key, status).await.map(|_| None)
             })
             .await
         }
         "delete" => {
             p.push(("accessKeyId", &key));
-            act(app, r, ctx, "DeleteAccessKey", json_params(&p), async {
-                crate::api::authz::authorize(app, &ctx.caller, "DeleteAccessKey", &me).await?;
-                keys::delete(&app.iam, ctx.account(), ctx.user(), &key).await.map(|_| None)
+            act(app, r, ctx, Action::DeleteAccessKey, json_params(&p), async {
+                let owner = target::owner(app, &ctx.caller, Action::DeleteAccessKey, None).await?;
+                keys::delete(&app.iam, ctx.account(), &owner, &key).await.map(|_| None)
             })
             .await
         }
@@ -977,18 +1020,23 @@ fn kinds_summary(devices: &[Device]) -> String {
 }
 
 pub async fn users(app: &App, ctx: &Ctx) -> R {
-    if !can(app, ctx, "ListUsers", "*").await? {
+    if !can(app, ctx, Action::ListUsers, &format!("arn:aws:iam::{}:user/", ctx.account())).await? {
         let body = r#"<div class="card"><h1>Users</h1><p>You do not have permission to list the account's users (iam:ListUsers).</p></div>"#;
         return Ok(frame(ctx, "Users", body, false));
     }
     let (list, _) = users::list(&app.iam, ctx.account(), "/", None, 1000).await?;
     let mut rows = String::new();
     for u in &list {
-        let devices = mfa::list_for_owner(&app.iam, ctx.account(), &u.user_id).await?;
+        // Each user's MFA status is what ListMFADevices on that user would show.
+        let summary = if can(app, ctx, Action::ListMFADevices, &user_arn(ctx.account(), &u.path, &u.name)).await? {
+            kinds_summary(&mfa::list_for_owner(&app.iam, ctx.account(), &Owner::User(u.as_ref())).await?)
+        } else {
+            "\u{2014}".to_string()
+        };
         rows.push_str(&format!(
             r#"<tr><td><a href="/console/users/{n}">{n}</a></td><td>{m}</td><td class="opt">{c}</td><td class="opt">{p}</td></tr>"#,
             n = esc(&u.name),
-            m = esc(&kinds_summary(&devices)),
+            m = esc(&summary),
             c = when(Some(u.created_at)),
             p = when(u.password_last_used),
         ));
@@ -1001,7 +1049,11 @@ pub async fn users(app: &App, ctx: &Ctx) -> R {
 
 pub async fn user_page(app: &App, ctx: &Ctx, name: &str, message: Option<Result<String, String>>) -> R {
     let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy().to_string();
-    let Some(u) = users::find(&app.iam.store.read, ctx.account(), &name).await? else { return Err(AwsError::no_such_entity("no user")) };
+    if !params::EXISTING_USER_NAME.accepts(&name) {
+        return Err(AwsError::no_such_entity("no user"));
+    }
+    // GetUser on the user, as the API would: refused (403) the same whether or not the user exists.
+    let u = target::user(app, &ctx.caller, Action::GetUser, &name).await?;
     let arn = user_arn(ctx.account(), &u.path, &u.name);
     let (notice, error) = match message {
         Some(Ok(n)) => (Some(n), None),
@@ -1010,9 +1062,9 @@ pub async fn user_page(app: &App, ctx: &Ctx, name: &str, message: Option<Result<
     };
     let mut body = format!(r#"<h1>User {}</h1>{}{}<div class="card"><p class="id">{}</p>"#, esc(&u.name), notice_box(notice.as_deref()), error_box(error.as_deref()), esc(&arn));
     body.push_str("<h2>MFA devices</h2>");
-    if can(app, ctx, "ListMFADevices", &arn).await? {
-        let devices = mfa::list_for_owner(&app.iam, ctx.account(), &u.user_id).await?;
-        let can_remove = can(app, ctx, "DeactivateMFADevice", &arn).await?;
+    if can(app, ctx, Action::ListMFADevices, &arn).await? {
+        let devices = mfa::list_for_owner(&app.iam, ctx.account(), &Owner::User(u.as_ref())).await?;
+        let can_remove = can(app, ctx, Action::DeactivateMFADevice, &arn).await?;
         body.push_str(&devices_table(ctx, &devices, &format!("/console/users/{}/mfa/remove", esc(&u.name)), can_remove));
     } else {
         body.push_str(r#"<p class="muted">You do not have permission to list this user's MFA devices (iam:ListMFADevices).</p>"#);
@@ -1053,7 +1105,7 @@ async fn lookup(app: &App, ctx: &Ctx, input: serde_json::Value) -> Result<serde_
 }
 
 pub async fn events(app: &App, r: &Req, ctx: &Ctx) -> R {
-    if !can(app, ctx, "cloudtrail:LookupEvents", "*").await? {
+    if !can(app, ctx, Action::LookupEvents, "*").await? {
         let body = r#"<div class="card"><h1>Event history</h1><p>You do not have permission to look up events (cloudtrail:LookupEvents).</p></div>"#;
         return Ok(frame(ctx, "Event history", body, false));
     }

@@ -34,7 +34,7 @@ pub async fn create_account(iam: &Iam, email: &str) -> anyhow::Result<NewAccount
         )
         .bind(&account_id)
         .bind(email)
-        .bind(email.to_lowercase())
+        .bind(email.to_ascii_lowercase())
         .bind(&hash)
         .bind(now)
         .bind(now)
@@ -45,7 +45,7 @@ pub async fn create_account(iam: &Iam, email: &str) -> anyhow::Result<NewAccount
                 // PostgreSQL refuses further statements in a failed transaction: ask outside it.
                 drop(tx);
                 let taken: Option<String> = sqlx::query_scalar("SELECT account_id FROM accounts WHERE root_email_lower = $1")
-                    .bind(email.to_lowercase())
+                    .bind(email.to_ascii_lowercase())
                     .fetch_optional(&iam.store.write)
                     .await?;
                 if let Some(id) = taken {
@@ -56,7 +56,7 @@ pub async fn create_account(iam: &Iam, email: &str) -> anyhow::Result<NewAccount
             Err(e) => return Err(e.into()),
             Ok(_) => {}
         }
-        let (access_key_id, secret) = keys::insert_key(iam, &mut tx, &account_id, "").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (access_key_id, secret) = keys::insert_key(iam, &mut tx, &account_id, &super::Owner::Root).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         crate::audit::with(|e| {
             e.account = account_id.clone();
             e.response = Some(serde_json::json!({"accountId": account_id, "rootAccessKeyId": access_key_id}));

@@ -236,8 +236,8 @@ pub async fn find_user(iam: &Iam, account_or_alias: &str, name: &str) -> Result<
         "SELECT a.account_id, u.user_id, u.name, u.path, l.password_hash, l.reset_required FROM accounts a JOIN users u ON u.account_id = a.account_id JOIN login_profiles l ON l.user_id = u.user_id WHERE (a.account_id = $1 OR a.alias = $2) AND u.name_lower = $3",
     )
     .bind(account_or_alias)
-    .bind(account_or_alias.to_lowercase())
-    .bind(name.to_lowercase())
+    .bind(account_or_alias.to_ascii_lowercase())
+    .bind(name.to_ascii_lowercase())
     .fetch_optional(&iam.store.read)
     .await?;
     Ok(row.map(|r| Candidate {
@@ -251,7 +251,7 @@ pub async fn find_user(iam: &Iam, account_or_alias: &str, name: &str) -> Result<
 /// The account whose root user has this e-mail address.
 pub async fn find_root(iam: &Iam, email: &str) -> Result<Option<Candidate>> {
     let row = sqlx::query("SELECT account_id, root_password_hash FROM accounts WHERE root_email_lower = $1")
-        .bind(email.trim().to_lowercase())
+        .bind(email.trim().to_ascii_lowercase())
         .fetch_optional(&iam.store.read)
         .await?;
     Ok(row.map(|r| Candidate { account_id: r.get(0), user: None, password_hash: r.get(1), reset_required: false }))
@@ -261,7 +261,7 @@ pub async fn find_root(iam: &Iam, email: &str) -> Result<Option<Candidate>> {
 pub async fn account_of(iam: &Iam, account_or_alias: &str) -> Result<Option<String>> {
     Ok(sqlx::query_scalar("SELECT account_id FROM accounts WHERE account_id = $1 OR alias = $2")
         .bind(account_or_alias)
-        .bind(account_or_alias.to_lowercase())
+        .bind(account_or_alias.to_ascii_lowercase())
         .fetch_optional(&iam.store.read)
         .await?)
 }

@@ -8,7 +8,7 @@
 //! nodes share the database, so the cache is off and every request reads the key's row: a deactivated
 //! key is refused on the very next request, on every node.
 
-use super::{Iam, UserRef};
+use super::{Iam, Owner, UserRef};
 use crate::crypto::Purpose;
 use crate::error::{is_unique_violation, AwsError, Result};
 use crate::ids;
@@ -118,7 +118,7 @@ pub async fn lookup(iam: &Iam, access_key_id: &str) -> Result<Option<Arc<KeyEntr
         .sealer
         .open(Purpose::AccessKeySecret, access_key_id.as_bytes(), &sealed)
         .ok_or_else(|| AwsError::from(anyhow::anyhow!("access key {access_key_id}: sealed secret does not open under this master key")))?;
-    let user = if owner.is_empty() {
+    let user = if super::is_root_column(&owner) {
         None
     } else {
         let name: Option<String> = row.get(5);
@@ -196,8 +196,9 @@ pub fn record_use(iam: &Iam, entry: &KeyEntry, region: &str, service: &str) {
     });
 }
 
-/// Inserts a new Active key for `owner` ('' = root) inside `tx`; returns (id, secret).
-pub async fn insert_key(iam: &Iam, tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &str) -> Result<(String, String)> {
+/// Inserts a new Active key for `owner` inside `tx`; returns (id, secret).
+pub async fn insert_key(iam: &Iam, tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &Owner) -> Result<(String, String)> {
+    let owner = owner.column();
     let used: Vec<i64> = sqlx::query_scalar("SELECT slot FROM access_keys WHERE account_id = $1 AND owner = $2")
         .bind(account)
         .bind(owner)
@@ -238,20 +239,16 @@ pub struct AccessKeyMeta {
     pub created_at: i64,
 }
 
-fn owner_id(user: Option<&UserRef>) -> &str {
-    user.map(|u| u.user_id.as_str()).unwrap_or("")
-}
-
 /// CreateAccessKey. Two requests racing for the same free slot: the loser looks again (on
 /// PostgreSQL the losing transaction is aborted, so each try is a new one).
-pub async fn create(iam: &Iam, account: &str, user: Option<&UserRef>) -> Result<(String, String, i64)> {
+pub async fn create(iam: &Iam, account: &str, owner: &Owner) -> Result<(String, String, i64)> {
     let mut last = slot_race();
     for _ in 0..5 {
         let mut tx = iam.store.begin_write().await?;
-        match insert_key(iam, &mut tx, account, owner_id(user)).await {
+        match insert_key(iam, &mut tx, account, owner).await {
             Ok((id, secret)) => {
                 crate::audit::respond(serde_json::json!({"accessKey": {
-                    "userName": user.map(|u| u.name.as_str()), "accessKeyId": id, "status": "Active",
+                    "userName": owner.user().map(|u| u.name.as_str()), "accessKeyId": id, "status": "Active",
                     "createDate": crate::audit::sts_time(iam.clock.now_ms()),
                 }}));
                 crate::audit::commit(tx).await?;
@@ -264,10 +261,10 @@ pub async fn create(iam: &Iam, account: &str, user: Option<&UserRef>) -> Result<
     Err(last)
 }
 
-pub async fn list(iam: &Iam, account: &str, user: Option<&UserRef>) -> Result<Vec<AccessKeyMeta>> {
+pub async fn list(iam: &Iam, account: &str, owner: &Owner) -> Result<Vec<AccessKeyMeta>> {
     let rows = sqlx::query("SELECT access_key_id, status, created_at FROM access_keys WHERE account_id = $1 AND owner = $2 ORDER BY slot")
         .bind(account)
-        .bind(owner_id(user))
+        .bind(owner.column())
         .fetch_all(&iam.store.read)
         .await?;
     Ok(rows.iter().map(|r| AccessKeyMeta { access_key_id: r.get(0), status: r.get(1), created_at: r.get(2) }).collect())
@@ -277,12 +274,12 @@ fn no_such_key(id: &str) -> AwsError {
     AwsError::no_such_entity(format!("The Access Key with id {id} cannot be found."))
 }
 
-pub async fn update_status(iam: &Iam, account: &str, user: Option<&UserRef>, key_id: &str, status: &str) -> Result<()> {
+pub async fn update_status(iam: &Iam, account: &str, owner: &Owner, key_id: &str, status: &str) -> Result<()> {
     let n = crate::audit::execute(&iam.store, sqlx::query("UPDATE access_keys SET status = $1 WHERE access_key_id = $2 AND account_id = $3 AND owner = $4")
         .bind(status)
         .bind(key_id)
         .bind(account)
-        .bind(owner_id(user))
+        .bind(owner.column())
         )
         .await?
         .rows_affected();
@@ -293,11 +290,11 @@ pub async fn update_status(iam: &Iam, account: &str, user: Option<&UserRef>, key
     Ok(())
 }
 
-pub async fn delete(iam: &Iam, account: &str, user: Option<&UserRef>, key_id: &str) -> Result<()> {
+pub async fn delete(iam: &Iam, account: &str, owner: &Owner, key_id: &str) -> Result<()> {
     let n = crate::audit::execute(&iam.store, sqlx::query("DELETE FROM access_keys WHERE access_key_id = $1 AND account_id = $2 AND owner = $3")
         .bind(key_id)
         .bind(account)
-        .bind(owner_id(user))
+        .bind(owner.column())
         )
         .await?
         .rows_affected();
@@ -309,7 +306,7 @@ pub async fn delete(iam: &Iam, account: &str, user: Option<&UserRef>, key_id: &s
 }
 
 pub struct LastUsed {
-    pub user_name: Option<String>,
+    pub owner: Owner,
     pub last_used_at: Option<i64>,
     pub region: Option<String>,
     pub service: Option<String>,
@@ -318,11 +315,21 @@ pub struct LastUsed {
 /// GetAccessKeyLastUsed. A key of another account is indistinguishable from a missing one.
 pub async fn last_used(iam: &Iam, account: &str, key_id: &str) -> Result<Option<LastUsed>> {
     let row = sqlx::query(
-        "SELECT u.name, k.last_used_at, k.last_used_region, k.last_used_service FROM access_keys k LEFT JOIN users u ON u.user_id = k.owner WHERE k.access_key_id = $1 AND k.account_id = $2",
+        "SELECT k.owner, u.name, u.path, k.last_used_at, k.last_used_region, k.last_used_service FROM access_keys k LEFT JOIN users u ON u.user_id = k.owner WHERE k.access_key_id = $1 AND k.account_id = $2",
     )
     .bind(key_id)
     .bind(account)
     .fetch_optional(&iam.store.read)
     .await?;
-    Ok(row.map(|r| LastUsed { user_name: r.get(0), last_used_at: r.get(1), region: r.get(2), service: r.get(3) }))
+    let Some(r) = row else { return Ok(None) };
+    let owner_col: String = r.get(0);
+    let owner = if super::is_root_column(&owner_col) {
+        Owner::Root
+    } else {
+        match (r.get::<Option<String>, _>(1), r.get::<Option<String>, _>(2)) {
+            (Some(name), Some(path)) => Owner::User(UserRef { user_id: owner_col, name, path }),
+            _ => return Ok(None),
+        }
+    };
+    Ok(Some(LastUsed { owner, last_used_at: r.get(3), region: r.get(4), service: r.get(5) }))
 }

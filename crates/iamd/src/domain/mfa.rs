@@ -12,7 +12,7 @@
 //! Seeds are sealed under the master key with the device's id as associated data.
 
 use super::tags::Taggable;
-use super::{Iam, UserRef};
+use super::{Iam, Owner, UserRef};
 use crate::crypto::Purpose;
 use crate::error::{is_unique_violation, AwsError, Result};
 use crate::store::Backend;
@@ -136,6 +136,7 @@ pub async fn get(iam: &Iam, account: &str, serial: &str) -> Result<Option<Device
 
 /// What CreateVirtualMFADevice returns: the serial, the seed as base32 text and a QR code PNG.
 pub struct NewVirtual {
+    pub device_id: String,
     pub serial: String,
     pub seed_base32: String,
     pub qr_png: Vec<u8>,
@@ -172,7 +173,7 @@ pub async fn create_virtual(iam: &Iam, account: &str, name: &str, path: &str, ta
     super::tags::put(&mut tx, Taggable::MfaDevice, &device_id, tags).await?;
     crate::audit::respond(serde_json::json!({"virtualMFADevice": {"serialNumber": serial}}));
     crate::audit::commit(tx).await?;
-    Ok(NewVirtual { serial, seed_base32, qr_png, uri })
+    Ok(NewVirtual { device_id, serial, seed_base32, qr_png, uri })
 }
 
 // ---- throttle ----
@@ -258,7 +259,8 @@ impl Refusal {
 /// Attempts of one principal are serialised: on SQLite by the single writer connection held for the
 /// whole check (two statements in the common case: one read of device and throttle, one conditional
 /// update), on PostgreSQL by a transaction that locks the principal's throttle row.
-pub async fn check_code(iam: &Iam, account: &str, owner: &str, serial: &str, code: &str) -> Result<std::result::Result<Device, Refusal>> {
+pub async fn check_code(iam: &Iam, account: &str, owner: &Owner, serial: &str, code: &str) -> Result<std::result::Result<Device, Refusal>> {
+    let owner = owner.column();
     let now = iam.clock.now_ms();
     match iam.store.backend {
         Backend::Sqlite => {
@@ -440,9 +442,13 @@ async fn free_slot(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, own
 
 /// EnableMFADevice: assigns a virtual or hardware device to `owner` ('' = root) after two consecutive
 /// codes. The limit of eight is taken from a unique slot; a lost race for a slot is retried.
-pub async fn enable(iam: &Iam, account: &str, owner: &str, serial: &str, code1: &str, code2: &str) -> Result<()> {
+///
+/// `only`: the id of the one device the caller means (a console enrolment holds on to the device it
+/// created); a device found under the same serial with another id is not it.
+pub async fn enable(iam: &Iam, account: &str, owner: &Owner, serial: &str, only: Option<&str>, code1: &str, code2: &str) -> Result<()> {
+    let owner = owner.column();
     for _attempt in 0..4 {
-        match enable_once(iam, account, owner, serial, code1, code2).await {
+        match enable_once(iam, account, owner, serial, only, code1, code2).await {
             Err(Retry::Again) => continue,
             Err(Retry::Fail(e)) => return Err(e),
             Ok(()) => return Ok(()),
@@ -468,10 +474,13 @@ impl From<sqlx::Error> for Retry {
     }
 }
 
-async fn enable_once(iam: &Iam, account: &str, owner: &str, serial: &str, code1: &str, code2: &str) -> std::result::Result<(), Retry> {
+async fn enable_once(iam: &Iam, account: &str, owner: &str, serial: &str, only: Option<&str>, code1: &str, code2: &str) -> std::result::Result<(), Retry> {
     let now = iam.clock.now_ms();
     let mut tx = iam.store.begin_write().await?;
-    let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.kind != Kind::U2f).ok_or_else(|| no_such_device(serial))?;
+    let dev = find(&mut *tx, account, serial, "")
+        .await?
+        .filter(|d| d.kind != Kind::U2f && only.is_none_or(|id| id == d.device_id))
+        .ok_or_else(|| no_such_device(serial))?;
     if dev.owner.is_some() {
         return Err(AwsError::entity_already_exists("MFA Device is already in use.").into());
     }
@@ -508,7 +517,8 @@ async fn enable_once(iam: &Iam, account: &str, owner: &str, serial: &str, code1:
 }
 
 /// ResyncMFADevice: two consecutive codes newer than the last accepted step; records the new drift.
-pub async fn resync(iam: &Iam, account: &str, owner: &str, serial: &str, code1: &str, code2: &str) -> Result<()> {
+pub async fn resync(iam: &Iam, account: &str, owner: &Owner, serial: &str, code1: &str, code2: &str) -> Result<()> {
+    let owner = owner.column();
     let now = iam.clock.now_ms();
     let mut tx = iam.store.begin_write().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.owner.as_deref() == Some(owner) && d.kind != Kind::U2f).ok_or_else(|| no_such_device(serial))?;
@@ -542,7 +552,8 @@ pub async fn resync(iam: &Iam, account: &str, owner: &str, serial: &str, code1: 
 
 /// DeactivateMFADevice: the device leaves its owner at once. A virtual device becomes unassigned, a
 /// hardware token returns to the inventory, a security key is removed.
-pub async fn deactivate(iam: &Iam, account: &str, owner: &str, serial: &str) -> Result<Device> {
+pub async fn deactivate(iam: &Iam, account: &str, owner: &Owner, serial: &str) -> Result<Device> {
+    let owner = owner.column();
     let mut tx = iam.store.begin_write().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.owner.as_deref() == Some(owner)).ok_or_else(|| no_such_device(serial))?;
     if dev.kind == Kind::U2f {
@@ -574,7 +585,11 @@ pub async fn delete_virtual(iam: &Iam, account: &str, serial: &str) -> Result<()
 }
 
 /// The devices assigned to `owner`, oldest first.
-pub async fn list_for_owner(iam: &Iam, account: &str, owner: &str) -> Result<Vec<Device>> {
+pub async fn list_for_owner(iam: &Iam, account: &str, owner: &Owner) -> Result<Vec<Device>> {
+    list_for_column(iam, account, owner.column()).await
+}
+
+async fn list_for_column(iam: &Iam, account: &str, owner: &str) -> Result<Vec<Device>> {
     let rows = sqlx::query(&format!("SELECT {COLS} FROM mfa_devices WHERE account_id = $1 AND owner = $2 ORDER BY enabled_at, serial"))
         .bind(account)
         .bind(owner)
@@ -590,7 +605,7 @@ pub async fn list_for_user_name(iam: &Iam, account: &str, name: &str) -> Result<
         "SELECT {cols}, u.user_id, u.name, u.path FROM users u JOIN mfa_devices d ON d.account_id = u.account_id AND d.owner = u.user_id WHERE u.account_id = $1 AND u.name_lower = $2 ORDER BY d.enabled_at, d.serial"
     ))
     .bind(account)
-    .bind(name.to_lowercase())
+    .bind(name.to_ascii_lowercase())
     .fetch_all(&iam.store.read)
     .await?;
     if let Some(r) = rows.first() {
@@ -631,7 +646,7 @@ pub async fn list_virtual(iam: &Iam, account: &str, status: &str) -> Result<Vec<
         .collect())
 }
 
-fn no_such_virtual(serial: &str) -> AwsError {
+pub fn no_such_virtual(serial: &str) -> AwsError {
     AwsError::no_such_entity(format!("VirtualMFADevice with serial number {serial} doesn't exist."))
 }
 
@@ -768,7 +783,8 @@ pub fn u2f_serial(account: &str, user: Option<&str>, name: &str) -> String {
 }
 
 /// Assigns a registered security key to `owner` (one of the eight slots).
-pub async fn add_u2f(iam: &Iam, account: &str, owner: &str, user_name: Option<&str>, name: &str, key: &NewKey) -> Result<Device> {
+pub async fn add_u2f(iam: &Iam, account: &str, owner: &Owner, user_name: Option<&str>, name: &str, key: &NewKey) -> Result<Device> {
+    let owner = owner.column();
     for _attempt in 0..4 {
         let device_id = uuid::Uuid::new_v4().to_string();
         let serial = u2f_serial(account, user_name, name);
@@ -826,8 +842,12 @@ pub async fn certifications(iam: &Iam, device_id: &str) -> Result<Vec<(String, S
 }
 
 /// `owner`'s security keys with their unsealed credentials.
-pub async fn u2f_keys(iam: &Iam, account: &str, owner: &str) -> Result<Vec<(Device, Vec<u8>)>> {
-    let list = list_for_owner(iam, account, owner).await?;
+pub async fn u2f_keys(iam: &Iam, account: &str, owner: &Owner) -> Result<Vec<(Device, Vec<u8>)>> {
+    u2f_keys_of(iam, account, owner.column()).await
+}
+
+async fn u2f_keys_of(iam: &Iam, account: &str, owner: &str) -> Result<Vec<(Device, Vec<u8>)>> {
+    let list = list_for_column(iam, account, owner).await?;
     Ok(list
         .into_iter()
         .filter(|d| d.kind == Kind::U2f)
@@ -849,9 +869,10 @@ pub struct Asserted {
 /// as codes (the attempt is refused unchecked while the principal waits). `verify` checks the
 /// signature against the keys it is given. The counter only moves forward, by a conditional write:
 /// a cloned key that presents an old counter, or two nodes accepting the same assertion, fail.
-pub async fn check_u2f(iam: &Iam, account: &str, owner: &str, verify: impl FnOnce(&[(Device, Vec<u8>)]) -> Option<Asserted>) -> Result<std::result::Result<Device, Refusal>> {
+pub async fn check_u2f(iam: &Iam, account: &str, owner: &Owner, verify: impl FnOnce(&[(Device, Vec<u8>)]) -> Option<Asserted>) -> Result<std::result::Result<Device, Refusal>> {
+    let owner = owner.column();
     let now = iam.clock.now_ms();
-    let keys = u2f_keys(iam, account, owner).await?;
+    let keys = u2f_keys_of(iam, account, owner).await?;
     let mut tx = iam.store.begin_write().await?;
     let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
         return refuse(tx, Refusal::BadCode).await;
@@ -892,7 +913,8 @@ pub async fn check_u2f(iam: &Iam, account: &str, owner: &str, verify: impl FnOnc
 }
 
 /// Names a device assigned through the console (hardware tokens arrive without a name).
-pub async fn set_name(iam: &Iam, account: &str, owner: &str, serial: &str, name: &str) -> Result<()> {
+pub async fn set_name(iam: &Iam, account: &str, owner: &Owner, serial: &str, name: &str) -> Result<()> {
+    let owner = owner.column();
     sqlx::query("UPDATE mfa_devices SET name = $1 WHERE account_id = $2 AND serial = $3 AND owner = $4 AND name IS NULL")
         .bind(name)
         .bind(account)
@@ -905,16 +927,12 @@ pub async fn set_name(iam: &Iam, account: &str, owner: &str, serial: &str, name:
 
 /// The seed of a virtual device that is not yet assigned, for showing it again while it is being
 /// assigned (once assigned, a seed never leaves the server).
-pub async fn unassigned_seed(iam: &Iam, account: &str, serial: &str) -> Result<Option<String>> {
-    match get(iam, account, serial).await? {
+pub async fn unassigned_seed(iam: &Iam, account: &str, device_id: &str) -> Result<Option<String>> {
+    let row = sqlx::query(&format!("SELECT {COLS} FROM mfa_devices WHERE account_id = $1 AND device_id = $2")).bind(account).bind(device_id).fetch_optional(&iam.store.read).await?;
+    match row.as_ref().map(from_row) {
         Some(d) if d.kind == Kind::Virtual && d.owner.is_none() => Ok(Some(otp::base32::encode(&d.seed(iam, account)?))),
         _ => Ok(None),
     }
-}
-
-/// The owner id of a user (or '' for root), for the functions above.
-pub fn owner_of(user: Option<&UserRef>) -> &str {
-    user.map(|u| u.user_id.as_str()).unwrap_or("")
 }
 
 /// Counts for GetAccountSummary: (all devices, assigned devices, root's devices).

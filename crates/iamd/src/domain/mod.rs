@@ -91,6 +91,55 @@ pub struct UserRef {
     pub path: String,
 }
 
+/// Whose credentials a key, an MFA device or a guessing throttle belongs to: the account's root user
+/// or one IAM user. Always a value the resolver produced from the caller's own credentials (root) or
+/// from a user that exists; never inferred from a parameter that was left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owner {
+    Root,
+    User(UserRef),
+}
+
+impl Owner {
+    /// The caller's own owner: root for root's credentials, the user for an IAM user's; None for a
+    /// role session, which owns no keys or devices.
+    pub fn of(p: &Principal) -> Option<Owner> {
+        match (&p.user, &p.role) {
+            (_, Some(_)) => None,
+            (Some(u), None) => Some(Owner::User(u.clone())),
+            (None, None) => Some(Owner::Root),
+        }
+    }
+    /// The stored `owner` column: '' is root's, otherwise the user's id. The one place that
+    /// encoding is read or written.
+    pub fn column(&self) -> &str {
+        match self {
+            Owner::Root => "",
+            Owner::User(u) => &u.user_id,
+        }
+    }
+    pub fn user(&self) -> Option<&UserRef> {
+        match self {
+            Owner::Root => None,
+            Owner::User(u) => Some(u),
+        }
+    }
+    pub fn is_root(&self) -> bool {
+        matches!(self, Owner::Root)
+    }
+    pub fn arn(&self, account: &str) -> String {
+        match self {
+            Owner::Root => format!("arn:aws:iam::{account}:root"),
+            Owner::User(u) => user_arn(account, &u.path, &u.name),
+        }
+    }
+}
+
+/// Whether a stored `owner` column is root's (see [`Owner::column`]).
+pub fn is_root_column(owner: &str) -> bool {
+    owner.is_empty()
+}
+
 /// A role session: the role and the session name the caller chose.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoleRef {

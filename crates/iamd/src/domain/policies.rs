@@ -29,37 +29,37 @@ pub fn validate(doc: &str) -> Result<Policy> {
 // ---- inline policies (users and groups share the shape) ----
 
 #[derive(Clone, Copy)]
-pub enum Owner {
+pub enum Holder {
     User,
     Group,
     Role,
 }
 
-impl Owner {
+impl Holder {
     fn table(self) -> (&'static str, &'static str) {
         match self {
-            Owner::User => ("user_policies", "user_id"),
-            Owner::Group => ("group_policies", "group_id"),
-            Owner::Role => ("role_policies", "role_id"),
+            Holder::User => ("user_policies", "user_id"),
+            Holder::Group => ("group_policies", "group_id"),
+            Holder::Role => ("role_policies", "role_id"),
         }
     }
     fn kind(self) -> &'static str {
         match self {
-            Owner::User => "user",
-            Owner::Group => "group",
-            Owner::Role => "role",
+            Holder::User => "user",
+            Holder::Group => "group",
+            Holder::Role => "role",
         }
     }
     fn quota(self) -> (usize, &'static str) {
         match self {
-            Owner::User => (USER_INLINE_QUOTA, "Maximum policy size of 2048 bytes exceeded for user"),
-            Owner::Group => (GROUP_INLINE_QUOTA, "Maximum policy size of 5120 bytes exceeded for group"),
-            Owner::Role => (10_240, "Maximum policy size of 10240 bytes exceeded for role"),
+            Holder::User => (USER_INLINE_QUOTA, "Maximum policy size of 2048 bytes exceeded for user"),
+            Holder::Group => (GROUP_INLINE_QUOTA, "Maximum policy size of 5120 bytes exceeded for group"),
+            Holder::Role => (10_240, "Maximum policy size of 10240 bytes exceeded for role"),
         }
     }
 }
 
-pub async fn put_inline(iam: &Iam, owner: Owner, owner_id: &str, owner_name: &str, name: &str, doc: &str) -> Result<()> {
+pub async fn put_inline(iam: &Iam, owner: Holder, owner_id: &str, owner_name: &str, name: &str, doc: &str) -> Result<()> {
     validate(doc)?;
     let (table, col) = owner.table();
     let mut tx = iam.store.begin_write().await?;
@@ -80,7 +80,7 @@ pub async fn put_inline(iam: &Iam, owner: Owner, owner_id: &str, owner_name: &st
     Ok(())
 }
 
-pub async fn get_inline(iam: &Iam, owner: Owner, owner_id: &str, name: &str) -> Result<String> {
+pub async fn get_inline(iam: &Iam, owner: Holder, owner_id: &str, name: &str) -> Result<String> {
     let (table, col) = owner.table();
     let doc: Option<String> = sqlx::query_scalar(&format!("SELECT document FROM {table} WHERE {col} = $1 AND policy_name = $2"))
         .bind(owner_id)
@@ -91,12 +91,12 @@ pub async fn get_inline(iam: &Iam, owner: Owner, owner_id: &str, name: &str) -> 
     doc.ok_or_else(|| AwsError::no_such_entity(format!("The {kind} policy with name {name} cannot be found.")))
 }
 
-pub async fn list_inline(iam: &Iam, owner: Owner, owner_id: &str) -> Result<Vec<String>> {
+pub async fn list_inline(iam: &Iam, owner: Holder, owner_id: &str) -> Result<Vec<String>> {
     let (table, col) = owner.table();
     Ok(sqlx::query_scalar(&format!("SELECT policy_name FROM {table} WHERE {col} = $1 ORDER BY policy_name")).bind(owner_id).fetch_all(&iam.store.read).await?)
 }
 
-pub async fn delete_inline(iam: &Iam, owner: Owner, owner_id: &str, name: &str) -> Result<()> {
+pub async fn delete_inline(iam: &Iam, owner: Holder, owner_id: &str, name: &str) -> Result<()> {
     let (table, col) = owner.table();
     let n = crate::audit::execute(&iam.store, sqlx::query(&format!("DELETE FROM {table} WHERE {col} = $1 AND policy_name = $2")).bind(owner_id).bind(name)).await?.rows_affected();
     iam.keys.invalidate();
@@ -123,7 +123,11 @@ pub struct Managed {
     pub attachments: i64,
 }
 
-const MCOLS: &str = "m.policy_id, m.account_id, m.arn, m.name, m.path, m.description, m.default_version, m.created_at, m.updated_at, (SELECT COUNT(*) FROM policy_attachments a WHERE a.policy_id = m.policy_id)";
+/// The columns of a managed policy as seen by one account: `acct` is the placeholder holding the
+/// caller's account, so an AWS policy's AttachmentCount counts only that account's attachments.
+fn mcols(acct: &str) -> String {
+    format!("m.policy_id, m.account_id, m.arn, m.name, m.path, m.description, m.default_version, m.created_at, m.updated_at, (SELECT COUNT(*) FROM policy_attachments a WHERE a.policy_id = m.policy_id AND a.account_id = {acct})")
+}
 
 fn managed_row(r: &sqlx::any::AnyRow) -> Managed {
     Managed {
@@ -150,7 +154,7 @@ fn policy_id() -> String {
 
 /// Finds a managed policy visible to `account`: its own, or AWS's.
 pub async fn get_managed<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E, account: &str, arn: &str) -> Result<Option<Managed>> {
-    let row = sqlx::query(&format!("SELECT {MCOLS} FROM managed_policies m WHERE m.arn = $1 AND (m.account_id = $2 OR m.account_id = 'aws')"))
+    let row = sqlx::query(&format!("SELECT {} FROM managed_policies m WHERE m.arn = $1 AND (m.account_id = $2 OR m.account_id = 'aws')", mcols("$2")))
         .bind(arn)
         .bind(account)
         .fetch_optional(ex)
@@ -195,18 +199,14 @@ pub async fn list_managed(iam: &Iam, account: &str, scope: &str, only_attached: 
     };
     let attached = if only_attached { " AND EXISTS (SELECT 1 FROM policy_attachments a WHERE a.policy_id = m.policy_id AND a.account_id = $1)" } else { "" };
     let rows = sqlx::query(&format!(
-        "SELECT {MCOLS} FROM managed_policies m WHERE {scope_sql}{attached} AND substr(m.path, 1, length($2)) = $2 AND ($1 = $1) ORDER BY m.name"
+        "SELECT {} FROM managed_policies m WHERE {scope_sql}{attached} AND substr(m.path, 1, length($2)) = $2 AND ($1 = $1) ORDER BY m.name",
+        mcols("$1")
     ))
     .bind(account)
     .bind(path_prefix)
     .fetch_all(&iam.store.read)
     .await?;
-    let mut list: Vec<Managed> = rows.iter().map(managed_row).collect();
-    // Attachment counts of AWS policies are per account.
-    for m in list.iter_mut().filter(|m| m.account_id == "aws") {
-        m.attachments = sqlx::query_scalar("SELECT COUNT(*) FROM policy_attachments WHERE policy_id = $1 AND account_id = $2").bind(&m.policy_id).bind(account).fetch_one(&iam.store.read).await?;
-    }
-    Ok(list)
+    Ok(rows.iter().map(managed_row).collect())
 }
 
 pub async fn delete_managed(iam: &Iam, account: &str, arn: &str) -> Result<()> {
@@ -399,7 +399,7 @@ pub fn no_such_group(name: &str) -> AwsError {
 }
 
 pub async fn find_group<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E, account: &str, name: &str) -> Result<Option<Group>> {
-    let row = sqlx::query("SELECT group_id, name, path, created_at FROM groups WHERE account_id = $1 AND name_lower = $2").bind(account).bind(name.to_lowercase()).fetch_optional(ex).await?;
+    let row = sqlx::query("SELECT group_id, name, path, created_at FROM groups WHERE account_id = $1 AND name_lower = $2").bind(account).bind(name.to_ascii_lowercase()).fetch_optional(ex).await?;
     Ok(row.as_ref().map(group_row))
 }
 
@@ -409,7 +409,7 @@ pub async fn create_group(iam: &Iam, account: &str, name: &str, path: &str) -> R
         .bind(&g.group_id)
         .bind(account)
         .bind(name)
-        .bind(name.to_lowercase())
+        .bind(name.to_ascii_lowercase())
         .bind(path)
         .bind(g.created_at)
         )
@@ -454,7 +454,7 @@ pub async fn update_group(iam: &Iam, account: &str, name: &str, new_name: Option
     let nn = new_name.unwrap_or(&g.name);
     let r = crate::audit::execute(&iam.store, sqlx::query("UPDATE groups SET name = $1, name_lower = $2, path = $3 WHERE group_id = $4")
         .bind(nn)
-        .bind(nn.to_lowercase())
+        .bind(nn.to_ascii_lowercase())
         .bind(new_path.unwrap_or(&g.path))
         .bind(&g.group_id)
         )

@@ -1,7 +1,7 @@
 //! Roles: identities that users assume with sts:AssumeRole, governed by a trust policy that says who
 //! may assume them (and may require MFA).
 
-use super::policies::{self, Owner};
+use super::policies::{self, Holder};
 use super::tags::Taggable;
 use super::Iam;
 use crate::error::{is_unique_violation, AwsError, Result};
@@ -61,7 +61,7 @@ pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, trust: &st
         .bind(max)
         .bind(role.created_at)
         .bind(account)
-        .bind(name.to_lowercase())
+        .bind(name.to_ascii_lowercase())
         .execute(&mut *tx)
         .await;
     match r {
@@ -75,7 +75,7 @@ pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, trust: &st
 }
 
 pub async fn find<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E, account: &str, name: &str) -> Result<Option<Role>> {
-    let r = sqlx::query(&format!("SELECT {COLS} FROM roles WHERE account_id = $1 AND name_lower = $2")).bind(account).bind(name.to_lowercase()).fetch_optional(ex).await?;
+    let r = sqlx::query(&format!("SELECT {COLS} FROM roles WHERE account_id = $1 AND name_lower = $2")).bind(account).bind(name.to_ascii_lowercase()).fetch_optional(ex).await?;
     Ok(r.as_ref().map(row))
 }
 
@@ -168,5 +168,5 @@ pub async fn untag(iam: &Iam, account: &str, name: &str, keys: &[String]) -> Res
 
 pub async fn put_policy(iam: &Iam, account: &str, name: &str, pname: &str, doc: &str) -> Result<()> {
     let r = get(iam, account, name).await?;
-    policies::put_inline(iam, Owner::Role, &r.role_id, &r.name, pname, doc).await
+    policies::put_inline(iam, Holder::Role, &r.role_id, &r.name, pname, doc).await
 }

@@ -35,7 +35,7 @@ pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, tags: &[(S
         .bind(&user_id)
         .bind(account)
         .bind(name)
-        .bind(name.to_lowercase())
+        .bind(name.to_ascii_lowercase())
         .bind(path)
         .bind(now)
         .execute(&mut *tx)
@@ -64,7 +64,7 @@ const USER_COLS: &str = "user_id, name, path, created_at, password_last_used";
 pub async fn find<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E, account: &str, name: &str) -> Result<Option<User>> {
     let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE account_id = $1 AND name_lower = $2"))
         .bind(account)
-        .bind(name.to_lowercase())
+        .bind(name.to_ascii_lowercase())
         .fetch_optional(ex)
         .await?;
     Ok(row.as_ref().map(user_from_row))
@@ -113,7 +113,7 @@ pub async fn update(iam: &Iam, account: &str, name: &str, new_name: Option<&str>
     let np = new_path.unwrap_or(&u.path);
     let r = sqlx::query("UPDATE users SET name = $1, name_lower = $2, path = $3 WHERE user_id = $4")
         .bind(nn)
-        .bind(nn.to_lowercase())
+        .bind(nn.to_ascii_lowercase())
         .bind(np)
         .bind(&u.user_id)
         .execute(&mut *tx)
