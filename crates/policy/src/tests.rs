@@ -278,5 +278,126 @@ mod properties {
             let (d, _) = evaluate(&[&p], &Request { action: &action, resource: "arn:aws:iam::1:user/x", context: &c, principal_arn: None, principal_account: None });
             prop_assert_eq!(d, Decision::ExplicitDeny);
         }
+
+        /// Adding a statement with Effect Deny never turns a refusal into an Allow.
+        #[test]
+        fn a_deny_never_admits(stmts in statements(6), extra in deny_statement(), req in request()) {
+            let before = decide(&[stmts.clone()], &req);
+            let mut with = stmts.clone();
+            with.push(extra);
+            let after = decide(&[with], &req);
+            prop_assert!(before == Decision::Allow || after != Decision::Allow, "{before:?} -> {after:?}");
+            prop_assert!(!(before == Decision::ExplicitDeny && after != Decision::ExplicitDeny));
+        }
+
+        /// A Deny that matches the request refuses, whatever else the policies say.
+        #[test]
+        fn a_matching_deny_refuses(policies in prop::collection::vec(statements(5), 1..4), req in request()) {
+            let mut policies = policies;
+            policies[0].push(format!(r#"{{"Effect":"Deny","Action":"{}","Resource":"{}"}}"#, req.0, req.1));
+            prop_assert_eq!(decide(&policies, &req), Decision::ExplicitDeny);
+        }
+
+        /// The order of statements and of policies never changes a decision.
+        #[test]
+        fn order_never_matters(policies in prop::collection::vec(statements(5), 1..4), req in request(), seed in any::<u64>()) {
+            let d = decide(&policies, &req);
+            let mut shuffled = policies.clone();
+            shuffle(&mut shuffled, seed);
+            for p in shuffled.iter_mut() {
+                shuffle(p, seed ^ 0x9e37_79b9);
+            }
+            prop_assert_eq!(decide(&shuffled, &req), d);
+            // One policy holding every statement decides the same as the statements spread out.
+            let merged: Vec<String> = policies.concat();
+            prop_assert_eq!(decide(&[merged], &req), d);
+        }
+
+        /// An Allow of the action on exactly the canonical ARN admits when nothing denies.
+        #[test]
+        fn a_matching_allow_without_deny_admits(allows in prop::collection::vec(allow_statement(), 0..6), req in request()) {
+            let mut p = allows;
+            p.push(format!(r#"{{"Effect":"Allow","Action":"{}","Resource":"{}"}}"#, req.0, req.1));
+            prop_assert_eq!(decide(&[p], &req), Decision::Allow);
+        }
+
+        /// Resource matching is case-sensitive: another spelling of a name is another resource.
+        #[test]
+        fn resource_matching_is_case_sensitive(name in "[a-z][a-z0-9-]{0,12}") {
+            let upper = name.to_ascii_uppercase();
+            prop_assume!(upper != name);
+            let allow = vec![format!(r#"{{"Effect":"Allow","Action":"iam:GetUser","Resource":"arn:aws:iam::1:user/{name}*"}}"#)];
+            let req = ("iam:GetUser".to_string(), format!("arn:aws:iam::1:user/{upper}"), 0u8);
+            prop_assert_eq!(decide(&[allow], &req), Decision::ImplicitDeny);
+        }
+    }
+
+    const ACTIONS: &[&str] = &["iam:GetUser", "iam:CreateAccessKey", "iam:AddUserToGroup", "sts:AssumeRole"];
+    const RESOURCES: &[&str] = &["arn:aws:iam::1:user/team/Target", "arn:aws:iam::1:user/target", "arn:aws:iam::1:group/ops/Admins", "arn:aws:iam::1:role/ops/break"];
+    const ACTION_PATTERNS: &[&str] = &["*", "iam:*", "iam:Get*", "iam:GetUser", "iam:CreateAccessKey", "iam:AddUserToGroup", "sts:AssumeRole", "iam:get*"];
+    const RESOURCE_PATTERNS: &[&str] = &["*", "arn:aws:iam::1:user/*", "arn:aws:iam::1:user/team/Target", "arn:aws:iam::1:user/team/target", "arn:aws:iam::*:group/Admins", "arn:aws:iam::*:group/ops/*", "arn:aws:iam::1:role/ops/*", "arn:aws:iam::1:user/target"];
+    const CONDITIONS: &[&str] = &["", r#","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}"#, r#","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}"#, r#","Condition":{"Null":{"aws:MultiFactorAuthAge":"true"}}"#];
+
+    /// (action, resource, MFA state: 0 absent, 1 true, 2 false)
+    type Req = (String, String, u8);
+
+    fn request() -> impl Strategy<Value = Req> {
+        (prop::sample::select(ACTIONS), prop::sample::select(RESOURCES), 0u8..3).prop_map(|(a, r, m)| (a.to_string(), r.to_string(), m))
+    }
+
+    fn statement(effect: &'static [&'static str]) -> impl Strategy<Value = String> {
+        (prop::sample::select(effect), any::<bool>(), prop::sample::select(ACTION_PATTERNS), any::<bool>(), prop::sample::select(RESOURCE_PATTERNS), prop::sample::select(CONDITIONS)).prop_map(
+            |(e, not_action, a, not_resource, r, c)| {
+                let ak = if not_action { "NotAction" } else { "Action" };
+                let rk = if not_resource { "NotResource" } else { "Resource" };
+                format!(r#"{{"Effect":"{e}","{ak}":"{a}","{rk}":"{r}"{c}}}"#)
+            },
+        )
+    }
+
+    fn statements(max: usize) -> impl Strategy<Value = Vec<String>> {
+        prop::collection::vec(statement(&["Allow", "Deny"]), 0..max)
+    }
+
+    fn deny_statement() -> impl Strategy<Value = String> {
+        statement(&["Deny"])
+    }
+
+    fn allow_statement() -> impl Strategy<Value = String> {
+        statement(&["Allow"])
+    }
+
+    fn shuffle<T>(v: &mut [T], seed: u64) {
+        let mut x = seed | 1;
+        for i in (1..v.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            v.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+    }
+
+    /// Each inner list is one policy's statements (a policy with none gets a harmless one).
+    fn decide(policies: &[Vec<String>], req: &Req) -> Decision {
+        let parsed: Vec<Policy> = policies
+            .iter()
+            .map(|stmts| {
+                let body = if stmts.is_empty() { r#"{"Effect":"Allow","Action":"none:None","Resource":"*"}"#.to_string() } else { stmts.join(",") };
+                parse(&format!(r#"{{"Version":"2012-10-17","Statement":[{body}]}}"#), DocKind::Identity).expect("generated policies parse")
+            })
+            .collect();
+        let refs: Vec<&Policy> = parsed.iter().collect();
+        let mut c = Context::new();
+        match req.2 {
+            1 => {
+                c.set("aws:MultiFactorAuthPresent", "true");
+                c.set("aws:MultiFactorAuthAge", "30");
+            }
+            2 => {
+                c.set("aws:MultiFactorAuthPresent", "false");
+            }
+            _ => {}
+        }
+        evaluate(&refs, &Request { action: &req.0, resource: &req.1, context: &c, principal_arn: None, principal_account: None }).0
     }
 }

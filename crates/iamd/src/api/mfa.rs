@@ -70,8 +70,8 @@ pub async fn deactivate_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out
 pub async fn delete_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let serial = p.req("SerialNumber", &params::SERIAL);
     p.finish()?;
-    let d = target::device(app, c, Action::DeleteVirtualMFADevice, &serial).await?;
-    mfa::delete_virtual(&app.iam, account(c), d.as_ref().map_or(serial.as_str(), |d| d.serial.as_str())).await?;
+    let d = target::device(app, c, Action::DeleteVirtualMFADevice, &serial).await?.ok_or_else(|| mfa::no_such_virtual(&serial))?;
+    mfa::delete_virtual(&app.iam, account(c), &d.serial).await?;
     Ok(None)
 }
 

@@ -936,8 +936,8 @@ pub async fn remove_device(app: &App, r: &Req, ctx: &Ctx, for_user: Option<&str>
             if dev.kind == Kind::Virtual {
                 // As AWS's console does; without permission the device stays, unassigned.
                 let _ = act(app, r, ctx, Action::DeleteVirtualMFADevice, json_params(&[("serialNumber", &serial)]), async {
-                    let d = target::device(app, &ctx.caller, Action::DeleteVirtualMFADevice, &serial).await?;
-                    mfa::delete_virtual(&app.iam, ctx.account(), d.as_ref().map_or(serial.as_str(), |d| d.serial.as_str())).await
+                    let d = target::device(app, &ctx.caller, Action::DeleteVirtualMFADevice, &serial).await?.ok_or_else(|| mfa::no_such_virtual(&serial))?;
+                    mfa::delete_virtual(&app.iam, ctx.account(), &d.serial).await
                 })
                 .await;
             }
