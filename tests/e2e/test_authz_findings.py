@@ -320,13 +320,38 @@ def test_8_names_fold_ascii_only(server):
     assert error_of(root.create_user, UserName=kelvin)[0] == "ValidationError"
     trust = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"}, "Action": "sts:AssumeRole"})
     root.create_role(RoleName="kr", AssumeRolePolicyDocument=trust)
-    assert error_of(root.simulate_principal_policy, PolicySourceArn=f"arn:aws:iam::{acct}:user/{kelvin}", ActionNames=["iam:GetUser"])[0] == "NoSuchEntity"
+    # An ARN naming an IAM entity is ASCII too: refused at the edge, never folded into `karl`.
+    assert error_of(root.simulate_principal_policy, PolicySourceArn=f"arn:aws:iam::{acct}:user/{kelvin}", ActionNames=["iam:GetUser"])[0] == "ValidationError"
+    assert error_of(root.get_policy, PolicyArn=f"arn:aws:iam::{acct}:policy/{kelvin}")[0] == "ValidationError"
     u = server.new_user_with_key("assumer")
     root.put_user_policy(UserName="assumer", PolicyName="p", PolicyDocument=doc(ALLOW_ALL))
-    assert error_of(server.sts(u).assume_role, RoleArn=f"arn:aws:iam::{acct}:role/\u212Ar", RoleSessionName="xx")[0] == "AccessDenied"
+    assert error_of(server.sts(u).assume_role, RoleArn=f"arn:aws:iam::{acct}:role/\u212Ar", RoleSessionName="xx")[0] == "ValidationError"
     # The console refuses the name as it refuses a wrong password.
     c = ConsoleClient(server)
     _, body, _ = c.get("/console")
     token = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
     status, body, _ = c.post("/console/signin", csrf=token, kind="user", account=acct, username=kelvin, password=PASSWORD)
     assert status != 303 and "incorrect" in body
+
+
+def test_4_a_required_password_change_obeys_an_explicit_deny(server):
+    acct = server.account["account_id"]
+    root = server.iam()
+    for name, statements in (("stuck", [{"Effect": "Deny", "Action": "iam:ChangePassword", "Resource": "*"}]), ("fresh", [])):
+        root.create_user(UserName=name)
+        root.create_login_profile(UserName=name, Password=PASSWORD, PasswordResetRequired=True)
+        if statements:
+            root.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=doc(*statements))
+        c = ConsoleClient(server)
+        _, body, _ = c.get("/console")
+        token = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+        status, _, h = c.post("/console/signin", csrf=token, kind="user", account=acct, username=name, password=PASSWORD)
+        assert status == 303 and h["Location"] == "/console/password"
+        _, body, _ = c.get("/console/password")
+        c.csrf = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+        status, body, h = c.post("/console/password", old=PASSWORD, new=PASSWORD + "n", retype=PASSWORD + "n")
+        if statements:
+            # The sign-in step stands in for an Allow of iam:ChangePassword, never against a Deny.
+            assert status == 200 and "not allowed to change your password" in body
+        else:
+            assert status == 303 and h["Location"] == "/console"

@@ -304,7 +304,7 @@ async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]
                 let r = crate::domain::roles::lookup(&app.iam, &session.account_id, role_id).await?.ok_or_else(AwsError::invalid_token)?;
                 (None, Some(crate::domain::RoleRef { role_id: role_id.clone(), name: r.name, session_name: session_name.clone() }))
             }
-            None if session.owner.is_empty() => (None, None),
+            None if crate::domain::is_root_column(&session.owner) => (None, None),
             None => (Some(keys::lookup_user(&app.iam, &session.account_id, &session.owner).await?.ok_or_else(AwsError::invalid_token)?), None),
         };
         let key = sigv4::signing_key(&session.secret, &auth.scope_date, &auth.region, &auth.service);

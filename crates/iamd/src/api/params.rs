@@ -78,11 +78,18 @@ pub const SESSION_NAME: Spec = spec(2, 64, word_plus, r"[\w+=,.@-]*");
 fn any(_: &str) -> bool {
     true
 }
+fn ascii_printable(s: &str) -> bool {
+    s.chars().all(|c| ('\u{21}'..='\u{7e}').contains(&c))
+}
 fn doc_chars(s: &str) -> bool {
     password_chars(s)
 }
 pub const DOCUMENT: Spec = spec(1, 131_072, doc_chars, r"[\u0009\u000A\u000D\u0020-\u00FF]+");
-pub const ARN: Spec = spec(20, 2048, any, "");
+/// An ARN that names an IAM entity (PolicyArn, RoleArn, PolicySourceArn): IAM names and paths are
+/// ASCII, so anything else is refused here rather than folded into some other name later.
+pub const ARN: Spec = spec(20, 2048, ascii_printable, r"[\u0021-\u007E]+");
+/// An ARN the simulator only matches against (ResourceArns): any text AWS's arnType allows.
+pub const ANY_ARN: Spec = spec(1, 2048, any, "");
 pub const DESCRIPTION: Spec = Spec { min: 0, max: 1000, pattern: None, sensitive: false };
 
 /// Policy documents are URL-encoded JSON in IAM's responses (botocore decodes them).

@@ -354,7 +354,7 @@ fn policy_inputs(p: &mut Params) -> Vec<(String, String, String)> {
 pub async fn simulate_custom_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     let inputs = policy_inputs(p);
     let actions = p.string_list("ActionNames", &Spec { min: 3, max: 128, pattern: None, sensitive: false }, 1000, true);
-    let resources = p.string_list("ResourceArns", &ARN, 1000, false);
+    let resources = p.string_list("ResourceArns", &params::ANY_ARN, 1000, false);
     let entries = context_entries(p);
     let _ = p.paging();
     p.finish()?;
@@ -366,7 +366,7 @@ pub async fn simulate_principal_policy(app: &App, c: &Caller, p: &mut Params) ->
     let source = p.req("PolicySourceArn", &ARN);
     let mut inputs = policy_inputs(p);
     let actions = p.string_list("ActionNames", &Spec { min: 3, max: 128, pattern: None, sensitive: false }, 1000, true);
-    let resources = p.string_list("ResourceArns", &ARN, 1000, false);
+    let resources = p.string_list("ResourceArns", &params::ANY_ARN, 1000, false);
     let entries = context_entries(p);
     let _ = p.paging();
     p.finish()?;

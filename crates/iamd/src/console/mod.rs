@@ -460,9 +460,10 @@ pub async fn can(app: &App, ctx: &Ctx, action: Action, resource: &str) -> Result
     Ok(api::authz::decide(app, &ctx.caller, action, resource).await? == policy::Decision::Allow)
 }
 
-/// Whether a resolver's answer was a refusal (AccessDenied), to turn it into a message on the page.
+/// Whether an error is an authorization refusal (AWS's "… is not authorized to perform …"), to turn
+/// it into a message on the page; other AccessDenied answers (a wrong old password) are not.
 pub fn refused(e: &AwsError) -> bool {
-    e.status == 403 && e.code == "AccessDenied"
+    e.status == 403 && e.code == "AccessDenied" && e.message.contains(" is not authorized to perform: ")
 }
 
 pub fn json_params(pairs: &[(&str, &str)]) -> serde_json::Value {

@@ -371,7 +371,18 @@ pub async fn forced_password(app: &App, r: &Req, ctx: &Ctx) -> R {
     }
     let mut ev = event(app, r, Some(ctx), "signin.amazonaws.com", "PasswordUpdated");
     ev.event_type = "AwsConsoleSignIn";
-    let res = finish_record(app, audit::scope(ev, set_password(app, ctx, r.form("old"), r.form("new"))).await).await;
+    // The required change is a sign-in step: it stands in for an Allow of iam:ChangePassword, never
+    // against an explicit Deny of it.
+    let work = async {
+        if let Some(u) = ctx.user() {
+            let arn = user_arn(ctx.account(), &u.path, &u.name);
+            if crate::api::authz::decide(app, &ctx.caller, Action::ChangePassword, &arn).await? == policy::Decision::ExplicitDeny {
+                return Err(crate::api::authz::denied(&ctx.caller, Action::ChangePassword, &arn, policy::Decision::ExplicitDeny));
+            }
+        }
+        set_password(app, ctx, r.form("old"), r.form("new")).await
+    };
+    let res = finish_record(app, audit::scope(ev, work).await).await;
     if let Err(e) = res {
         return Ok(forced_password_page(ctx, Some(&password_error(&e))));
     }
@@ -384,6 +395,7 @@ pub async fn forced_password(app: &App, r: &Req, ctx: &Ctx) -> R {
 fn password_error(e: &AwsError) -> String {
     match e.code {
         "PasswordPolicyViolation" => format!("The new password does not meet the account's password policy: {}.", e.message.trim_end_matches('.')),
+        "AccessDenied" if super::refused(e) => "You are not allowed to change your password (iam:ChangePassword). Ask your administrator.".into(),
         "AccessDenied" => "The old password is incorrect.".into(),
         _ if e.status >= 500 => "The password could not be changed. Try again.".into(),
         _ => e.message.clone(),

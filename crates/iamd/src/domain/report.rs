@@ -57,9 +57,9 @@ pub async fn build(iam: &Iam, account: &str) -> Result<String> {
         acct.get::<Option<i64>, _>(1).map(iso8601).unwrap_or_else(|| "no_information".into()),
         "not_supported".into(),
         "not_supported".into(),
-        tf(mfa_active(iam, account, "").await?).into(),
+        tf(mfa_active(iam, account, super::Owner::Root.column()).await?).into(),
     ];
-    root.extend(key_columns(iam, account, "").await?);
+    root.extend(key_columns(iam, account, super::Owner::Root.column()).await?);
     root.extend(["FALSE", "N/A", "FALSE", "N/A"].map(String::from));
     csv.push_str(&root.join(","));
     csv.push('\n');
