@@ -270,9 +270,10 @@ def presign_query(endpoint, params, creds, region="us-east-1", service="sts", ex
         "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
         "X-Amz-Credential": f"{creds.access_key_id}/{scope}",
         "X-Amz-Date": amz_date,
-        "X-Amz-Expires": str(expires),
         "X-Amz-SignedHeaders": "host",
     })
+    if expires is not None:
+        q["X-Amz-Expires"] = str(expires)
     query = "&".join(f"{_enc(k)}={_enc(v)}" for k, v in q.items())
     creq = "\n".join(["GET", "/", canonical_query(query), f"host:{host}\n", "host", hashlib.sha256(b"").hexdigest()])
     sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(creq.encode()).hexdigest()])

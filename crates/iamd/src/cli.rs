@@ -8,7 +8,6 @@ use crate::store::{self, Store};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -248,6 +247,15 @@ struct ServeArgs {
     /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
     #[arg(long, env = "IAMD_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The most connections open at once. Over it, a new connection closes the oldest one that has
+    /// no request in flight (idle, or still sending its head). Never more than the process's file
+    /// descriptor limit allows (iamd raises its soft limit to the hard one).
+    #[arg(long, env = "IAMD_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// Seconds a connection may take to send a request head (and, when idle between requests, to
+    /// start one); also bounds a TLS handshake.
+    #[arg(long, env = "IAMD_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    header_read_timeout: u64,
 }
 
 #[derive(Args, Debug)]
@@ -680,14 +688,12 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     println!("iamd: listening on {scheme}://{addr}");
     println!("iamd: console at {scheme}://localhost:{}/console", addr.port());
     let _ = std::io::stdout().flush();
-    match tls {
-        None => {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(shutdown())
-                .await?
-        }
-        Some(acceptor) => serve_tls(listener, acceptor, router).await,
-    }
+    let limits = crate::server::Limits {
+        max_connections: a.max_connections.clamp(1, crate::server::descriptor_budget()),
+        header_read_timeout: std::time::Duration::from_secs(a.header_read_timeout.clamp(1, 600)),
+    };
+    tracing::info!(max_connections = limits.max_connections, header_read_timeout_s = limits.header_read_timeout.as_secs(), "connection limits");
+    crate::server::run(listener, router, tls, limits, shutdown()).await;
     // Records still in their group commit are written before the process ends.
     iam.audit.flush().await;
     tracing::info!("iamd stopped");
@@ -713,39 +719,6 @@ fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<tokio_rustls::TlsAcce
         .with_single_cert(certs, key)
         .context("the TLS certificate and key do not match or are not supported")?;
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
-}
-
-/// Serves HTTPS: each connection's TLS handshake, then HTTP/1.1 on it, until shutdown.
-async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor, router: axum::Router) {
-    use tower::ServiceExt;
-    let stop = shutdown();
-    tokio::pin!(stop);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accepting a connection");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = &mut stop => return,
-        };
-        let (acceptor, router) = (acceptor.clone(), router.clone());
-        tokio::spawn(async move {
-            // A client that never finishes its handshake does not hold a task for long.
-            let tls = match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(t)) => t,
-                _ => return,
-            };
-            let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                router.clone().oneshot(req.map(axum::body::Body::new))
-            });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(tls), service).await;
-        });
-    }
 }
 
 fn router_backend(s: &StoreArgs) -> &'static str {

@@ -16,4 +16,5 @@ pub mod domain;
 pub mod error;
 pub mod ids;
 pub mod qr;
+pub mod server;
 pub mod store;

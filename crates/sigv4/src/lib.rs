@@ -112,7 +112,9 @@ fn header<'a>(req: &Request<'a>, name: &str) -> Option<&'a str> {
     req.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
 }
 
-/// Decodes the raw query string into (name, value) pairs, percent-decoding both (a `+` stays a `+`).
+/// Decodes the raw query string into (name, value) pairs as `application/x-www-form-urlencoded`
+/// does (a `+` is a space, `%2B` a plus): the same decoding the server reads parameters with, so a
+/// signed value cannot be changed by swapping one spelling for the other.
 pub fn query_pairs(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
@@ -125,7 +127,8 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
 }
 
 fn pct_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+    let spaced = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
 }
 
 /// Parses the request's authentication: the Authorization header if present, else the presigned
@@ -192,16 +195,12 @@ fn parse_presigned(get: &dyn Fn(&str) -> Option<String>) -> Result<Auth, Error> 
     let signed = require("X-Amz-SignedHeaders")?;
     let signature = require("X-Amz-Signature")?;
     let amz_date = require("X-Amz-Date")?;
-    let expires = match get("X-Amz-Expires") {
-        None => None,
-        Some(e) => match e.parse::<i64>() {
-            Ok(n) if (1..=604_800).contains(&n) => Some(n),
-            _ => {
-                return Err(Error::IncompleteSignature(format!(
-                    "X-Amz-Expires must be a number between 1 and 604800 seconds. Got '{e}'"
-                )))
-            }
-        },
+    // A presigned request always says how long it lives: without X-Amz-Expires it is refused, never
+    // valid for ever.
+    let e = require("X-Amz-Expires")?;
+    let expires = match e.parse::<i64>() {
+        Ok(n) if (1..=604_800).contains(&n) => Some(n),
+        _ => return Err(Error::IncompleteSignature(format!("X-Amz-Expires must be a number between 1 and 604800 seconds. Got '{e}'"))),
     };
     build_auth(AuthKind::Presigned, &credential, &signed, &signature, &amz_date, get("X-Amz-Security-Token"), expires)
 }

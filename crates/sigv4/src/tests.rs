@@ -199,3 +199,39 @@ fn host_must_be_signed_and_tampered_body_fails() {
     no_host.signed_headers = vec!["x-amz-date".into()];
     assert!(verify(&req, &no_host, &key, true).is_err());
 }
+
+#[test]
+fn a_plus_and_its_escape_decode_differently_everywhere() {
+    // `+` is a space in a query, as in a form body; `%2B` is a plus. Swapping one for the other
+    // changes the canonical query, so it breaks the signature.
+    assert_eq!(query_pairs("a=x+y&b=x%2By"), vec![("a".to_string(), "x y".to_string()), ("b".to_string(), "x+y".to_string())]);
+    assert_ne!(canonical_query("a=x+y", AuthKind::Header, false), canonical_query("a=x%2By", AuthKind::Header, false));
+    assert_eq!(canonical_query("a=x+y", AuthKind::Header, false), "a=x%20y");
+}
+
+#[test]
+fn presigned_requests_must_say_when_they_expire() {
+    let base = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fsts%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Signature=0000000000000000000000000000000000000000000000000000000000000000";
+    let headers = [("host", "example.amazonaws.com")];
+    for (extra, ok) in [("", false), ("&X-Amz-Expires=", false), ("&X-Amz-Expires=0", false), ("&X-Amz-Expires=604801", false), ("&X-Amz-Expires=-5", false), ("&X-Amz-Expires=60", true)] {
+        let q = format!("{base}{extra}");
+        let req = Request { method: "GET", path: "/", query: &q, headers: &headers, body: b"" };
+        let r = parse(&req);
+        assert_eq!(r.is_ok(), ok, "{extra}: {r:?}");
+        if let Ok(a) = r {
+            assert_eq!(a.expires, Some(60));
+            assert!(check_time(&a, a.timestamp + 61).is_err(), "expired after its 60 s");
+        }
+    }
+}
+
+#[test]
+fn multibyte_dates_are_refused_not_sliced() {
+    let headers = [("host", "example.amazonaws.com"), ("x-amz-date", "2015é830T12360Z"),
+        ("authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/2015é830/us-east-1/iam/aws4_request, SignedHeaders=host;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000")];
+    let req = Request { method: "POST", path: "/", query: "", headers: &headers, body: b"" };
+    assert!(matches!(parse(&req), Err(Error::IncompleteSignature(_))));
+    let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F2015%C3%A9830%2Fus-east-1%2Fsts%2Faws4_request&X-Amz-Date=2015%C3%A9830T12360Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=0000000000000000000000000000000000000000000000000000000000000000";
+    let req = Request { method: "GET", path: "/", query: q, headers: &headers[..1], body: b"" };
+    assert!(parse(&req).is_err());
+}

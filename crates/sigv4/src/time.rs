@@ -27,7 +27,8 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 /// Parses `yyyymmddThhmmssZ`; `None` for anything else, including impossible dates.
 pub fn parse_amz_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+    // ASCII first: the fields below are sliced by byte offsets.
+    if !s.is_ascii() || b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
@@ -68,7 +69,7 @@ mod tests {
 
     #[test]
     fn rejects_malformed_and_impossible_dates() {
-        for bad in ["2015-08-30T12:36:00Z", "20150830T123600", "20150230T000000Z", "20151301T000000Z", "2015083xT123600Z", ""] {
+        for bad in ["2015-08-30T12:36:00Z", "20150830T123600", "20150230T000000Z", "20151301T000000Z", "2015083xT123600Z", "", "2015é830T1236Z", "20150830T12360éZ", "€0150830T12360Z"] {
             assert_eq!(parse_amz_date(bad), None, "{bad}");
         }
     }

@@ -1,0 +1,234 @@
+"""Hostile clients at the edge: slow and idle sockets, connection floods, presigned requests that never
+expire, `+` against `%2B`, multibyte dates, body framings. Each test is what an attacker would send.
+
+The connection tests are about the HTTP server, which does not depend on the database: they run on
+SQLite only (a fresh server of their own); the request tests run on both backends.
+"""
+
+import datetime
+import hashlib
+import hmac
+import os
+import resource
+import shutil
+import socket
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import Server, presign_query, sigv4_header
+
+SLOW_SOCKETS = 1500
+
+
+@pytest.fixture
+def edge_server():
+    tmp = tempfile.mkdtemp(prefix="iamd-edge-")
+    s = Server("sqlite", tmp)
+    s.init()
+    yield s
+    s.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def raise_fd_limit(n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(n, soft)), hard))
+
+
+def host_port(server):
+    u = urllib.parse.urlsplit(server.endpoint)
+    return u.hostname, u.port
+
+
+def closed_by_peer(sock):
+    """True when the server has closed (or reset) the connection."""
+    try:
+        return sock.recv(4096, socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def answered(server):
+    status, body, _ = server.raw("Action=GetCallerIdentity&Version=2011-06-15", service="sts")
+    return status == 200 and "<Arn>" in body
+
+
+def test_slowloris_sockets_are_closed_and_a_normal_client_keeps_getting_answers(edge_server):
+    """1,500 sockets that send half a request head and then a byte every few seconds, for 60 s,
+    from the same address as a normal client."""
+    raise_fd_limit(SLOW_SOCKETS + 512)
+    edge_server.start()
+    host, port = host_port(edge_server)
+    slow = []
+    for _ in range(SLOW_SOCKETS):
+        s = socket.create_connection((host, port))
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        slow.append(s)
+    started = time.time()
+    closed_at = {}
+    answers, failures = 0, []
+    last_trickle = 0.0
+    while time.time() - started < 60:
+        now = time.time()
+        if now - last_trickle >= 3:
+            last_trickle = now
+            for i, s in enumerate(slow):
+                if i in closed_at:
+                    continue
+                try:
+                    s.send(b"a")
+                except OSError:
+                    closed_at[i] = now - started
+        for i, s in enumerate(slow):
+            if i not in closed_at and closed_by_peer(s):
+                closed_at[i] = time.time() - started
+        t0 = time.time()
+        if answered(edge_server):
+            answers += 1
+        else:
+            failures.append(round(t0 - started, 1))
+        took = time.time() - t0
+        assert took < 5, f"a normal request took {took:.1f} s at {t0 - started:.0f} s"
+        time.sleep(0.5)
+    for s in slow:
+        s.close()
+    assert not failures, f"normal requests failed at {failures}"
+    assert answers >= 60
+    assert len(closed_at) == SLOW_SOCKETS, f"only {len(closed_at)} of {SLOW_SOCKETS} slow sockets were closed by the server"
+    # The header-read deadline is 10 s: every slow socket is gone well before the minute is out.
+    assert max(closed_at.values()) < 30, max(closed_at.values())
+    print(f"slowloris: {SLOW_SOCKETS} slow sockets, all closed by {max(closed_at.values()):.1f} s; {answers} normal answers")
+
+
+def test_over_the_connection_cap_idle_sockets_make_room(edge_server):
+    """With --max-connections 200, 400 idle sockets never keep a normal client waiting: each new
+    connection closes the oldest one without a request in flight."""
+    raise_fd_limit(2048)
+    edge_server.start(extra=["--max-connections", "200", "--header-read-timeout", "60"])
+    host, port = host_port(edge_server)
+    idle = [socket.create_connection((host, port)) for _ in range(400)]
+    time.sleep(0.5)
+    t0 = time.time()
+    for _ in range(20):
+        assert answered(edge_server)
+    assert time.time() - t0 < 10
+    time.sleep(0.5)
+    open_ = [s for s in idle if not closed_by_peer(s)]
+    assert len(open_) <= 200, f"{len(open_)} idle sockets still open over a cap of 200"
+    # The oldest were closed first.
+    assert closed_by_peer(idle[0]) or idle[0] not in open_
+    for s in idle:
+        s.close()
+
+
+def raw_http(server, data, wait=40):
+    host, port = host_port(server)
+    s = socket.create_connection((host, port))
+    s.settimeout(wait)
+    s.sendall(data)
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+            if b"\r\n\r\n" in out:
+                head, _, rest = out.partition(b"\r\n\r\n")
+                length = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+                if length and len(rest) >= length[0]:
+                    break
+    except socket.timeout:
+        pass
+    s.close()
+    status = int(out.split(b" ", 2)[1]) if out.startswith(b"HTTP/1.1 ") else None
+    return status, out
+
+
+def test_body_limits_under_every_framing(edge_server):
+    edge_server.start()
+    big = 1024 * 1024 + 1
+    # Content-Length over the limit: refused before the body is read.
+    status, out = raw_http(edge_server, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % big)
+    assert status == 413 and b"RequestEntityTooLarge" in out
+    # Chunked, over the limit.
+    chunk = b"a" * 65536
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(17)) + b"0\r\n\r\n"
+    status, out = raw_http(edge_server, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+    assert status == 413 and b"RequestEntityTooLarge" in out
+    # A Content-Length never sent in full: the body deadline answers (AWS's RequestTimeout).
+    t0 = time.time()
+    status, out = raw_http(edge_server, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nAction=", wait=45)
+    assert status == 400 and b"RequestTimeout" in out, out[:300]
+    assert time.time() - t0 < 40
+    assert answered(edge_server)
+
+
+def test_multibyte_dates_are_400_not_a_panic(server):
+    """A multibyte character in X-Amz-Date, in the credential scope, and in a presigned query."""
+    key = server.root.access_key_id
+    date = "2015\u00e9830T12360Z".encode()
+    auth = f"AWS4-HMAC-SHA256 Credential={key}/2015\u00e9830/us-east-1/iam/aws4_request, SignedHeaders=host;x-amz-date, Signature={'0' * 64}".encode()
+    body = b"Action=ListUsers&Version=2010-05-08"
+    req = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Amz-Date: " + date +
+           b"\r\nAuthorization: " + auth + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    status, out = raw_http(server, req, wait=10)
+    assert status == 400 and b"<Code>IncompleteSignature</Code>" in out, out[:400]
+    q = ("Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=" +
+         urllib.parse.quote(f"{key}/2015\u00e9830/us-east-1/sts/aws4_request", safe="") +
+         "&X-Amz-Date=" + urllib.parse.quote("2015\u00e9830T12360Z") + "&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=" + "0" * 64)
+    status, body, _ = server.raw(method="GET", query=q, sign=False)
+    assert status == 400 and "IncompleteSignature" in body
+    logs = server.logs()
+    assert "panicked" not in logs
+
+
+def test_presigned_requests_without_expiry_are_refused(server):
+    base = {"Action": "GetCallerIdentity", "Version": "2011-06-15"}
+    q = presign_query(server.endpoint, base, server.root, expires=None)
+    status, body, _ = server.raw(method="GET", query=q, sign=False)
+    assert status == 400 and "X-Amz-Expires" in body
+    for bad in ("", "0", "604801", "-1", "1e3"):
+        q = presign_query(server.endpoint, base, server.root, expires=bad)
+        status, body, _ = server.raw(method="GET", query=q, sign=False)
+        assert status == 400 and "X-Amz-Expires" in body, (bad, body)
+    # Bounded, it works until it expires.
+    q = presign_query(server.endpoint, base, server.root, expires=60)
+    assert server.raw(method="GET", query=q, sign=False)[0] == 200
+    old = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=120)).strftime("%Y%m%dT%H%M%SZ")
+    q = presign_query(server.endpoint, base, server.root, expires=60, amz_date=old)
+    status, body, _ = server.raw(method="GET", query=q, sign=False)
+    assert status == 403 and "Signature expired" in body
+
+
+def test_a_signed_plus_cannot_be_swapped_for_its_escape(server):
+    """The query is signed with `x%2By`; sent with `x+y` instead, the signature no longer matches (the
+    server reads `+` as a space, and so does the canonical query)."""
+    amz_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    host = urllib.parse.urlsplit(server.endpoint).netloc
+    signed_query = "Action=CreateUser&Version=2010-05-08&UserName=x%2By"
+    h = {"host": host, "x-amz-date": amz_date}
+    auth = sigv4_header("GET", "/", signed_query, h, b"", server.root, "us-east-1", "iam", amz_date)
+    def send(query):
+        req = urllib.request.Request(server.endpoint + "/?" + query, method="GET")
+        req.add_header("x-amz-date", amz_date)
+        req.add_header("authorization", auth)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    status, body = send(signed_query.replace("%2B", "+"))
+    assert status == 403 and "SignatureDoesNotMatch" in body
+    assert [u["UserName"] for u in server.iam().list_users()["Users"]] == []
+    status, body = send(signed_query)
+    assert status == 200 and "<UserName>x+y</UserName>" in body
