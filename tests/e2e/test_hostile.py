@@ -232,3 +232,169 @@ def test_a_signed_plus_cannot_be_swapped_for_its_escape(server):
     assert [u["UserName"] for u in server.iam().list_users()["Users"]] == []
     status, body = send(signed_query)
     assert status == 200 and "<UserName>x+y</UserName>" in body
+
+
+# ---- what gets stored and echoed ----
+
+def test_control_characters_never_reach_the_xml(server):
+    """A `\\x0b` in a role description or a tag would make ListRoles unreadable to every SDK."""
+    import json
+    from test_mfa import error_of
+    iam = server.iam()
+    acct = server.account["account_id"]
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"}, "Action": "sts:AssumeRole"}]})
+    for bad in ("a\x0bb", "a\x00b", "a\x0cb", "a\x7fb", "a\x85b"):
+        assert error_of(iam.create_role, RoleName="hidden", AssumeRolePolicyDocument=trust, Description=bad)[0] == "ValidationError", repr(bad)
+        assert error_of(iam.create_user, UserName="tagged", Tags=[{"Key": "k", "Value": bad}])[0] == "ValidationError", repr(bad)
+        assert error_of(iam.create_user, UserName="tagged", Tags=[{"Key": bad, "Value": "v"}])[0] == "ValidationError", repr(bad)
+    code, msg, _ = error_of(iam.create_user, UserName="tagged", Tags=[{"Key": "aws:owner", "Value": "v"}])
+    assert code == "InvalidInput" and "aws:" in msg
+    iam.create_role(RoleName="shown", AssumeRolePolicyDocument=trust, Description="tab\tand line\nok and Latin-1 é")
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["shown"]
+    assert iam.get_role(RoleName="shown")["Role"]["Description"] == "tab\tand line\nok and Latin-1 é"
+    assert iam.list_users()["Users"] == []
+
+
+def test_credential_report_fields_are_quoted(server):
+    import base64
+    import csv
+    import io
+    iam = server.iam()
+    iam.create_user(UserName="forger", Path="/a,TRUE,TRUE,\"x\"/")
+    iam.generate_credential_report()
+    content = iam.get_credential_report()["Content"]
+    content = content if isinstance(content, bytes) else base64.b64decode(content)
+    rows = list(csv.reader(io.StringIO(content.decode())))
+    assert all(len(r) == 22 for r in rows), [len(r) for r in rows]
+    forger = [r for r in rows if r[0] == "forger"][0]
+    assert forger[1].endswith(':user/a,TRUE,TRUE,"x"/forger') and forger[7] == "FALSE"
+
+
+def test_an_incomplete_signature_never_echoes_the_signature(server):
+    sig = "b" * 64
+    key = server.root.access_key_id
+    status, body, _ = server.raw("Action=ListUsers&Version=2010-05-08", sign=False,
+                                 headers={"authorization": f"AWS4-HMAC-SHA256 Credential={key}/20200101/us-east-1/iam/aws4_request, Signature={sig}"})
+    assert status == 400 and "IncompleteSignature" in body and "SignedHeaders" in body
+    assert sig not in body and "Signature=REDACTED" in body
+    assert sig not in server.logs()
+
+
+# ---- console sessions end when the credentials they stand on change ----
+
+class Browserless:
+    """The console over plain HTTP, one cookie jar."""
+
+    def __init__(self, server):
+        from test_console import http
+        self.http = http
+        self.base = server.endpoint.replace("127.0.0.1", "localhost")
+        self.cookies = {}
+        self.csrf = None
+
+    def _h(self):
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), "Origin": self.base}
+
+    def _keep(self, h):
+        for c in h.get_all("Set-Cookie") or []:
+            k, v = c.split(";")[0].split("=", 1)
+            if v:
+                self.cookies[k] = v
+            else:
+                self.cookies.pop(k, None)
+
+    def get(self, path):
+        st, body, h = self.http(self.base + path, headers=self._h())
+        self._keep(h)
+        return st, body, h
+
+    def post(self, path, **form):
+        import re
+        if self.csrf and "csrf" not in form:
+            form["csrf"] = self.csrf
+        st, body, h = self.http(self.base + path, urllib.parse.urlencode(form), self._h())
+        self._keep(h)
+        m = re.search(r'name="csrf" value="([^"]+)"', body)
+        if m and path != "/console/signin":
+            self.csrf = m.group(1)
+        return st, body, h
+
+    def sign_in(self, account, user, password, serial=None, code=None):
+        import re
+        _, body, _ = self.get("/console")
+        token = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+        st, _, h = self.post("/console/signin", csrf=token, kind="user", account=account, username=user, password=password)
+        assert st == 303, st
+        if serial:
+            _, body, _ = self.get("/console/mfa")
+            self.csrf = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+            st, _, _ = self.post("/console/mfa", serial=serial)
+            _, body, _ = self.get("/console/mfa/verify")
+            self.csrf = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+            st, _, h = self.post("/console/mfa/verify", code=code)
+            assert st == 303 and h["Location"] == "/console", st
+        assert self.signed_in()
+
+    def signed_in(self):
+        import re
+        st, body, _ = self.get("/console/security")
+        if st == 200:
+            self.csrf = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+        return st == 200 and "Security credentials" in body
+
+
+def test_console_sessions_end_when_credentials_change_and_only_then(server):
+    import json
+    from conftest import now_step, totp
+    from test_mfa import new_virtual
+    acct = server.account["account_id"]
+    iam = server.iam()
+    pw = "Sessions-Pass-1!"
+    iam.create_user(UserName="sam")
+    iam.create_login_profile(UserName="sam", Password=pw)
+    a, b = Browserless(server), Browserless(server)
+    a.sign_in(acct, "sam", pw)
+    b.sign_in(acct, "sam", pw)
+    # Edits that are not credentials leave sessions alone.
+    iam.tag_user(UserName="sam", Tags=[{"Key": "team", "Value": "x"}])
+    iam.put_user_policy(UserName="sam", PolicyName="p", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
+    iam.update_login_profile(UserName="sam", PasswordResetRequired=False)
+    assert a.signed_in() and b.signed_in()
+    # A new password set by an administrator ends them.
+    iam.update_login_profile(UserName="sam", Password=pw + "2")
+    assert not a.signed_in() and not b.signed_in()
+    pw = pw + "2"
+    # The user's own change in the console ends the other sessions, not the one that made it.
+    a, b = Browserless(server), Browserless(server)
+    a.sign_in(acct, "sam", pw)
+    b.sign_in(acct, "sam", pw)
+    st, _, h = a.post("/console/security/password", old=pw, new=pw + "3", retype=pw + "3")
+    assert st == 303, st
+    assert a.signed_in() and not b.signed_in()
+    pw = pw + "3"
+    # Removing the device a session signed in with ends that session; one signed in otherwise stays.
+    # (One device per sign-in below, each enabled with the previous and current codes and used with
+    # the next one, so no sign-in waits for the clock.)
+    n = now_step()
+    devices = []
+    for name in ("sam-one", "sam-two", "sam-three", "sam-four"):
+        serial, seed = new_virtual(iam, name)
+        iam.enable_mfa_device(UserName="sam", SerialNumber=serial, AuthenticationCode1=totp(seed, n - 1), AuthenticationCode2=totp(seed, n))
+        devices.append((serial, seed))
+    sessions = []
+    for serial, seed in devices[:3]:
+        c = Browserless(server)
+        c.sign_in(acct, "sam", pw, serial, totp(seed, n + 1))
+        sessions.append(c)
+    one, two, three = sessions
+    iam.deactivate_mfa_device(UserName="sam", SerialNumber=devices[0][0])
+    assert not one.signed_in() and two.signed_in() and three.signed_in()
+    # Sign out everywhere ends every session, this one included.
+    st, _, _ = three.post("/console/signout/everywhere")
+    assert st == 303
+    assert not three.signed_in() and not two.signed_in()
+    # Deleting the login profile ends what is left.
+    four = Browserless(server)
+    four.sign_in(acct, "sam", pw, devices[3][0], totp(devices[3][1], n + 1))
+    iam.delete_login_profile(UserName="sam")
+    assert not four.signed_in()

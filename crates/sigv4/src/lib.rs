@@ -145,10 +145,24 @@ pub fn parse(req: &Request<'_>) -> Result<Auth, Error> {
     Err(Error::MissingAuthenticationToken)
 }
 
+/// The Authorization header as an error message may echo it (as AWS does): the Signature value
+/// redacted, and at most 512 characters.
+fn echo_authorization(h: &str) -> String {
+    let parts: Vec<String> = h
+        .split(',')
+        .map(|p| match p.split_once("Signature=") {
+            Some((before, _)) if before.trim().is_empty() || before.ends_with(' ') => format!("{before}Signature=REDACTED"),
+            _ => p.to_string(),
+        })
+        .collect();
+    parts.join(",").chars().take(512).collect()
+}
+
 fn parse_header(req: &Request<'_>, h: &str) -> Result<Auth, Error> {
     let h = h.trim();
+    let shown = echo_authorization(h);
     let incomplete = |what: &str| {
-        Error::IncompleteSignature(format!("Authorization header requires '{what}' parameter. Authorization={h}"))
+        Error::IncompleteSignature(format!("Authorization header requires '{what}' parameter. Authorization={shown}"))
     };
     let (algorithm, rest) = h.split_once(' ').unwrap_or((h, ""));
     if algorithm != ALGORITHM {
@@ -173,7 +187,7 @@ fn parse_header(req: &Request<'_>, h: &str) -> Result<Auth, Error> {
         Some(d) => d.trim().to_string(),
         None => {
             return Err(Error::IncompleteSignature(format!(
-                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization={h}"
+                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization={shown}"
             )))
         }
     };

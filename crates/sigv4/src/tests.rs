@@ -235,3 +235,17 @@ fn multibyte_dates_are_refused_not_sliced() {
     let req = Request { method: "GET", path: "/", query: q, headers: &headers[..1], body: b"" };
     assert!(parse(&req).is_err());
 }
+
+#[test]
+fn an_echoed_authorization_header_never_shows_the_signature() {
+    let sig = "a".repeat(64);
+    let h = format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, Signature={sig}");
+    let headers = [("host", "example.amazonaws.com"), ("authorization", h.as_str())];
+    let req = Request { method: "POST", path: "/", query: "", headers: &headers, body: b"" };
+    match parse(&req) {
+        Err(Error::IncompleteSignature(m)) => {
+            assert!(m.contains("SignedHeaders") && m.contains("Signature=REDACTED") && !m.contains(&sig), "{m}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

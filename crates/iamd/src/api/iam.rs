@@ -302,7 +302,7 @@ async fn delete_login_profile(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::USER_NAME);
     p.finish()?;
     let user = target::calling_user(app, c, Action::DeleteLoginProfile, name.as_deref()).await?;
-    users::delete_login_profile(&app.iam, &user).await?;
+    users::delete_login_profile(&app.iam, account(c), &user).await?;
     Ok(None)
 }
 
@@ -314,7 +314,7 @@ async fn change_password(app: &App, c: &Caller, p: &mut Params) -> Out {
         return Err(AwsError::invalid_user_type("The request was rejected because the type of user for the transaction was incorrect."));
     };
     may_change_password(app, c, &user).await?;
-    users::change_password(&app.iam, account(c), &user, &old, &new).await?;
+    users::change_password(&app.iam, account(c), &user, &old, &new, None).await?;
     Ok(None)
 }
 

@@ -45,8 +45,14 @@ fn password_chars(s: &str) -> bool {
 fn word(s: &str) -> bool {
     s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`: letters, digits, separators (a space, not a tab or another control
+/// character: one `\x0b` in a tag would make the account's XML unreadable to every SDK).
 fn tag_chars(s: &str) -> bool {
-    s.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+    s.chars().all(|c| !c.is_control() && (c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)))
+}
+/// AWS's roleDescriptionType: tab, line feed, carriage return, printable ASCII and Latin-1.
+fn description_chars(s: &str) -> bool {
+    s.chars().all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a1}'..='\u{ff}'))
 }
 fn alias_ok(s: &str) -> bool {
     let b = s.as_bytes();
@@ -90,7 +96,7 @@ pub const DOCUMENT: Spec = spec(1, 131_072, doc_chars, r"[\u0009\u000A\u000D\u00
 pub const ARN: Spec = spec(20, 2048, ascii_printable, r"[\u0021-\u007E]+");
 /// An ARN the simulator only matches against (ResourceArns): any text AWS's arnType allows.
 pub const ANY_ARN: Spec = spec(1, 2048, any, "");
-pub const DESCRIPTION: Spec = Spec { min: 0, max: 1000, pattern: None, sensitive: false };
+pub const DESCRIPTION: Spec = spec(0, 1000, description_chars, r"[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*");
 
 /// Policy documents are URL-encoded JSON in IAM's responses (botocore decodes them).
 pub fn encode_doc(doc: &str) -> String {
@@ -302,6 +308,9 @@ impl Params {
 pub fn check_duplicate_tag_keys(tags: &[(String, String)]) -> Result<(), AwsError> {
     let mut seen = std::collections::HashSet::new();
     for (k, _) in tags {
+        if k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
+            return Err(AwsError::invalid_input("Tag keys beginning with 'aws:' are reserved for AWS use."));
+        }
         if !seen.insert(k.to_lowercase()) {
             return Err(AwsError::invalid_input("Duplicate tag keys found. Please note that Tag keys are case insensitive."));
         }

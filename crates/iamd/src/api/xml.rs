@@ -15,6 +15,10 @@ pub fn escape(s: &str, out: &mut String) {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             '\r' => out.push_str("&#xD;"),
+            // What XML 1.0 cannot carry at all is never written (the edge refuses it; this is the
+            // writer's own guarantee): U+FFFD in its place.
+            '\t' | '\n' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }

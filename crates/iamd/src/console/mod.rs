@@ -366,6 +366,12 @@ async fn route(app: &App, r: &Req) -> R {
         cs::delete(&app.iam, &ctx.s.token_hash).await?;
         return Ok(Out::redirect("/console").cookie(clear_cookie(app, SESSION_COOKIE)));
     }
+    if path == "/console/signout/everywhere" && post && ctx.s.stage == Stage::Full {
+        // Every console session of this principal ends, this one included.
+        let n = cs::credentials_changed(&app.iam.store.write, &ctx.s.account_id, &ctx.s.owner, None, None).await?;
+        tracing::info!(account = %ctx.s.account_id, sessions = n, "signed out everywhere");
+        return Ok(Out::redirect("/console").cookie(clear_cookie(app, SESSION_COOKIE)));
+    }
     if path == "/console/signin" && post {
         // A new sign-in from a browser that still has a session: start over.
         return pages::signin(app, r).await;

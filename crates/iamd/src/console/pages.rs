@@ -349,8 +349,8 @@ pub fn forced_password_page(ctx: &Ctx, error: Option<&str>) -> Out {
 
 async fn set_password(app: &App, ctx: &Ctx, old: &str, new: &str) -> Result<(), AwsError> {
     match ctx.user() {
-        Some(u) => users::change_password(&app.iam, ctx.account(), u, old, new).await,
-        None => cs::change_root_password(&app.iam, ctx.account(), old, new).await,
+        Some(u) => users::change_password(&app.iam, ctx.account(), u, old, new, Some(&ctx.s.token_hash)).await,
+        None => cs::change_root_password(&app.iam, ctx.account(), old, new, Some(&ctx.s.token_hash)).await,
     }
 }
 
@@ -541,6 +541,10 @@ pub async fn security(app: &App, r: &Req, ctx: &Ctx, message: Option<Result<Stri
     } else {
         body.push_str(r#"<p class="muted">You do not have permission to change your password (iam:ChangePassword).</p>"#);
     }
+    body.push_str(&format!(
+        r#"<h3>Console sessions</h3><p class="muted">Changing your password or removing the device you signed in with ends your other sessions. You can also end them all now, this one included.</p><form method="post" action="/console/signout/everywhere">{}<button type="submit" class="secondary">Sign out everywhere</button></form>"#,
+        csrf_field(&ctx.s.csrf)
+    ));
     body.push_str("</div>");
 
     // Access keys

@@ -141,6 +141,36 @@ pub async fn load(iam: &Iam, token: &str) -> Result<Option<ConsoleSession>> {
     Ok(row.as_ref().map(from_row).filter(|s| s.expires_at > iam.clock.now_ms()))
 }
 
+/// The principal's credentials changed — a password set or removed, the device a session signed in
+/// with removed, the user deleted — so the console sessions that stand on them end. `using`: only
+/// the sessions signed in with this device. `keep`: a session that survives (the one that just
+/// changed its own password, proving the old one). Tags, policies and other edits never call this.
+/// One mechanism for every kind of session that rests on a principal's credentials; returns how
+/// many ended.
+pub async fn credentials_changed<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E, account: &str, owner: &str, using: Option<&str>, keep: Option<&str>) -> Result<u64> {
+    let mut sql = String::from("DELETE FROM console_sessions WHERE account_id = $1 AND owner = $2");
+    let mut q_using = None;
+    let mut q_keep = None;
+    let mut n = 3;
+    if using.is_some() {
+        sql.push_str(&format!(" AND mfa_serial = ${n}"));
+        q_using = using;
+        n += 1;
+    }
+    if keep.is_some() {
+        sql.push_str(&format!(" AND token_hash <> ${n}"));
+        q_keep = keep;
+    }
+    let mut q = sqlx::query(&sql).bind(account).bind(owner);
+    if let Some(u) = q_using {
+        q = q.bind(u);
+    }
+    if let Some(k) = q_keep {
+        q = q.bind(k);
+    }
+    Ok(q.execute(ex).await?.rows_affected())
+}
+
 /// Ends a session (sign-out).
 pub async fn delete(iam: &Iam, token_hash: &str) -> Result<()> {
     crate::audit::execute(&iam.store, sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1").bind(token_hash)).await?;
@@ -277,7 +307,8 @@ pub async fn password_used(iam: &Iam, c: &Candidate) -> Result<()> {
 }
 
 /// The root user changes the root password, proving the old one (the record goes with the change).
-pub async fn change_root_password(iam: &Iam, account: &str, old: &str, new: &str) -> Result<()> {
+/// Root's other console sessions end; `keep` survives.
+pub async fn change_root_password(iam: &Iam, account: &str, old: &str, new: &str, keep: Option<&str>) -> Result<()> {
     let (stored, email): (String, String) = {
         let r = sqlx::query("SELECT root_password_hash, root_email FROM accounts WHERE account_id = $1").bind(account).fetch_one(&iam.store.read).await?;
         (r.get(0), r.get(1))
@@ -301,6 +332,7 @@ pub async fn change_root_password(iam: &Iam, account: &str, old: &str, new: &str
     if n == 0 {
         return Err(AwsError::entity_temporarily_unmodifiable("The password was changed by another request; try again."));
     }
+    credentials_changed(&iam.store.write, account, super::Owner::Root.column(), None, keep).await?;
     Ok(())
 }
 

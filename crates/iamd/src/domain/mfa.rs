@@ -565,6 +565,8 @@ pub async fn deactivate(iam: &Iam, account: &str, owner: &Owner, serial: &str) -
             .execute(&mut *tx)
             .await?;
     }
+    // Console sessions signed in with this device end with it.
+    super::console::credentials_changed(&mut *tx, account, owner, Some(&dev.serial), None).await?;
     crate::audit::commit(tx).await?;
     Ok(dev)
 }

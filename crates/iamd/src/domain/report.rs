@@ -61,8 +61,7 @@ pub async fn build(iam: &Iam, account: &str) -> Result<String> {
     ];
     root.extend(key_columns(iam, account, super::Owner::Root.column()).await?);
     root.extend(["FALSE", "N/A", "FALSE", "N/A"].map(String::from));
-    csv.push_str(&root.join(","));
-    csv.push('\n');
+    push_row(&mut csv, &root);
     let users = sqlx::query(
         "SELECT u.user_id, u.name, u.path, u.created_at, u.password_last_used, l.changed_at FROM users u LEFT JOIN login_profiles l ON l.user_id = u.user_id WHERE u.account_id = $1 ORDER BY u.name_lower",
     )
@@ -93,10 +92,27 @@ pub async fn build(iam: &Iam, account: &str) -> Result<String> {
         ];
         row.extend(key_columns(iam, account, &user_id).await?);
         row.extend(["FALSE", "N/A", "FALSE", "N/A"].map(String::from));
-        csv.push_str(&row.join(","));
-        csv.push('\n');
+        push_row(&mut csv, &row);
     }
     Ok(csv)
+}
+
+/// One CSV record per RFC 4180: a field holding a comma, a quote or a line break is quoted (its
+/// quotes doubled), so no name or path can forge a column or a row.
+fn push_row(csv: &mut String, fields: &[String]) {
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            csv.push(',');
+        }
+        if f.contains([',', '"', '\r', '\n']) {
+            csv.push('"');
+            csv.push_str(&f.replace('"', "\"\""));
+            csv.push('"');
+        } else {
+            csv.push_str(f);
+        }
+    }
+    csv.push('\n');
 }
 
 /// GenerateCredentialReport: (State, Description).
@@ -118,4 +134,14 @@ pub async fn get(iam: &Iam, account: &str) -> Result<(Vec<u8>, i64)> {
     let row = sqlx::query("SELECT content, generated_at FROM credential_reports WHERE account_id = $1").bind(account).fetch_optional(&iam.store.read).await?;
     let row = row.ok_or_else(|| AwsError { code: "ReportNotPresent", status: 410, message: "Credential report not present. Call GenerateCredentialReport first.".into() })?;
     Ok((row.get(0), row.get(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fields_that_could_forge_columns_are_quoted() {
+        let mut csv = String::new();
+        super::push_row(&mut csv, &["alice".into(), "arn:aws:iam::1:user/a,TRUE,\"x\"/alice".into(), "TRUE".into()]);
+        assert_eq!(csv, "alice,\"arn:aws:iam::1:user/a,TRUE,\"\"x\"\"/alice\",TRUE\n");
+    }
 }

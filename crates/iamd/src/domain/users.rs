@@ -158,6 +158,7 @@ pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
         return Err(AwsError::delete_conflict("Cannot delete entity, must remove user from all groups first."));
     }
     sqlx::query("DELETE FROM mfa_throttle WHERE account_id = $1 AND owner = $2").bind(account).bind(&u.user_id).execute(&mut *tx).await?;
+    super::console::credentials_changed(&mut *tx, account, &u.user_id, None, None).await?;
     super::tags::remove_all(&mut tx, Taggable::User, &u.user_id).await?;
     sqlx::query("DELETE FROM users WHERE user_id = $1").bind(&u.user_id).execute(&mut *tx).await?;
     crate::audit::commit(tx).await?;
@@ -253,19 +254,24 @@ pub async fn update_login_profile(iam: &Iam, account: &str, user: &UserRef, pass
     if n == 0 {
         return Err(no_login_profile(&user.name));
     }
-    Ok(())
-}
-
-pub async fn delete_login_profile(iam: &Iam, user: &UserRef) -> Result<()> {
-    let n = crate::audit::execute(&iam.store, sqlx::query("DELETE FROM login_profiles WHERE user_id = $1").bind(&user.user_id)).await?.rows_affected();
-    if n == 0 {
-        return Err(no_login_profile(&user.name));
+    if password.is_some() {
+        super::console::credentials_changed(&iam.store.write, account, &user.user_id, None, None).await?;
     }
     Ok(())
 }
 
-/// ChangePassword: the calling IAM user changes their own password, proving the old one.
-pub async fn change_password(iam: &Iam, account: &str, user: &UserRef, old: &str, new: &str) -> Result<()> {
+pub async fn delete_login_profile(iam: &Iam, account: &str, user: &UserRef) -> Result<()> {
+    let n = crate::audit::execute(&iam.store, sqlx::query("DELETE FROM login_profiles WHERE user_id = $1").bind(&user.user_id)).await?.rows_affected();
+    if n == 0 {
+        return Err(no_login_profile(&user.name));
+    }
+    super::console::credentials_changed(&iam.store.write, account, &user.user_id, None, None).await?;
+    Ok(())
+}
+
+/// ChangePassword: the calling IAM user changes their own password, proving the old one. The user's
+/// console sessions end, but `keep` (the console session that made the change).
+pub async fn change_password(iam: &Iam, account: &str, user: &UserRef, old: &str, new: &str, keep: Option<&str>) -> Result<()> {
     let stored: Option<String> = sqlx::query_scalar("SELECT password_hash FROM login_profiles WHERE user_id = $1")
         .bind(&user.user_id)
         .fetch_optional(&iam.store.read)
@@ -288,5 +294,6 @@ pub async fn change_password(iam: &Iam, account: &str, user: &UserRef, old: &str
     if n == 0 {
         return Err(AwsError::entity_temporarily_unmodifiable("The password was changed by another request; try again."));
     }
+    super::console::credentials_changed(&iam.store.write, account, &user.user_id, None, keep).await?;
     Ok(())
 }
