@@ -398,3 +398,152 @@ def test_console_sessions_end_when_credentials_change_and_only_then(server):
     four.sign_in(acct, "sam", pw, devices[3][0], totp(devices[3][1], n + 1))
     iam.delete_login_profile(UserName="sam")
     assert not four.signed_in()
+
+
+# ---- abuse of the password checks ----
+
+def signin_form(c, account, user, password):
+    import re
+    _, body, _ = c.get("/console")
+    token = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+    return c.post("/console/signin", csrf=token, kind="user", account=account, username=user, password=password)
+
+
+def test_argon2_floods_get_a_fast_503_and_the_api_keeps_answering(server):
+    """Unauthenticated sign-ins each cost an Argon2 check (19 MiB): beyond the cores and a short
+    queue, they are told to come back instead of piling up."""
+    import concurrent.futures
+    acct = server.account["account_id"]
+
+    def attempt(i):
+        c = Browserless(server)
+        t0 = time.time()
+        st, _, h = signin_form(c, acct, f"nobody{i}", "Wrong-Passw0rd!")
+        return st, h.get("Retry-After"), time.time() - t0
+
+    t0 = time.time()
+    with concurrent.futures.ThreadPoolExecutor(64) as pool:
+        futures = [pool.submit(attempt, i) for i in range(64)]
+        api_ok = answered(server)
+        results = [f.result() for f in futures]
+    took = time.time() - t0
+    busy = [r for r in results if r[0] == 503]
+    assert api_ok
+    assert busy, "no sign-in was told to come back"
+    assert all(r[1] == "1" for r in busy), "a 503 says when to retry"
+    assert all(r[0] in (401, 503) for r in results), sorted({r[0] for r in results})
+    assert max(r[2] for r in busy) < 5, "a refused sign-in is refused fast"
+    assert took < 60
+    print(f"argon2 flood: {len(busy)} of 64 sign-ins told to retry; all answered in {took:.1f} s")
+
+
+def test_change_password_is_no_oracle(server):
+    """A NewPassword that breaks the policy used to make ChangePassword a free oracle for the old one:
+    now every guess is counted first, and the policy is judged only after a right guess."""
+    from conftest import Creds
+    from test_mfa import error_of
+    import json
+    iam = server.iam()
+    iam.update_account_password_policy(MinimumPasswordLength=20, AllowUsersToChangePassword=True)
+    iam.create_user(UserName="oracle")
+    right = "Right-Passw0rd!-long-enough"
+    iam.create_login_profile(UserName="oracle", Password=right)
+    k = iam.create_access_key(UserName="oracle")["AccessKey"]
+    me = server.iam(Creds(k["AccessKeyId"], k["SecretAccessKey"]))
+    for i in range(5):
+        code, msg, _ = error_of(me.change_password, OldPassword=f"guess-{i}", NewPassword="short")
+        assert code == "AccessDenied" and "old password is incorrect" in msg
+    # The sixth guess is refused before it is checked — even the right one.
+    code, msg, status = error_of(me.change_password, OldPassword=right, NewPassword="short")
+    assert (code, status) == ("Throttling", 400), (code, msg)
+    assert "PasswordPolicyViolation" not in msg
+
+
+def test_an_account_id_and_its_alias_share_one_guessing_budget(server):
+    acct = server.account["account_id"]
+    iam = server.iam()
+    iam.create_account_alias(AccountAlias="budget-test")
+    iam.create_user(UserName="bud")
+    iam.create_login_profile(UserName="bud", Password="Budget-Passw0rd!")
+    statuses = []
+    for i in range(6):
+        c = Browserless(server)
+        st, body, _ = signin_form(c, acct if i % 2 else "budget-test", "BUD" if i % 3 else "bud", f"wrong-{i}")
+        statuses.append(st)
+    # Five free failures per principal and address, whichever spelling: the sixth waits.
+    assert statuses[:5] == [401] * 5 and statuses[5] == 429, statuses
+
+
+# ---- a write racing a delete leaves nothing behind ----
+
+def test_writes_racing_deletes_never_leave_orphans(server):
+    import json
+    import threading
+    from botocore.exceptions import ClientError
+    from conftest import now_step, totp
+    from test_mfa import new_virtual
+    root = server.iam()
+    acct = server.account["account_id"]
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"}, "Action": "sts:AssumeRole"}]})
+    pol = root.create_policy(PolicyName="racy", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}]}))["Policy"]["Arn"]
+
+    def outcome(fn, **kw):
+        try:
+            fn(**kw)
+            return "ok"
+        except ClientError as e:
+            return e.response["Error"]["Code"]
+
+    def race(write, delete):
+        results = {}
+        barrier = threading.Barrier(2)
+
+        def run(name, f):
+            a, d = server.iam(), None
+            barrier.wait()
+            results[name] = f(a)
+
+        ts = [threading.Thread(target=run, args=("write", write)), threading.Thread(target=run, args=("delete", delete))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return results["write"], results["delete"]
+
+    tally = {}
+    for i in range(20):
+        cases = []
+        root.create_role(RoleName=f"r{i}", AssumeRolePolicyDocument=trust)
+        cases.append(("AttachRolePolicy/DeleteRole", lambda c, i=i: outcome(c.attach_role_policy, RoleName=f"r{i}", PolicyArn=pol), lambda c, i=i: outcome(c.delete_role, RoleName=f"r{i}")))
+        root.create_user(UserName=f"ua{i}")
+        cases.append(("AttachUserPolicy/DeleteUser", lambda c, i=i: outcome(c.attach_user_policy, UserName=f"ua{i}", PolicyArn=pol), lambda c, i=i: outcome(c.delete_user, UserName=f"ua{i}")))
+        root.create_user(UserName=f"um{i}")
+        serial, seed = new_virtual(root, f"race-{i}")
+        n = now_step()
+        codes = (totp(seed, n - 1), totp(seed, n))
+        cases.append(("EnableMFADevice/DeleteUser", lambda c, i=i, s=serial, k=codes: outcome(c.enable_mfa_device, UserName=f"um{i}", SerialNumber=s, AuthenticationCode1=k[0], AuthenticationCode2=k[1]), lambda c, i=i: outcome(c.delete_user, UserName=f"um{i}")))
+        root.create_user(UserName=f"uk{i}")
+        cases.append(("CreateAccessKey/DeleteUser", lambda c, i=i: outcome(c.create_access_key, UserName=f"uk{i}"), lambda c, i=i: outcome(c.delete_user, UserName=f"uk{i}")))
+        root.create_user(UserName=f"ug{i}")
+        root.create_group(GroupName=f"g{i}")
+        cases.append(("AddUserToGroup/DeleteUser", lambda c, i=i: outcome(c.add_user_to_group, GroupName=f"g{i}", UserName=f"ug{i}"), lambda c, i=i: outcome(c.delete_user, UserName=f"ug{i}")))
+        for name, write, delete in cases:
+            w, d = race(write, delete)
+            tally.setdefault(name, {}).setdefault((w, d), 0)
+            tally[name][(w, d)] += 1
+            assert (w, d) in (("ok", "DeleteConflict"), ("NoSuchEntity", "ok")), f"{name} #{i}: write {w}, delete {d}"
+    # Nothing dangles: every attachment names an entity, the policy can be detached and deleted,
+    # and the devices in use are exactly those of existing users.
+    ents = root.list_entities_for_policy(PolicyArn=pol)
+    for r in ents["PolicyRoles"]:
+        assert r["RoleName"]
+        root.detach_role_policy(RoleName=r["RoleName"], PolicyArn=pol)
+    for u in ents["PolicyUsers"]:
+        assert u["UserName"]
+        root.detach_user_policy(UserName=u["UserName"], PolicyArn=pol)
+    root.delete_policy(PolicyArn=pol)
+    in_use = root.get_account_summary()["SummaryMap"]["MFADevicesInUse"]
+    users = {u["UserName"] for u in root.list_users()["Users"]}
+    assigned = sum(len(root.list_mfa_devices(UserName=u)["MFADevices"]) for u in users)
+    assert in_use == assigned
+    print("races:", {k: {f"{w}/{d}": n for (w, d), n in v.items()} for k, v in tally.items()})

@@ -314,7 +314,7 @@ async fn change_password(app: &App, c: &Caller, p: &mut Params) -> Out {
         return Err(AwsError::invalid_user_type("The request was rejected because the type of user for the transaction was incorrect."));
     };
     may_change_password(app, c, &user).await?;
-    users::change_password(&app.iam, account(c), &user, &old, &new, None).await?;
+    users::change_password(&app.iam, account(c), &user, &old, &new, None, c.source_ip.as_deref().unwrap_or("")).await?;
     Ok(None)
 }
 

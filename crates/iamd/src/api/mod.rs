@@ -208,6 +208,9 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert("x-amzn-RequestId", v);
     }
+    if status == 503 {
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     resp
 }
 

@@ -181,6 +181,9 @@ fn respond(out: Out, request_id: &str) -> Response<Body> {
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-amzn-RequestId", v);
     }
+    if out.status == 503 {
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     resp
 }
 
@@ -191,6 +194,7 @@ fn error_page(e: &AwsError, request_id: &str) -> Out {
         400 | 413 => (e.status, "Bad request", "The request could not be read."),
         403 => (403, "Request refused", "This request was refused. Reload the page and try again."),
         404 => (404, "Not found", "There is no such page."),
+        503 => (503, "Busy", "The console is busy checking other sign-ins. Wait a second, then try again."),
         _ => {
             tracing::error!(request_id, code = e.code, error = %e.message, "console request failed");
             (500, "Something went wrong", "The console could not complete this request. Try again; if it keeps failing, give your administrator the request id below.")

@@ -88,12 +88,18 @@ pub async fn signin(app: &App, r: &Req) -> R {
     if !shaped || password.is_empty() || password.chars().count() > 128 {
         return Ok(signin_page(app, root, Some(GENERIC_FAILURE), account_in, name_in));
     }
-    let key = if root { format!("r:{}", name_in.to_ascii_lowercase()) } else { format!("u:{}/{}", account_in.to_ascii_lowercase(), name_in.to_ascii_lowercase()) };
-    let scopes = cs::scopes(&key, &r.ip);
     let mut ev = event(app, r, None, "signin.amazonaws.com", "ConsoleLogin");
     ev.event_type = "AwsConsoleSignIn";
     ev.additional = Some(json!({"LoginTo": format!("{}/console", r.origin), "MobileVersion": "No", "MFAUsed": "No"}));
     let cand = if root { cs::find_root(&app.iam, name_in).await? } else { cs::find_user(&app.iam, account_in, name_in).await? };
+    // The guessing budget belongs to the principal the input resolves to (its account id and its
+    // alias share one); input that names nobody has budgets of its own spelling.
+    let key = match &cand {
+        Some(c) => cs::principal_key(&c.account_id, c.user.as_ref().map(|u| u.user_id.as_str())),
+        None if root => format!("unknown-root:{}", name_in.to_ascii_lowercase()),
+        None => format!("unknown:{}/{}", account_in.to_ascii_lowercase(), name_in.to_ascii_lowercase()),
+    };
+    let scopes = cs::scopes(&key, &r.ip);
     // The record of a failure names the account and, when it exists, the user; never the password.
     let known_name: Option<String> = cand.as_ref().map(|c| c.user.as_ref().map(|u| u.name.clone()).unwrap_or_default());
     let failure_identity = |ev: &mut audit::Event, account: String| {
@@ -349,8 +355,8 @@ pub fn forced_password_page(ctx: &Ctx, error: Option<&str>) -> Out {
 
 async fn set_password(app: &App, ctx: &Ctx, old: &str, new: &str) -> Result<(), AwsError> {
     match ctx.user() {
-        Some(u) => users::change_password(&app.iam, ctx.account(), u, old, new, Some(&ctx.s.token_hash)).await,
-        None => cs::change_root_password(&app.iam, ctx.account(), old, new, Some(&ctx.s.token_hash)).await,
+        Some(u) => users::change_password(&app.iam, ctx.account(), u, old, new, Some(&ctx.s.token_hash), &ctx.caller.source_ip.clone().unwrap_or_default()).await,
+        None => cs::change_root_password(&app.iam, ctx.account(), old, new, Some(&ctx.s.token_hash), &ctx.caller.source_ip.clone().unwrap_or_default()).await,
     }
 }
 

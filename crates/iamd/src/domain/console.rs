@@ -308,14 +308,20 @@ pub async fn password_used(iam: &Iam, c: &Candidate) -> Result<()> {
 
 /// The root user changes the root password, proving the old one (the record goes with the change).
 /// Root's other console sessions end; `keep` survives.
-pub async fn change_root_password(iam: &Iam, account: &str, old: &str, new: &str, keep: Option<&str>) -> Result<()> {
+pub async fn change_root_password(iam: &Iam, account: &str, old: &str, new: &str, keep: Option<&str>, ip: &str) -> Result<()> {
     let (stored, email): (String, String) = {
         let r = sqlx::query("SELECT root_password_hash, root_email FROM accounts WHERE account_id = $1").bind(account).fetch_one(&iam.store.read).await?;
         (r.get(0), r.get(1))
     };
+    // Counted like a sign-in before it is checked (see users::change_password).
+    let scopes = scopes(&principal_key(account, None), ip);
+    if let Err(wait) = count_attempt(iam, &scopes).await? {
+        return Err(super::users::throttled(wait));
+    }
     if !super::passwords::verify(old.to_string(), stored.clone()).await? {
         return Err(AwsError::access_denied("The old password is incorrect."));
     }
+    clear_attempts(iam, &scopes).await?;
     // The root password follows AWS's default rules, whatever the account's policy for users says.
     super::passwords::check(None, new, &[account, &email])?;
     let hash = super::passwords::hash(new.to_string()).await?;
@@ -340,6 +346,12 @@ pub async fn change_root_password(iam: &Iam, account: &str, old: &str, new: &str
 
 /// A throttle scope: (key, free failures, longest wait in seconds).
 pub type Scope = (String, i64, i64);
+
+/// The throttle key of a principal: its account and user id (`root` for the root user), so every
+/// spelling that reaches it — account id or alias, any case — shares one budget.
+pub fn principal_key(account: &str, user_id: Option<&str>) -> String {
+    format!("{account}/{}", user_id.unwrap_or("root"))
+}
 
 pub fn scopes(principal_key: &str, ip: &str) -> Vec<Scope> {
     vec![(format!("pi:{principal_key}|{ip}"), 5, 900), (format!("p:{principal_key}"), 20, 60), (format!("ip:{ip}"), 100, 900)]

@@ -198,6 +198,11 @@ pub fn record_use(iam: &Iam, entry: &KeyEntry, region: &str, service: &str) {
 
 /// Inserts a new Active key for `owner` inside `tx`; returns (id, secret).
 pub async fn insert_key(iam: &Iam, tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &Owner) -> Result<(String, String)> {
+    if let Owner::User(u) = owner {
+        if !super::lock_parent(tx, iam.store.backend, super::Parent::User, &u.user_id).await? {
+            return Err(super::users::no_such_user(&u.name));
+        }
+    }
     let owner = owner.column();
     let used: Vec<i64> = sqlx::query_scalar("SELECT slot FROM access_keys WHERE account_id = $1 AND owner = $2")
         .bind(account)

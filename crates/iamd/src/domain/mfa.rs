@@ -484,6 +484,9 @@ async fn enable_once(iam: &Iam, account: &str, owner: &str, serial: &str, only: 
     if dev.owner.is_some() {
         return Err(AwsError::entity_already_exists("MFA Device is already in use.").into());
     }
+    if !super::is_root_column(owner) && !super::lock_parent(&mut tx, iam.store.backend, super::Parent::User, owner).await? {
+        return Err(AwsError::no_such_entity("The user cannot be found.").into());
+    }
     let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
         return Err(crate::audit::commit_refusal::<()>(tx, invalid_code()).await.unwrap_err().into());
     };
@@ -793,6 +796,9 @@ pub async fn add_u2f(iam: &Iam, account: &str, owner: &Owner, user_name: Option<
         let now = iam.clock.now_ms();
         let sealed = iam.sealer.seal(Purpose::WebauthnCredential, &key_aad(account, &device_id), &key.credential);
         let mut tx = iam.store.begin_write().await?;
+        if !super::is_root_column(owner) && !super::lock_parent(&mut tx, iam.store.backend, super::Parent::User, owner).await? {
+            return Err(AwsError::no_such_entity("The user cannot be found."));
+        }
         let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mfa_devices WHERE account_id = $1 AND owner = $2 AND kind = 'u2f' AND name = $3")
             .bind(account)
             .bind(owner)

@@ -140,6 +140,30 @@ pub fn is_root_column(owner: &str) -> bool {
     owner.is_empty()
 }
 
+/// An entity other rows hang off (keys, devices, policies, memberships, login profiles).
+#[derive(Clone, Copy, Debug)]
+pub enum Parent {
+    User,
+    Group,
+    Role,
+}
+
+/// Locks a parent row inside a write transaction and says whether it still exists. Every write that
+/// adds a child row, and every delete of a parent, takes this first, so a write racing a delete
+/// serialises: the delete either sees the child (DeleteConflict) or wins, and the child write then
+/// finds no parent (NoSuchEntity). Nothing dangles. PostgreSQL: `SELECT … FOR UPDATE`; SQLite: the
+/// one writer already runs write transactions one at a time (BEGIN IMMEDIATE).
+pub async fn lock_parent(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: crate::store::Backend, parent: Parent, id: &str) -> crate::error::Result<bool> {
+    let (table, col) = match parent {
+        Parent::User => ("users", "user_id"),
+        Parent::Group => ("groups", "group_id"),
+        Parent::Role => ("roles", "role_id"),
+    };
+    let lock = if backend == crate::store::Backend::Postgres { " FOR UPDATE" } else { "" };
+    let found: Option<String> = sqlx::query_scalar(&format!("SELECT {col} FROM {table} WHERE {col} = $1{lock}")).bind(id).fetch_optional(&mut **tx).await?;
+    Ok(found.is_some())
+}
+
 /// A role session: the role and the session name the caller chose.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoleRef {

@@ -6,12 +6,51 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 
+/// Argon2 (19 MiB each) runs on at most one blocking thread per core; a few more callers may wait
+/// for a turn (briefly), and beyond them a caller gets a fast 503 with Retry-After instead of queueing
+/// memory-hungry work without bound. Unauthenticated console sign-ins are what this bounds.
+struct Gate {
+    permits: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
+    max_waiting: usize,
+}
+
+static GATE: std::sync::LazyLock<Gate> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    Gate { permits: tokio::sync::Semaphore::new(cores), waiting: std::sync::atomic::AtomicUsize::new(0), max_waiting: cores * 4 }
+});
+
+/// How long a caller may wait for an Argon2 turn before being told to retry.
+const GATE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+pub fn busy() -> AwsError {
+    AwsError { code: "ServiceUnavailable", status: 503, message: "Too many password checks are running; retry in a second.".into() }
+}
+
+async fn turn() -> Result<tokio::sync::SemaphorePermit<'static>> {
+    use std::sync::atomic::Ordering;
+    if let Ok(p) = GATE.permits.try_acquire() {
+        return Ok(p);
+    }
+    if GATE.waiting.fetch_add(1, Ordering::SeqCst) >= GATE.max_waiting {
+        GATE.waiting.fetch_sub(1, Ordering::SeqCst);
+        return Err(busy());
+    }
+    let r = tokio::time::timeout(GATE_WAIT, GATE.permits.acquire()).await;
+    GATE.waiting.fetch_sub(1, Ordering::SeqCst);
+    match r {
+        Ok(Ok(p)) => Ok(p),
+        _ => Err(busy()),
+    }
+}
+
 fn argon2() -> Argon2<'static> {
     // OWASP: Argon2id, m = 19 MiB, t = 2, p = 1.
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("valid Argon2 parameters"))
 }
 
 pub async fn hash(password: String) -> Result<String> {
+    let _turn = turn().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
@@ -23,6 +62,7 @@ pub async fn hash(password: String) -> Result<String> {
 
 /// Verifies in constant time (Argon2's own comparison). A malformed stored hash verifies as false.
 pub async fn verify(password: String, stored: String) -> Result<bool> {
+    let _turn = turn().await?;
     tokio::task::spawn_blocking(move || match PasswordHash::new(&stored) {
         Ok(h) => argon2().verify_password(password.as_bytes(), &h).is_ok(),
         Err(_) => false,

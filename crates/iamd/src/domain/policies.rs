@@ -36,6 +36,14 @@ pub enum Holder {
 }
 
 impl Holder {
+    /// The parent row a write under this holder must find still there (see `lock_parent`).
+    pub fn parent(self) -> super::Parent {
+        match self {
+            Holder::User => super::Parent::User,
+            Holder::Group => super::Parent::Group,
+            Holder::Role => super::Parent::Role,
+        }
+    }
     fn table(self) -> (&'static str, &'static str) {
         match self {
             Holder::User => ("user_policies", "user_id"),
@@ -63,6 +71,9 @@ pub async fn put_inline(iam: &Iam, owner: Holder, owner_id: &str, owner_name: &s
     validate(doc)?;
     let (table, col) = owner.table();
     let mut tx = iam.store.begin_write().await?;
+    if !super::lock_parent(&mut tx, iam.store.backend, owner.parent(), owner_id).await? {
+        return Err(AwsError::no_such_entity(format!("The {} with name {owner_name} cannot be found.", owner.kind())));
+    }
     let others: Vec<String> = sqlx::query_scalar(&format!("SELECT document FROM {table} WHERE {col} = $1 AND policy_name <> $2"))
         .bind(owner_id)
         .bind(name)
@@ -310,6 +321,14 @@ pub async fn set_default_version(iam: &Iam, account: &str, arn: &str, vid: &str)
 
 pub async fn attach(iam: &Iam, account: &str, entity_type: &str, entity_id: &str, arn: &str) -> Result<()> {
     let mut tx = iam.store.begin_write().await?;
+    let parent = match entity_type {
+        "group" => super::Parent::Group,
+        "role" => super::Parent::Role,
+        _ => super::Parent::User,
+    };
+    if !super::lock_parent(&mut tx, iam.store.backend, parent, entity_id).await? {
+        return Err(AwsError::no_such_entity(format!("The {entity_type} cannot be found.")));
+    }
     let m = get_managed(&mut *tx, account, arn).await?.ok_or_else(|| no_such_policy(arn))?;
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_attachments WHERE entity_type = $1 AND entity_id = $2").bind(entity_type).bind(entity_id).fetch_one(&mut *tx).await?;
     let already: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_attachments WHERE policy_id = $1 AND entity_type = $2 AND entity_id = $3")
@@ -469,6 +488,9 @@ pub async fn update_group(iam: &Iam, account: &str, name: &str, new_name: Option
 pub async fn delete_group(iam: &Iam, account: &str, name: &str) -> Result<()> {
     let mut tx = iam.store.begin_write().await?;
     let g = find_group(&mut *tx, account, name).await?.ok_or_else(|| no_such_group(name))?;
+    if !super::lock_parent(&mut tx, iam.store.backend, super::Parent::Group, &g.group_id).await? {
+        return Err(no_such_group(name));
+    }
     let r = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM group_members WHERE group_id = $1), (SELECT COUNT(*) FROM group_policies WHERE group_id = $1), (SELECT COUNT(*) FROM policy_attachments WHERE entity_type = 'group' AND entity_id = $1)",
     )
@@ -490,18 +512,28 @@ pub async fn delete_group(iam: &Iam, account: &str, name: &str) -> Result<()> {
 }
 
 pub async fn add_member(iam: &Iam, account: &str, group: &str, user: &UserRef) -> Result<()> {
-    let g = find_group(&iam.store.read, account, group).await?.ok_or_else(|| no_such_group(group))?;
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE user_id = $1").bind(&user.user_id).fetch_one(&iam.store.read).await?;
+    let mut tx = iam.store.begin_write().await?;
+    let g = find_group(&mut *tx, account, group).await?.ok_or_else(|| no_such_group(group))?;
+    // Both ends must still exist when the membership commits (a concurrent DeleteUser or
+    // DeleteGroup either sees it and refuses, or wins and this refuses).
+    if !super::lock_parent(&mut tx, iam.store.backend, super::Parent::Group, &g.group_id).await? {
+        return Err(no_such_group(group));
+    }
+    if !super::lock_parent(&mut tx, iam.store.backend, super::Parent::User, &user.user_id).await? {
+        return Err(super::users::no_such_user(&user.name));
+    }
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE user_id = $1").bind(&user.user_id).fetch_one(&mut *tx).await?;
+    let already: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE user_id = $1 AND group_id = $2").bind(&user.user_id).bind(&g.group_id).fetch_one(&mut *tx).await?;
+    if already > 0 {
+        return Ok(());
+    }
     if n >= 10 {
         return Err(AwsError::limit_exceeded("Cannot exceed quota for GroupsPerUser: 10"));
     }
-    let r = crate::audit::execute(&iam.store, sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)").bind(&g.group_id).bind(&user.user_id)).await;
+    sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)").bind(&g.group_id).bind(&user.user_id).execute(&mut *tx).await?;
+    crate::audit::commit(tx).await?;
     iam.keys.invalidate();
-    match r {
-        Err(e) if is_unique_violation(&e) => Ok(()),
-        Err(e) => Err(e.into()),
-        Ok(_) => Ok(()),
-    }
+    Ok(())
 }
 
 pub async fn remove_member(iam: &Iam, account: &str, group: &str, user: &UserRef) -> Result<()> {

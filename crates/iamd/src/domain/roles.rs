@@ -127,6 +127,9 @@ pub async fn update_trust(iam: &Iam, account: &str, name: &str, doc: &str) -> Re
 pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
     let mut tx = iam.store.begin_write().await?;
     let r = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_role(name))?;
+    if !super::lock_parent(&mut tx, iam.store.backend, super::Parent::Role, &r.role_id).await? {
+        return Err(no_such_role(name));
+    }
     let c = sqlx::query("SELECT (SELECT COUNT(*) FROM role_policies WHERE role_id = $1), (SELECT COUNT(*) FROM policy_attachments WHERE entity_type = 'role' AND entity_id = $1)")
         .bind(&r.role_id)
         .fetch_one(&mut *tx)

@@ -132,6 +132,11 @@ pub async fn update(iam: &Iam, account: &str, name: &str, new_name: Option<&str>
 pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
     let mut tx = iam.store.begin_write().await?;
     let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
+    // Locked before anything is counted: a concurrent write under this user (a key, a device, a
+    // policy, a membership) either committed first and is counted, or waits and then finds no user.
+    if !super::lock_parent(&mut tx, iam.store.backend, super::Parent::User, &u.user_id).await? {
+        return Err(no_such_user(name));
+    }
     let row = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM login_profiles WHERE user_id = $1), (SELECT COUNT(*) FROM access_keys WHERE account_id = $2 AND owner = $1), (SELECT COUNT(*) FROM mfa_devices WHERE account_id = $2 AND owner = $1), (SELECT COUNT(*) FROM user_policies WHERE user_id = $1), (SELECT COUNT(*) FROM policy_attachments WHERE entity_type = 'user' AND entity_id = $1), (SELECT COUNT(*) FROM group_members WHERE user_id = $1)",
     )
@@ -208,18 +213,24 @@ pub async fn create_login_profile(iam: &Iam, account: &str, user: &UserRef, pass
     check_policy(iam, account, password).await?;
     let hash = passwords::hash(password.to_string()).await?;
     let now = iam.clock.now_ms();
-    let r = crate::audit::execute(&iam.store, sqlx::query("INSERT INTO login_profiles (user_id, password_hash, reset_required, created_at, changed_at) SELECT user_id, $2, $3, $4, $4 FROM users WHERE user_id = $1")
+    let mut tx = iam.store.begin_write().await?;
+    if !super::lock_parent(&mut tx, iam.store.backend, super::Parent::User, &user.user_id).await? {
+        return Err(no_such_user(&user.name));
+    }
+    let r = sqlx::query("INSERT INTO login_profiles (user_id, password_hash, reset_required, created_at, changed_at) VALUES ($1, $2, $3, $4, $4)")
         .bind(&user.user_id)
         .bind(hash)
         .bind(reset_required as i64)
         .bind(now)
-        )
+        .execute(&mut *tx)
         .await;
     match r {
         Err(e) if is_unique_violation(&e) => Err(AwsError::entity_already_exists(format!("Login Profile for user {} already exists.", user.name))),
         Err(e) => Err(e.into()),
-        Ok(r) if r.rows_affected() == 0 => Err(no_such_user(&user.name)),
-        Ok(_) => Ok(LoginProfile { user_name: user.name.clone(), created_at: now, reset_required }),
+        Ok(_) => {
+            crate::audit::commit(tx).await?;
+            Ok(LoginProfile { user_name: user.name.clone(), created_at: now, reset_required })
+        }
     }
 }
 
@@ -269,17 +280,32 @@ pub async fn delete_login_profile(iam: &Iam, account: &str, user: &UserRef) -> R
     Ok(())
 }
 
+/// AWS's throttling answer, with how long to wait.
+pub fn throttled(wait_s: i64) -> AwsError {
+    AwsError { code: "Throttling", status: 400, message: format!("Rate exceeded: too many wrong passwords; retry in {wait_s} seconds.") }
+}
+
 /// ChangePassword: the calling IAM user changes their own password, proving the old one. The user's
 /// console sessions end, but `keep` (the console session that made the change).
-pub async fn change_password(iam: &Iam, account: &str, user: &UserRef, old: &str, new: &str, keep: Option<&str>) -> Result<()> {
+///
+/// The old password is a guess like a sign-in's: it is counted in the same database-backed throttle
+/// (per principal and address, per principal, per address) before it is checked, and the new
+/// password is judged only after the old one was accepted, so the answer never says whether a guess
+/// was right without the guess having been counted.
+pub async fn change_password(iam: &Iam, account: &str, user: &UserRef, old: &str, new: &str, keep: Option<&str>, ip: &str) -> Result<()> {
     let stored: Option<String> = sqlx::query_scalar("SELECT password_hash FROM login_profiles WHERE user_id = $1")
         .bind(&user.user_id)
         .fetch_optional(&iam.store.read)
         .await?;
     let stored = stored.ok_or_else(|| no_login_profile(&user.name))?;
+    let scopes = super::console::scopes(&super::console::principal_key(account, Some(&user.user_id)), ip);
+    if let Err(wait) = super::console::count_attempt(iam, &scopes).await? {
+        return Err(throttled(wait));
+    }
     if !passwords::verify(old.to_string(), stored.clone()).await? {
         return Err(AwsError::access_denied("The old password is incorrect."));
     }
+    super::console::clear_attempts(iam, &scopes).await?;
     check_policy(iam, account, new).await?;
     let hash = passwords::hash(new.to_string()).await?;
     // Conditional on the hash we verified: two concurrent changes cannot both win with the same old password.
