@@ -547,3 +547,51 @@ def test_writes_racing_deletes_never_leave_orphans(server):
     assigned = sum(len(root.list_mfa_devices(UserName=u)["MFADevices"]) for u in users)
     assert in_use == assigned
     print("races:", {k: {f"{w}/{d}": n for (w, d), n in v.items()} for k, v in tally.items()})
+
+
+# ---- unauthenticated junk in the append-only trail ----
+
+def db_bytes(server):
+    import subprocess
+    if server.backend == "postgres":
+        from conftest import pg_admin_url
+        out = subprocess.run(["psql", pg_admin_url(), "-At", "-c", f"SELECT pg_database_size('{server.pg_name}')"], capture_output=True, text=True, check=True).stdout
+        return int(out.strip())
+    return sum(os.path.getsize(os.path.join(server.data_dir, f)) for f in os.listdir(server.data_dir) if f.startswith("iamd"))
+
+
+def test_junk_naming_a_real_key_is_recorded_bounded_and_never_in_the_victims_trail(server):
+    import json
+    from conftest import Creds
+    victim = server.root
+    forged = Creds(victim.access_key_id, "not-the-secret-" + "0" * 25)
+    import base64
+    def payload():  # 64 KiB that no compression shrinks
+        return "EVIL" + base64.urlsafe_b64encode(os.urandom(48 * 1024)).decode()
+
+    before = db_bytes(server)
+    statuses = set()
+    for _ in range(1000):
+        body = "Action=CreateUser&Version=2010-05-08&UserName=x&Payload=" + payload()
+        status, text, _ = server.raw(body=body, creds=forged)
+        statuses.add((status, "SignatureDoesNotMatch" in text))
+    assert statuses == {(403, True)}, statuses
+    # A correctly signed request with the same key, from the same address, is not held up at all.
+    assert answered(server)
+    server.iam().create_user(UserName="after-the-flood")
+    time.sleep(1)
+    grown = db_bytes(server) - before
+    assert grown < 4 * 1024 * 1024, f"the database grew by {grown} bytes for 64 MiB of junk"
+    # The victim's trail holds no attacker-chosen payload and no junk filed under its account.
+    ct = server.client("cloudtrail")
+    events = []
+    kw = {"MaxResults": 50}
+    while True:
+        page = ct.lookup_events(**kw)
+        events += page["Events"]
+        if "NextToken" not in page:
+            break
+        kw["NextToken"] = page["NextToken"]
+    assert not any("EVIL" in e["CloudTrailEvent"] for e in events)
+    assert not any(json.loads(e["CloudTrailEvent"]).get("errorCode") == "SignatureDoesNotMatch" for e in events)
+    print(f"junk: 1000 × 64 KiB → database +{grown} bytes")
