@@ -2,11 +2,12 @@
 # Runs the whole iamd test suite on a fresh machine:
 #   1. unit tests (cargo test: SigV4 vectors, validation, sealing, passwords, …);
 #   2. end-to-end tests (pytest + boto3 + the aws CLI) against the real binary, on SQLite AND PostgreSQL,
-#      and the web console in headless Chromium (Debian's package) driven by Playwright.
+#      and the web console in headless Chromium (Debian's package) driven by Playwright;
+#   3. a fuzz smoke of the pure crates' parsers (scripts/fuzz.sh, 30 s a target; installs cargo-fuzz).
 # Installs what it needs when missing: Python tools from PyPI into .venv (Playwright's Python package
 # brings its driver; it uses Debian's Chromium, never downloads a browser), PostgreSQL and Chromium from
 # Debian's packages; starts a throwaway PostgreSQL cluster under .pgtest/ unless IAMD_TEST_PG_URL points at one.
-# Extra arguments go to pytest (e.g. scripts/test.sh -k access_keys).
+# Extra arguments go to pytest (e.g. scripts/test.sh -k access_keys); the fuzz smoke then does not run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -80,5 +81,9 @@ cargo test --workspace --locked
 
 say "end-to-end tests (pytest, real iamd binary, boto3 + aws CLI, SQLite and PostgreSQL)"
 export IAMD_BIN="$ROOT/target/debug/iamd"
-cd tests/e2e
-python -m pytest -q -p no:cacheprovider "$@"
+(cd tests/e2e && python -m pytest -q -p no:cacheprovider "$@")
+
+if [ $# -eq 0 ] && [ -z "${IAMD_SKIP_FUZZ:-}" ]; then
+  say "fuzz smoke (cargo-fuzz on nightly: SigV4, query form, policies, seed files; 30 s each)"
+  scripts/fuzz.sh 30
+fi

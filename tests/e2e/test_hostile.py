@@ -595,3 +595,86 @@ def test_junk_naming_a_real_key_is_recorded_bounded_and_never_in_the_victims_tra
     assert not any("EVIL" in e["CloudTrailEvent"] for e in events)
     assert not any(json.loads(e["CloudTrailEvent"]).get("errorCode") == "SignatureDoesNotMatch" for e in events)
     print(f"junk: 1000 × 64 KiB → database +{grown} bytes")
+
+
+def test_a_long_term_key_with_a_session_token_is_refused(server):
+    from conftest import Creds
+    mixed = Creds(server.root.access_key_id, server.root.secret_access_key, "FwoGZXIvYXdzEJr//////////bogus")
+    status, body, _ = server.raw("Action=GetCallerIdentity&Version=2011-06-15", creds=mixed, service="sts")
+    assert status == 403 and "InvalidClientTokenId" in body and "security token included in the request is invalid" in body
+
+
+def test_simulation_is_paged_and_costs_only_its_page(server):
+    import json
+    iam = server.iam()
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"}]})
+    actions = [f"iam:Get{i}" for i in range(1000)]
+    resources = [f"arn:aws:iam::123456789012:user/u{i}" for i in range(1000)]  # 10^6 pairs
+    t0 = time.time()
+    page = iam.simulate_custom_policy(PolicyInputList=[doc], ActionNames=actions, ResourceArns=resources, MaxItems=50)
+    assert len(page["EvaluationResults"]) == 50 and page["IsTruncated"]
+    assert page["EvaluationResults"][0]["EvalActionName"] == "iam:Get0" and page["EvaluationResults"][49]["EvalResourceName"].endswith("/u49")
+    nxt = iam.simulate_custom_policy(PolicyInputList=[doc], ActionNames=actions, ResourceArns=resources, MaxItems=1000, Marker=page["Marker"])
+    assert len(nxt["EvaluationResults"]) == 1000 and nxt["EvaluationResults"][0]["EvalResourceName"].endswith("/u50")
+    assert nxt["EvaluationResults"][950]["EvalActionName"] == "iam:Get1"
+    assert time.time() - t0 < 20
+    # The last page is not truncated.
+    small = iam.simulate_custom_policy(PolicyInputList=[doc], ActionNames=["iam:GetUser", "iam:ListUsers"], MaxItems=1)
+    last = iam.simulate_custom_policy(PolicyInputList=[doc], ActionNames=["iam:GetUser", "iam:ListUsers"], MaxItems=1, Marker=small["Marker"])
+    assert [r["EvalDecision"] for r in small["EvaluationResults"] + last["EvaluationResults"]] == ["allowed", "implicitDeny"]
+    assert not last["IsTruncated"]
+
+
+def test_two_hardware_tokens_cannot_share_a_seed(server, tmpdir_path):
+    from conftest import run_iamd
+    acct = server.account["account_id"]
+    seed = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    f1 = os.path.join(tmpdir_path, "a.csv")
+    open(f1, "w").write(f"GAKT00000001,{seed}\n")
+    run_iamd("mfa", "import", *server.store_args(), "--account", acct, f1)
+    f2 = os.path.join(tmpdir_path, "b.csv")
+    open(f2, "w").write(f"GAKT00000002,JBSWY3DPEHPK3PXQJBSWY3DPEHPK3PXQ\nGAKT00000003,{seed}\n")
+    p = run_iamd("mfa", "import", *server.store_args(), "--account", acct, f2, check=False)
+    assert p.returncode != 0 and "same seed" in p.stderr and "GAKT00000001" in p.stderr
+    f3 = os.path.join(tmpdir_path, "c.csv")
+    open(f3, "w").write("GAKT00000004,KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU\nGAKT00000005,KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU\n")
+    p = run_iamd("mfa", "import", *server.store_args(), "--account", acct, f3, check=False)
+    assert p.returncode != 0 and "same seed" in p.stderr
+    listed = run_iamd("mfa", "list-hardware", *server.store_args(), "--account", acct, check=False).stdout
+    assert "GAKT00000001" in listed and "GAKT00000002" not in listed and "GAKT00000004" not in listed
+
+
+def test_first_start_can_write_credentials_to_a_file_instead_of_stdout(fresh, tmpdir_path):
+    import json
+    import stat
+    path = os.path.join(tmpdir_path, "root-credentials.json")
+    fresh.start(extra=["--credentials-file", path])
+    out = "".join(fresh.stdout_lines)
+    creds = json.load(open(path))
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert creds["secret_access_key"] not in out and creds["root_password"] not in out and path in out
+
+
+def test_failed_enables_against_a_user_never_slow_that_users_sign_ins(server):
+    import json
+    from conftest import Creds, now_step, totp
+    from test_mfa import error_of, new_virtual, next_code
+    iam = server.iam()
+    victim = server.new_user_with_key("victim")
+    serial, seed = new_virtual(iam, "victim-phone")
+    n = now_step()
+    iam.enable_mfa_device(UserName="victim", SerialNumber=serial, AuthenticationCode1=totp(seed, n - 1), AuthenticationCode2=totp(seed, n))
+    attacker = server.new_user_with_key("attacker")
+    iam.put_user_policy(UserName="attacker", PolicyName="p", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:EnableMFADevice", "iam:ResyncMFADevice", "iam:CreateVirtualMFADevice"], "Resource": "*"}]}))
+    spare, _ = new_virtual(iam, "spare")
+    a = server.iam(attacker)
+    for _ in range(12):
+        assert error_of(a.enable_mfa_device, UserName="victim", SerialNumber=spare, AuthenticationCode1="000000", AuthenticationCode2="111111")[0] in ("InvalidAuthenticationCode", "AccessDenied")
+        assert error_of(a.resync_mfa_device, UserName="victim", SerialNumber=serial, AuthenticationCode1="000000", AuthenticationCode2="111111")[0] in ("InvalidAuthenticationCode", "AccessDenied")
+    # The victim's own code still opens a session at once.
+    c = server.sts(victim).get_session_token(SerialNumber=serial, TokenCode=next_code(seed))["Credentials"]
+    assert c["AccessKeyId"].startswith("ASIA")
+    # The attacker, on the other hand, is now waiting.
+    code, _, _ = error_of(a.enable_mfa_device, UserName="victim", SerialNumber=spare, AuthenticationCode1="000000", AuthenticationCode2="111111")
+    assert code in ("InvalidAuthenticationCode", "AccessDenied")

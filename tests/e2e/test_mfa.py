@@ -445,24 +445,36 @@ def test_hardware_tokens_import_from_pskc_and_serve_sign_ins(server, tmpdir_path
     run_iamd("mfa", "import", *server.store_args(), "--account", acct, pre, "--key-hex", "12345678901234567890123456789012")
     pw = os.path.join(tmpdir_path, "vendor2.pskcxml")
     open(pw, "w").write(PSKC_PASSWORD)
-    run_iamd("mfa", "import", *server.store_args(), "--account", acct, pw, "--password-stdin", input="qwerty\n")
-    # importing the same serial again is refused, whole
+    # RFC 6030's two examples carry the same secret: in one inventory that would be one token under two
+    # serials, so the second is refused whole; another account takes it.
     p = run_iamd("mfa", "import", *server.store_args(), "--account", acct, pw, "--password-stdin", input="qwerty\n", check=False)
+    assert p.returncode != 0 and "same seed" in p.stderr and "GAHT987654321" in p.stderr
+    other = json.loads(run_iamd("account", "create", *server.store_args(), "--email", "tokens@example.com", "--json").stdout)
+    run_iamd("mfa", "import", *server.store_args(), "--account", other["account_id"], pw, "--password-stdin", input="qwerty\n")
+    # importing the same serial again is refused, whole
+    p = run_iamd("mfa", "import", *server.store_args(), "--account", other["account_id"], pw, "--password-stdin", input="qwerty\n", check=False)
     assert p.returncode != 0 and "GAHT000123456" in p.stderr
     rows = json.loads(run_iamd("mfa", "list-hardware", *server.store_args(), "--account", acct, "--json").stdout)
-    assert [(r["serial"], r["state"], r["digits"]) for r in rows] == [("GAHT000123456", "Unassigned", 6), ("GAHT987654321", "Unassigned", 8)]
+    assert [(r["serial"], r["state"], r["digits"]) for r in rows] == [("GAHT987654321", "Unassigned", 8)]
+    rows = json.loads(run_iamd("mfa", "list-hardware", *server.store_args(), "--account", other["account_id"], "--json").stdout)
+    assert [(r["serial"], r["state"], r["digits"]) for r in rows] == [("GAHT000123456", "Unassigned", 6)]
     quinn = server.new_user_with_key("quinn")
     seed8 = b"12345678901234567890"
     seed6 = bytes.fromhex("3132333435363738393031323334353637383930")
     enable(iam, "quinn", "GAHT987654321", seed8, digits=8)
-    enable(iam, "quinn", "GAHT000123456", seed6)
+    oc = Creds(other["access_key_id"], other["secret_access_key"])
+    oi = server.iam(oc)
+    oi.create_user(UserName="rita")
+    k = oi.create_access_key(UserName="rita")["AccessKey"]
+    rita = Creds(k["AccessKeyId"], k["SecretAccessKey"])
+    enable(oi, "rita", "GAHT000123456", seed6)
     rows = json.loads(run_iamd("mfa", "list-hardware", *server.store_args(), "--account", acct, "--json").stdout)
     assert all(r["state"] == "Assigned" and r["owner"] == "quinn" for r in rows)
     session(server, quinn, "GAHT987654321", next_code(seed8, 8))
-    session(server, quinn, "GAHT000123456", next_code(seed6))
+    session(server, rita, "GAHT000123456", next_code(seed6))
     iam.deactivate_mfa_device(UserName="quinn", SerialNumber="GAHT987654321")
     rows = json.loads(run_iamd("mfa", "list-hardware", *server.store_args(), "--account", acct, "--json").stdout)
-    assert {r["serial"]: r["state"] for r in rows} == {"GAHT000123456": "Assigned", "GAHT987654321": "Unassigned"}
+    assert {r["serial"]: r["state"] for r in rows} == {"GAHT987654321": "Unassigned"}
 
 
 def test_bad_seed_files_store_nothing(server, tmpdir_path):

@@ -256,6 +256,10 @@ struct ServeArgs {
     /// start one); also bounds a TLS handshake.
     #[arg(long, env = "IAMD_HEADER_READ_TIMEOUT", default_value_t = 10)]
     header_read_timeout: u64,
+    /// On the first start, write the new root credentials (JSON, mode 0600) to this file instead of
+    /// printing them on standard output (which a service manager may keep in its logs).
+    #[arg(long, env = "IAMD_CREDENTIALS_FILE")]
+    credentials_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -434,7 +438,7 @@ async fn mfa_command(cmd: MfaCommand) -> anyhow::Result<()> {
         }
         MfaCommand::EnableRoot { store, account, serial, code1, code2 } => {
             let iam = open(&store).await?;
-            audited(&iam, "EnableMFADevice", &account, serde_json::json!({"userName": "AWS ROOT USER", "serialNumber": serial}), mfa::enable(&iam, &account, &Owner::Root, &serial, None, &code1, &code2)).await.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            audited(&iam, "EnableMFADevice", &account, serde_json::json!({"userName": "AWS ROOT USER", "serialNumber": serial}), mfa::enable(&iam, &account, &Owner::Root, Owner::Root.column(), &serial, None, &code1, &code2)).await.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             tracing::info!(account, serial, "root MFA device enabled from the command line");
             println!("enabled {serial} for the root user of {account}");
             Ok(())
@@ -633,6 +637,20 @@ async fn init(a: InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes a new file readable by its owner only (refusing to overwrite one).
+fn write_secret_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating --credentials-file {} (it must not exist yet)", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
+
 fn print_account(a: &accounts::NewAccount, json: bool, endpoint: Option<&str>) {
     if json {
         println!("{}", serde_json::to_string(a).expect("serializes"));
@@ -671,7 +689,13 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;
     let addr = listener.local_addr()?;
     if let Some(acct) = &created {
-        print_account(acct, false, Some(&format!("http://{addr}")));
+        match &a.credentials_file {
+            None => print_account(acct, false, Some(&format!("http://{addr}"))),
+            Some(path) => {
+                write_secret_file(path, serde_json::to_string_pretty(acct).expect("serializes").as_bytes())?;
+                println!("\nCreated account {} with its root user; its credentials are in {} (mode 0600), shown nowhere else.\n", acct.account_id, path.display());
+            }
+        }
     }
     let mut iam = iam;
     iam.audit_sync_reads |= a.audit_sync_reads;

@@ -42,7 +42,7 @@ pub async fn enable_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let c2 = p.req("AuthenticationCode2", &params::AUTH_CODE);
     p.finish()?;
     let owner = Owner::User(target::user(app, c, Action::EnableMFADevice, &name).await?.as_ref());
-    mfa::enable(&app.iam, account(c), &owner, &serial, None, &c1, &c2).await?;
+    mfa::enable(&app.iam, account(c), &owner, &crate::domain::throttle_key(&c.principal), &serial, None, &c1, &c2).await?;
     Ok(None)
 }
 
@@ -53,7 +53,7 @@ pub async fn resync_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let c2 = p.req("AuthenticationCode2", &params::AUTH_CODE);
     p.finish()?;
     let owner = Owner::User(target::user(app, c, Action::ResyncMFADevice, &name).await?.as_ref());
-    mfa::resync(&app.iam, account(c), &owner, &serial, &c1, &c2).await?;
+    mfa::resync(&app.iam, account(c), &owner, &crate::domain::throttle_key(&c.principal), &serial, &c1, &c2).await?;
     Ok(None)
 }
 

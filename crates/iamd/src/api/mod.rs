@@ -328,6 +328,11 @@ async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]
     if !auth.access_key_id.starts_with("AKIA") {
         return Err(AwsError::invalid_token());
     }
+    // A long-term key never comes with a session token: AWS answers such a request as it answers an
+    // invalid token ("The security token included in the request is invalid.").
+    if auth.security_token.is_some() {
+        return Err(AwsError::invalid_token());
+    }
     let entry = keys::lookup(&app.iam, &auth.access_key_id).await?.ok_or_else(AwsError::invalid_token)?;
     if !entry.active {
         return Err(AwsError::invalid_token());

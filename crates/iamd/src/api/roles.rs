@@ -302,8 +302,10 @@ fn context_entries(p: &mut Params) -> Vec<Entry> {
     out
 }
 
-/// Runs the engine for every action × resource, as enforcement would, and writes EvaluationResults.
-fn simulate(sources: &[(String, String, String)], actions: &[String], resources: &[String], mut ctx: policy::Context, entries: &[Entry]) -> Result<String, AwsError> {
+/// Runs the engine for one page of the action × resource pairs (action-major, as AWS lists them), as
+/// enforcement would, and writes EvaluationResults with AWS's Marker/IsTruncated paging: a request
+/// costs at most MaxItems (≤ 1000) evaluations, however many pairs it names.
+fn simulate(sources: &[(String, String, String)], actions: &[String], resources: &[String], mut ctx: policy::Context, entries: &[Entry], paging: (Option<String>, i64)) -> Result<String, AwsError> {
     for e in entries {
         ctx.set_many(&e.key, e.values.clone());
     }
@@ -314,13 +316,18 @@ fn simulate(sources: &[(String, String, String)], actions: &[String], resources:
         .map_err(|e| AwsError { code: "MalformedPolicyDocument", status: 400, message: e.0 })?;
     let refs: Vec<&policy::Policy> = parsed.iter().collect();
     let resources: Vec<String> = if resources.is_empty() { vec!["*".into()] } else { resources.to_vec() };
+    let total = actions.len() * resources.len();
+    let start = match decode_marker(paging.0.as_deref())? {
+        None => 0,
+        Some(m) => m.parse::<usize>().ok().filter(|&i| i < total).ok_or_else(|| AwsError::invalid_input("Invalid Marker."))?,
+    };
+    let end = (start + paging.1 as usize).min(total);
     let mut x = Xml::new();
-    let mut results = Vec::new();
-    for a in actions {
-        for r in &resources {
-            let (d, matched) = policy::evaluate(&refs, &policy::Request { action: a, resource: r, context: &ctx, principal_arn: None, principal_account: None });
-            results.push((a.clone(), r.clone(), d, matched));
-        }
+    let mut results = Vec::with_capacity(end - start);
+    for i in start..end {
+        let (a, r) = (&actions[i / resources.len()], &resources[i % resources.len()]);
+        let (d, matched) = policy::evaluate(&refs, &policy::Request { action: a, resource: r, context: &ctx, principal_arn: None, principal_account: None });
+        results.push((a.clone(), r.clone(), d, matched));
     }
     x.list("EvaluationResults", &results, |x, (a, r, d, matched)| {
         x.text("EvalActionName", a).text("EvalResourceName", r).text(
@@ -339,7 +346,7 @@ fn simulate(sources: &[(String, String, String)], actions: &[String], resources:
         });
         x.list("MissingContextValues", &Vec::<String>::new(), |_, _| {});
     });
-    x.paging(None);
+    x.paging((end < total).then(|| encode_marker(&end.to_string())).as_deref());
     Ok(x.buf)
 }
 
@@ -356,10 +363,10 @@ pub async fn simulate_custom_policy(app: &App, c: &Caller, p: &mut Params) -> Ou
     let actions = p.string_list("ActionNames", &Spec { min: 3, max: 128, pattern: None, sensitive: false }, 1000, true);
     let resources = p.string_list("ResourceArns", &params::ANY_ARN, 1000, false);
     let entries = context_entries(p);
-    let _ = p.paging();
+    let paging = p.paging();
     p.finish()?;
     target::account(app, c, Action::SimulateCustomPolicy).await?;
-    Ok(Some(simulate(&inputs, &actions, &resources, policy::Context::new(), &entries)?))
+    Ok(Some(simulate(&inputs, &actions, &resources, policy::Context::new(), &entries, paging)?))
 }
 
 pub async fn simulate_principal_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
@@ -368,7 +375,7 @@ pub async fn simulate_principal_policy(app: &App, c: &Caller, p: &mut Params) ->
     let actions = p.string_list("ActionNames", &Spec { min: 3, max: 128, pattern: None, sensitive: false }, 1000, true);
     let resources = p.string_list("ResourceArns", &params::ANY_ARN, 1000, false);
     let entries = context_entries(p);
-    let _ = p.paging();
+    let paging = p.paging();
     p.finish()?;
     let acct = account(c);
     let found = target::principal_arn(app, c, Action::SimulatePrincipalPolicy, &source).await?;
@@ -380,5 +387,5 @@ pub async fn simulate_principal_policy(app: &App, c: &Caller, p: &mut Params) ->
     let mut found = policies::sources(&app.iam, found.kind, &found.id).await?;
     ctx.set("aws:PrincipalAccount", acct.to_string());
     found.append(&mut inputs);
-    Ok(Some(simulate(&found, &actions, &resources, ctx, &entries)?))
+    Ok(Some(simulate(&found, &actions, &resources, ctx, &entries, paging)?))
 }

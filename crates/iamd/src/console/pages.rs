@@ -769,7 +769,7 @@ async fn enable(app: &App, r: &Req, ctx: &Ctx, serial: &str, device_id: Option<&
     let user_name = ctx.user_name();
     act(app, r, ctx, Action::EnableMFADevice, json_params(&[("userName", &user_name), ("serialNumber", serial)]), async {
         let owner = target::owner(app, &ctx.caller, Action::EnableMFADevice, None).await?;
-        mfa::enable(&app.iam, ctx.account(), &owner, serial, device_id, r.form("code1"), r.form("code2")).await
+        mfa::enable(&app.iam, ctx.account(), &owner, &crate::domain::throttle_key(&ctx.principal), serial, device_id, r.form("code1"), r.form("code2")).await
     })
     .await
 }

@@ -181,7 +181,7 @@ pub async fn create_virtual(iam: &Iam, account: &str, name: &str, path: &str, ta
 /// Serialises MFA attempts of one principal and says whether one may be made now.
 /// Returns the current consecutive failures, or None while attempts are refused.
 async fn throttle_enter(iam: &Iam, tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &str, now: i64) -> Result<Option<i64>> {
-    let q = format!("SELECT failures, locked_until FROM mfa_throttle WHERE account_id = $1 AND owner = $2{}", for_update(iam.store.backend));
+    let q = format!("SELECT failures, locked_until, updated_at FROM mfa_throttle WHERE account_id = $1 AND owner = $2{}", for_update(iam.store.backend));
     let mut row = sqlx::query(&q).bind(account).bind(owner).fetch_optional(&mut **tx).await?;
     if row.is_none() {
         sqlx::query("INSERT INTO mfa_throttle (account_id, owner, failures, locked_until) VALUES ($1, $2, 0, 0) ON CONFLICT (account_id, owner) DO NOTHING")
@@ -192,8 +192,20 @@ async fn throttle_enter(iam: &Iam, tx: &mut sqlx::Transaction<'_, sqlx::Any>, ac
         row = sqlx::query(&q).bind(account).bind(owner).fetch_optional(&mut **tx).await?;
     }
     let row = row.ok_or_else(|| AwsError::from(anyhow::anyhow!("throttle row vanished")))?;
-    let (failures, locked_until): (i64, i64) = (row.get(0), row.get(1));
-    Ok(if locked_until > now { None } else { Some(failures) })
+    let (failures, locked_until, updated): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    Ok(if locked_until > now { None } else { Some(decayed(failures, updated, now)) })
+}
+
+/// Failures are forgotten an hour after the last one: a guesser's slowdown does not follow the owner
+/// for ever.
+pub const FAILURES_DECAY_MS: i64 = 3_600_000;
+
+fn decayed(failures: i64, last_failure_ms: i64, now: i64) -> i64 {
+    if now - last_failure_ms > FAILURES_DECAY_MS {
+        0
+    } else {
+        failures
+    }
 }
 
 /// The wait after the n-th consecutive failure: none up to `FREE_FAILURES`, then 1, 2, 4 … seconds,
@@ -210,11 +222,12 @@ pub fn lock_seconds(failures: i64) -> i64 {
 async fn throttle_fail(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &str, failures: i64, now: i64) -> Result<()> {
     let n = failures + 1;
     let lock = lock_seconds(n);
-    sqlx::query("UPDATE mfa_throttle SET failures = $1, locked_until = $2 WHERE account_id = $3 AND owner = $4")
+    sqlx::query("UPDATE mfa_throttle SET failures = $1, locked_until = $2, updated_at = $5 WHERE account_id = $3 AND owner = $4")
         .bind(n)
         .bind(if lock > 0 { now + lock * 1000 } else { 0 })
         .bind(account)
         .bind(owner)
+        .bind(now)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -342,15 +355,16 @@ fn check_code_sqlite_tx(iam: &Iam, conn: &rusqlite::Connection, account: &str, o
     };
     // Runs inside the writer's batch transaction (see store::HotWriter).
     let tx = conn;
-    let (failures, locked_until): (i64, i64) = tx
-        .prepare_cached("SELECT failures, locked_until FROM mfa_throttle WHERE account_id = ?1 AND owner = ?2")
-        .and_then(|mut st| st.query_row(rusqlite::params![account, owner], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+    let (failures, locked_until, updated): (i64, i64, i64) = tx
+        .prepare_cached("SELECT failures, locked_until, updated_at FROM mfa_throttle WHERE account_id = ?1 AND owner = ?2")
+        .and_then(|mut st| st.query_row(rusqlite::params![account, owner], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
         .map_err(sqlite_err)?
-        .unwrap_or((0, 0));
+        .unwrap_or((0, 0, 0));
+    let failures = if locked_until > now { failures } else { decayed(failures, updated, now) };
     let set_throttle = |tx: &rusqlite::Connection, f: i64| -> Result<()> {
         let lock = lock_seconds(f);
-        tx.prepare_cached("INSERT INTO mfa_throttle (account_id, owner, failures, locked_until) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (account_id, owner) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until")
-            .and_then(|mut st| st.execute(rusqlite::params![account, owner, f, if lock > 0 { now + lock * 1000 } else { 0 }]))
+        tx.prepare_cached("INSERT INTO mfa_throttle (account_id, owner, failures, locked_until, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (account_id, owner) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, updated_at = excluded.updated_at")
+            .and_then(|mut st| st.execute(rusqlite::params![account, owner, f, if lock > 0 { now + lock * 1000 } else { 0 }, now]))
             .map_err(sqlite_err)?;
         Ok(())
     };
@@ -445,10 +459,14 @@ async fn free_slot(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, own
 ///
 /// `only`: the id of the one device the caller means (a console enrolment holds on to the device it
 /// created); a device found under the same serial with another id is not it.
-pub async fn enable(iam: &Iam, account: &str, owner: &Owner, serial: &str, only: Option<&str>, code1: &str, code2: &str) -> Result<()> {
+///
+/// `guesser`: whose throttle the codes count against — the caller's (see `throttle_key`), so failing
+/// EnableMFADevice against someone else never slows that someone's sign-ins.
+#[allow(clippy::too_many_arguments)]
+pub async fn enable(iam: &Iam, account: &str, owner: &Owner, guesser: &str, serial: &str, only: Option<&str>, code1: &str, code2: &str) -> Result<()> {
     let owner = owner.column();
     for _attempt in 0..4 {
-        match enable_once(iam, account, owner, serial, only, code1, code2).await {
+        match enable_once(iam, account, owner, guesser, serial, only, code1, code2).await {
             Err(Retry::Again) => continue,
             Err(Retry::Fail(e)) => return Err(e),
             Ok(()) => return Ok(()),
@@ -474,7 +492,8 @@ impl From<sqlx::Error> for Retry {
     }
 }
 
-async fn enable_once(iam: &Iam, account: &str, owner: &str, serial: &str, only: Option<&str>, code1: &str, code2: &str) -> std::result::Result<(), Retry> {
+#[allow(clippy::too_many_arguments)]
+async fn enable_once(iam: &Iam, account: &str, owner: &str, guesser: &str, serial: &str, only: Option<&str>, code1: &str, code2: &str) -> std::result::Result<(), Retry> {
     let now = iam.clock.now_ms();
     let mut tx = iam.store.begin_write().await?;
     let dev = find(&mut *tx, account, serial, "")
@@ -487,13 +506,13 @@ async fn enable_once(iam: &Iam, account: &str, owner: &str, serial: &str, only: 
     if !super::is_root_column(owner) && !super::lock_parent(&mut tx, iam.store.backend, super::Parent::User, owner).await? {
         return Err(AwsError::no_such_entity("The user cannot be found.").into());
     }
-    let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
+    let Some(failures) = throttle_enter(iam, &mut tx, account, guesser, now).await? else {
         return Err(crate::audit::commit_refusal::<()>(tx, invalid_code()).await.unwrap_err().into());
     };
     let seed = dev.seed(iam, account)?;
     let step_now = otp::step_of(now.div_euclid(1000), &dev.params);
     let Some(sync) = otp::synchronize(&seed, &dev.params, code1, code2, step_now, None) else {
-        throttle_fail(&mut tx, account, owner, failures, now).await?;
+        throttle_fail(&mut tx, account, guesser, failures, now).await?;
         return Err(crate::audit::commit_refusal::<()>(tx, invalid_code()).await.unwrap_err().into());
     };
     let slot = free_slot(&mut tx, account, owner).await?;
@@ -514,18 +533,18 @@ async fn enable_once(iam: &Iam, account: &str, owner: &str, serial: &str, only: 
         Ok(r) if r.rows_affected() == 0 => return Err(AwsError::entity_already_exists("MFA Device is already in use.").into()),
         Ok(_) => {}
     }
-    throttle_ok(&mut tx, account, owner, failures).await?;
+    throttle_ok(&mut tx, account, guesser, failures).await?;
     crate::audit::commit(tx).await?;
     Ok(())
 }
 
 /// ResyncMFADevice: two consecutive codes newer than the last accepted step; records the new drift.
-pub async fn resync(iam: &Iam, account: &str, owner: &Owner, serial: &str, code1: &str, code2: &str) -> Result<()> {
+pub async fn resync(iam: &Iam, account: &str, owner: &Owner, guesser: &str, serial: &str, code1: &str, code2: &str) -> Result<()> {
     let owner = owner.column();
     let now = iam.clock.now_ms();
     let mut tx = iam.store.begin_write().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.owner.as_deref() == Some(owner) && d.kind != Kind::U2f).ok_or_else(|| no_such_device(serial))?;
-    let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
+    let Some(failures) = throttle_enter(iam, &mut tx, account, guesser, now).await? else {
         return crate::audit::commit_refusal(tx, invalid_code()).await;
     };
     let seed = dev.seed(iam, account)?;
@@ -544,11 +563,11 @@ pub async fn resync(iam: &Iam, account: &str, owner: &Owner, serial: &str, code1
         None => false,
     };
     if synced {
-        throttle_ok(&mut tx, account, owner, failures).await?;
+        throttle_ok(&mut tx, account, guesser, failures).await?;
         crate::audit::commit(tx).await?;
         Ok(())
     } else {
-        throttle_fail(&mut tx, account, owner, failures, now).await?;
+        throttle_fail(&mut tx, account, guesser, failures, now).await?;
         crate::audit::commit_refusal(tx, invalid_code()).await
     }
 }
@@ -697,6 +716,28 @@ pub async fn import_hardware(iam: &Iam, account: &str, tokens: &[otp::pskc::Toke
         anyhow::bail!("no account {account}: `iamd account list` shows the accounts");
     }
     let mut tx = iam.store.begin_write().await?;
+    // Two tokens with one seed would be one token under two serials (a code from either opens both):
+    // a seed already in the account's inventory, or twice in the file, is refused.
+    let existing: Vec<(String, String, Vec<u8>)> = sqlx::query("SELECT device_id, serial, seed_sealed FROM mfa_devices WHERE account_id = $1 AND kind = 'hardware' AND seed_sealed IS NOT NULL")
+        .bind(account)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let mut known: Vec<(String, Vec<u8>)> = Vec::with_capacity(existing.len() + tokens.len());
+    for (device_id, serial, sealed) in existing {
+        if let Some(seed) = iam.sealer.open(Purpose::MfaSeed, &seed_aad(account, &device_id), &sealed) {
+            known.push((serial, seed));
+        }
+    }
+    for t in tokens {
+        use subtle::ConstantTimeEq;
+        if let Some((other, _)) = known.iter().find(|(_, s)| s.len() == t.secret.len() && bool::from(s.ct_eq(&t.secret))) {
+            anyhow::bail!("token {} has the same seed as token {other}; nothing was imported", t.serial);
+        }
+        known.push((t.serial.clone(), t.secret.clone()));
+    }
     let now = iam.clock.now_ms();
     for t in tokens {
         let device_id = uuid::Uuid::new_v4().to_string();
@@ -957,6 +998,12 @@ pub async fn counts(iam: &Iam, account: &str) -> Result<(i64, i64, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_are_forgotten_an_hour_after_the_last() {
+        assert_eq!(decayed(7, 1_000, 1_000 + FAILURES_DECAY_MS), 7);
+        assert_eq!(decayed(7, 1_000, 1_001 + FAILURES_DECAY_MS), 0);
+    }
 
     #[test]
     fn lock_grows_after_five_failures_and_is_capped() {

@@ -135,6 +135,16 @@ impl Owner {
     }
 }
 
+/// Whose MFA throttle a caller's guesses count against: root's, the user's, or (for a role session,
+/// which owns no devices) a key of the role's own. Never the target of the call.
+pub fn throttle_key(p: &Principal) -> String {
+    match (&p.user, &p.role) {
+        (_, Some(r)) => format!("role:{}", r.role_id),
+        (Some(u), None) => u.user_id.clone(),
+        (None, None) => Owner::Root.column().to_string(),
+    }
+}
+
 /// Whether a stored `owner` column is root's (see [`Owner::column`]).
 pub fn is_root_column(owner: &str) -> bool {
     owner.is_empty()
