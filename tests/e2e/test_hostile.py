@@ -678,3 +678,72 @@ def test_failed_enables_against_a_user_never_slow_that_users_sign_ins(server):
     # The attacker, on the other hand, is now waiting.
     code, _, _ = error_of(a.enable_mfa_device, UserName="victim", SerialNumber=spare, AuthenticationCode1="000000", AuthenticationCode2="111111")
     assert code in ("InvalidAuthenticationCode", "AccessDenied")
+
+
+# ---- lock-outs: whose address, and who may always get in ----
+
+def signin_via(server, c, account, user, password, xff=None):
+    import re
+    _, body, _ = c.get("/console")
+    token = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+    form = urllib.parse.urlencode({"csrf": token, "kind": "user", "account": account, "username": user, "password": password})
+    h = c._h()
+    if xff:
+        h["X-Forwarded-For"] = xff
+    st, body, hh = c.http(c.base + "/console/signin", form, h)
+    c._keep(hh)
+    return st
+
+
+def test_a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(server):
+    acct = server.account["account_id"]
+    iam = server.iam()
+    iam.create_user(UserName="xff")
+    iam.create_login_profile(UserName="xff", Password="Forwarded-Passw0rd!")
+    # Each guess claims another address; without --trusted-proxies the peer's own address counts.
+    statuses = [signin_via(server, Browserless(server), acct, "xff", f"wrong-{i}", xff=f"198.51.100.{i}") for i in range(6)]
+    assert statuses == [401] * 5 + [429], statuses
+
+
+def test_behind_a_trusted_proxy_the_client_address_counts_and_ipv6_groups_by_64(edge_server):
+    edge_server.start(extra=["--trusted-proxies", "127.0.0.0/8,::1"])
+    acct = edge_server.account["account_id"]
+    iam = edge_server.iam()
+    iam.create_user(UserName="proxied")
+    iam.create_login_profile(UserName="proxied", Password="Proxied-Passw0rd!")
+    # Distinct clients behind the proxy: each has its own per-address budget.
+    statuses = [signin_via(edge_server, Browserless(edge_server), acct, "proxied", f"wrong-{i}", xff=f"203.0.113.{i}") for i in range(8)]
+    assert 429 not in statuses, statuses
+    # Addresses of one IPv6 /64 are one source.
+    statuses = [signin_via(edge_server, Browserless(edge_server), acct, "proxied", f"wrong-v6-{i}", xff=f"2001:db8:aa:bb::{i + 1}") for i in range(6)]
+    assert statuses == [401] * 5 + [429], statuses
+    # The client's address reaches aws:SourceIp and the trail.
+    import json
+    iam.put_user_policy(UserName="proxied", PolicyName="ip", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}]}))
+    k = iam.create_access_key(UserName="proxied")["AccessKey"]
+    from conftest import Creds
+    me = Creds(k["AccessKeyId"], k["SecretAccessKey"])
+    st, body, _ = edge_server.raw("Action=GetUser&Version=2010-05-08", creds=me, headers={"x-forwarded-for": "192.0.2.10"})
+    assert st == 200, body
+    st, body, _ = edge_server.raw("Action=GetUser&Version=2010-05-08", creds=me, headers={"x-forwarded-for": "198.51.100.10"})
+    assert st == 403 and "AccessDenied" in body
+
+
+def test_a_guesser_cannot_keep_the_owner_out_of_a_browser_that_signed_in_before(edge_server):
+    edge_server.start(extra=["--trusted-proxies", "127.0.0.0/8"])
+    acct = edge_server.account["account_id"]
+    iam = edge_server.iam()
+    pw = "Owner-Passw0rd!"
+    iam.create_user(UserName="owner")
+    iam.create_login_profile(UserName="owner", Password=pw)
+    mine = Browserless(edge_server)
+    assert signin_via(edge_server, mine, acct, "owner", pw, xff="192.0.2.50") == 303
+    mine.post("/console/signout") if mine.csrf else None
+    mine.cookies.pop("iamd_session", None)
+    # A distributed guesser (many addresses) pushes the principal-wide scope into its waits.
+    for i in range(24):
+        signin_via(edge_server, Browserless(edge_server), acct, "owner", f"guess-{i}", xff=f"203.0.113.{i + 1}")
+    assert signin_via(edge_server, Browserless(edge_server), acct, "owner", pw, xff="198.51.100.77") == 429
+    # The owner's browser, which signed in before, is not held by the principal-wide scope.
+    assert signin_via(edge_server, mine, acct, "owner", pw, xff="192.0.2.50") == 303

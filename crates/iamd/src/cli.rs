@@ -260,6 +260,11 @@ struct ServeArgs {
     /// printing them on standard output (which a service manager may keep in its logs).
     #[arg(long, env = "IAMD_CREDENTIALS_FILE")]
     credentials_file: Option<PathBuf>,
+    /// Reverse proxies (comma-separated address blocks, e.g. 10.0.0.0/8,fd00::/8) whose
+    /// X-Forwarded-For and X-Forwarded-Proto name the client's address and scheme. From any other
+    /// peer those headers are ignored. Default: none.
+    #[arg(long, env = "IAMD_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<crate::net::Cidr>,
 }
 
 #[derive(Args, Debug)]
@@ -705,7 +710,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let console = crate::console::Config::new(&a.webauthn_rp_id, a.webauthn_origin.as_deref(), (a.console_session_minutes.clamp(1, 7 * 24 * 60) * 60_000) as i64, tls.is_some())?;
-    let app = App { iam: iam.clone(), regions: Arc::new(a.regions.clone()), console: Arc::new(console), tls: tls.is_some() };
+    let app = App { iam: iam.clone(), regions: Arc::new(a.regions.clone()), console: Arc::new(console), tls: tls.is_some(), trusted_proxies: Arc::new(a.trusted_proxies.clone()) };
     let router = axum::Router::new().fallback(api::handle).with_state(Arc::new(app));
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(listen = %addr, backend = ?router_backend(s), tls = tls.is_some(), "iamd serving IAM and STS");

@@ -25,6 +25,7 @@ pub enum Purpose {
     AuditSigningKey,
     WebauthnCredential,
     WebauthnCeremony,
+    KnownBrowser,
 }
 
 impl Purpose {
@@ -37,6 +38,7 @@ impl Purpose {
             Purpose::AuditSigningKey => b"iamd/v1/audit-signing-key",
             Purpose::WebauthnCredential => b"iamd/v1/webauthn-credential",
             Purpose::WebauthnCeremony => b"iamd/v1/webauthn-ceremony",
+            Purpose::KnownBrowser => b"iamd/v1/known-browser",
         }
     }
 }
@@ -50,6 +52,7 @@ pub struct Sealer {
     audit: XChaCha20Poly1305,
     webauthn: XChaCha20Poly1305,
     ceremony: XChaCha20Poly1305,
+    known: XChaCha20Poly1305,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -74,6 +77,7 @@ impl Sealer {
             audit: derive(Purpose::AuditSigningKey),
             webauthn: derive(Purpose::WebauthnCredential),
             ceremony: derive(Purpose::WebauthnCeremony),
+            known: derive(Purpose::KnownBrowser),
         }
     }
 
@@ -86,6 +90,7 @@ impl Sealer {
             Purpose::AuditSigningKey => &self.audit,
             Purpose::WebauthnCredential => &self.webauthn,
             Purpose::WebauthnCeremony => &self.ceremony,
+            Purpose::KnownBrowser => &self.known,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod ids;
+pub mod net;
 pub mod qr;
 pub mod server;
 pub mod store;

@@ -37,7 +37,7 @@ pub fn context(app: &App, c: &Caller) -> Context {
     }
     ctx.set("aws:CurrentTime", iso8601(now));
     ctx.set("aws:EpochTime", (now / 1000).to_string());
-    ctx.set("aws:SecureTransport", if app.tls { "true" } else { "false" });
+    ctx.set("aws:SecureTransport", if c.secure || app.tls { "true" } else { "false" });
     ctx.set("aws:RequestedRegion", c.region.clone());
     ctx
 }

@@ -27,22 +27,6 @@ struct Window {
 
 static WINDOWS: Mutex<Option<HashMap<String, Window>>> = Mutex::new(None);
 
-/// The source a flood is counted by: an IPv4 address as it is, an IPv6 address by its /64 (one host
-/// commonly holds a whole /64).
-pub fn source_group(ip: &str) -> String {
-    match ip.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
-        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
-        Err(_) => ip.chars().take(64).collect(),
-    }
-}
-
 /// Bounds an unverified record's shape and says whether to write it at all.
 pub fn admit(ev: &mut Event, now_ms: i64) -> bool {
     let minute = now_ms.div_euclid(60_000);
@@ -55,7 +39,7 @@ pub fn admit(ev: &mut Event, now_ms: i64) -> bool {
                 map.clear();
             }
         }
-        let w = map.entry(source_group(&ev.source_ip)).or_insert(Window { minute, seen: 0 });
+        let w = map.entry(crate::net::source_group(&ev.source_ip)).or_insert(Window { minute, seen: 0 });
         if w.minute != minute {
             *w = Window { minute, seen: 0 };
         }
@@ -94,14 +78,6 @@ fn bound(ev: &mut Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ipv6_sources_group_by_slash_64() {
-        assert_eq!(source_group("2001:db8:1:2:aaaa::1"), source_group("2001:db8:1:2:ffff:ffff:ffff:ffff"));
-        assert_ne!(source_group("2001:db8:1:2::1"), source_group("2001:db8:1:3::1"));
-        assert_eq!(source_group("::ffff:10.0.0.1"), "10.0.0.1");
-        assert_eq!(source_group("10.0.0.1"), "10.0.0.1");
-    }
 
     #[test]
     fn a_flood_is_recorded_logarithmically() {

@@ -39,6 +39,8 @@ pub struct App {
     pub console: Arc<crate::console::Config>,
     /// Served over TLS (`aws:SecureTransport`).
     pub tls: bool,
+    /// Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (`--trusted-proxies`).
+    pub trusted_proxies: Arc<Vec<crate::net::Cidr>>,
 }
 
 /// Which Query service a request is for, from its credential scope.
@@ -74,6 +76,8 @@ pub struct Caller {
     /// Set when the request was signed with STS session credentials.
     pub session: Option<Session>,
     pub source_ip: Option<String>,
+    /// The client used HTTPS (to iamd, or to a trusted proxy in front of it): `aws:SecureTransport`.
+    pub secure: bool,
 }
 
 /// What a call answers with.
@@ -88,9 +92,11 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
     let app: &App = &state.0;
     let started = Instant::now();
     let request_id = ids::request_id();
-    let peer = req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let client = req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| crate::net::client(c.0.ip(), req.headers(), &app.trusted_proxies));
+    let secure = app.tls || client.as_ref().and_then(|c| c.forwarded_https).unwrap_or(false);
+    let peer = client.map(|c| c.ip.to_string());
     if req.uri().path() == "/console" || req.uri().path().starts_with("/console/") {
-        return crate::console::handle(app, req, peer).await;
+        return crate::console::handle(app, req, peer, secure).await;
     }
     let (parts, body) = req.into_parts();
     let json_target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -132,6 +138,7 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
         });
         let mut caller = authenticate(app, &parts, &bytes).await?;
         caller.source_ip = peer.clone();
+        caller.secure = secure;
         audit::with(|e| {
             e.identity = identity_of(&caller);
             e.account = caller.principal.account_id.clone();
@@ -323,6 +330,7 @@ async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]
             region: auth.region,
             session: Some(session),
             source_ip: None,
+            secure: false,
         });
     }
     if !auth.access_key_id.starts_with("AKIA") {
@@ -346,5 +354,6 @@ async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]
         region: auth.region,
         session: None,
         source_ip: None,
+        secure: false,
     })
 }

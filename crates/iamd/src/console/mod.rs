@@ -31,6 +31,9 @@ const MAX_FORM_BYTES: usize = 64 * 1024;
 const STEP_TTL_MS: i64 = 10 * 60 * 1000;
 const SESSION_COOKIE: &str = "iamd_session";
 const PRE_COOKIE: &str = "iamd_signin";
+/// Marks a browser that has signed in as a principal before (see `domain::console::scopes_for_known_browser`).
+const KNOWN_COOKIE: &str = "iamd_known";
+const KNOWN_MAX_AGE_S: i64 = 180 * 86_400;
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -119,7 +122,17 @@ impl Out {
 
 type R = Result<Out, AwsError>;
 
-pub async fn handle(app: &App, req: Request<Body>, peer: Option<String>) -> Response<Body> {
+tokio::task_local! {
+    /// Whether this request reached the console over HTTPS (directly, or through a trusted proxy):
+    /// the origin check's scheme and the cookies' Secure flag.
+    static SECURE: bool;
+}
+
+fn secure_now() -> bool {
+    SECURE.try_with(|s| *s).unwrap_or(false)
+}
+
+pub async fn handle(app: &App, req: Request<Body>, peer: Option<String>, secure: bool) -> Response<Body> {
     let request_id = crate::ids::request_id();
     let started = std::time::Instant::now();
     let (parts, body) = req.into_parts();
@@ -130,11 +143,12 @@ pub async fn handle(app: &App, req: Request<Body>, peer: Option<String>) -> Resp
         ("GET", "/console/static/webauthn.js") => return asset(include_str!("assets/webauthn.js"), "text/javascript; charset=utf-8"),
         _ => {}
     }
-    let secure = app.console.secure;
+    let secure = secure || app.console.secure;
     let work = async {
         let r = read(parts, body, peer, secure, request_id.clone()).await?;
         route(app, &r).await
     };
+    let work = SECURE.scope(secure, work);
     let outcome = match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work)).await {
         Ok(r) => r,
         Err(_) => {
@@ -253,19 +267,42 @@ async fn read(parts: axum::http::request::Parts, body: Body, peer: Option<String
     })
 }
 
-fn session_cookie(app: &App, token: &str, max_age_s: i64) -> String {
-    let secure = if app.console.secure { "; Secure" } else { "" };
+fn session_cookie(_app: &App, token: &str, max_age_s: i64) -> String {
+    let secure = if secure_now() { "; Secure" } else { "" };
     format!("{SESSION_COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}")
 }
 
-fn clear_cookie(app: &App, name: &str) -> String {
-    let secure = if app.console.secure { "; Secure" } else { "" };
+fn clear_cookie(_app: &App, name: &str) -> String {
+    let secure = if secure_now() { "; Secure" } else { "" };
     format!("{name}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
 }
 
-fn pre_cookie(app: &App, token: &str) -> String {
-    let secure = if app.console.secure { "; Secure" } else { "" };
+fn pre_cookie(_app: &App, token: &str) -> String {
+    let secure = if secure_now() { "; Secure" } else { "" };
     format!("{PRE_COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=3600{secure}")
+}
+
+/// The known-browser cookie for a principal: its throttle key sealed under the master key.
+fn known_cookie(app: &App, principal_key: &str) -> String {
+    use base64::Engine;
+    let sealed = app.iam.sealer.seal(crate::crypto::Purpose::KnownBrowser, KNOWN_COOKIE.as_bytes(), principal_key.as_bytes());
+    let v = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed);
+    let secure = if secure_now() { "; Secure" } else { "" };
+    format!("{KNOWN_COOKIE}={v}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={KNOWN_MAX_AGE_S}{secure}")
+}
+
+/// Whether this browser has signed in as `principal_key` before.
+fn is_known_browser(app: &App, r: &Req, principal_key: &str) -> bool {
+    use base64::Engine;
+    let v = r.cookie(KNOWN_COOKIE);
+    if v.is_empty() || v.len() > 512 {
+        return false;
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(v)
+        .ok()
+        .and_then(|b| app.iam.sealer.open(crate::crypto::Purpose::KnownBrowser, KNOWN_COOKIE.as_bytes(), &b))
+        .is_some_and(|k| same_token(&String::from_utf8_lossy(&k), principal_key))
 }
 
 /// Constant-time comparison of two tokens.
@@ -338,6 +375,7 @@ async fn session(app: &App, r: &Req) -> Result<Option<Ctx>, AwsError> {
             role: None,
         }),
         source_ip: Some(r.ip.clone()),
+        secure: secure_now(),
     };
     Ok(Some(Ctx { s, principal, caller }))
 }

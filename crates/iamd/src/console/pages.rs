@@ -1,7 +1,7 @@
 //! The console's pages and the actions behind their forms.
 
 use super::html::{self, csrf_field, error_box, esc, field, hidden, notice_box, when, Nav};
-use super::{act, can, refused, clear_cookie, event, finish_record, write_now, json_params, pre_cookie, same_token, session_cookie, Ctx, Out, Req, R, PRE_COOKIE, STEP_TTL_MS};
+use super::{act, can, refused, clear_cookie, is_known_browser, known_cookie, event, finish_record, write_now, json_params, pre_cookie, same_token, session_cookie, Ctx, Out, Req, R, PRE_COOKIE, STEP_TTL_MS};
 use crate::api::action::Action;
 use crate::api::{params, target};
 use crate::api::App;
@@ -99,7 +99,8 @@ pub async fn signin(app: &App, r: &Req) -> R {
         None if root => format!("unknown-root:{}", name_in.to_ascii_lowercase()),
         None => format!("unknown:{}/{}", account_in.to_ascii_lowercase(), name_in.to_ascii_lowercase()),
     };
-    let scopes = cs::scopes(&key, &r.ip);
+    let known = cand.is_some() && is_known_browser(app, r, &key);
+    let scopes = if known { cs::scopes_for_known_browser(&key, &r.ip) } else { cs::scopes(&key, &r.ip) };
     // The record of a failure names the account and, when it exists, the user; never the password.
     let known_name: Option<String> = cand.as_ref().map(|c| c.user.as_ref().map(|u| u.name.clone()).unwrap_or_default());
     let failure_identity = |ev: &mut audit::Event, account: String| {
@@ -141,7 +142,7 @@ pub async fn signin(app: &App, r: &Req) -> R {
         tracing::info!(request_id = r.request_id, source_ip = r.ip, "console sign-in refused");
         return Ok(signin_page(app, root, Some(GENERIC_FAILURE), account_in, name_in).status(401));
     };
-    cs::clear_attempts(&app.iam, &scopes).await?;
+    cs::clear_attempts(&app.iam, &cs::scopes(&key, &r.ip)).await?;
     cs::password_used(&app.iam, &cand).await?;
     let owner = match &cand.user {
         Some(u) => Owner::User(u.clone()),
@@ -151,6 +152,7 @@ pub async fn signin(app: &App, r: &Req) -> R {
     signin_identity(&mut ev, &account, cand.user.as_ref());
     let devices = mfa::list_for_owner(&app.iam, &account, &owner).await?;
     let pre = clear_cookie(app, PRE_COOKIE);
+    let known = known_cookie(app, &key);
     if !devices.is_empty() {
         // CheckMfa: the password was right and the principal has devices; one of them must follow.
         let mut check = event(app, r, None, "signin.amazonaws.com", "CheckMfa");
@@ -163,7 +165,7 @@ pub async fn signin(app: &App, r: &Req) -> R {
         check.additional = Some(json!({"MfaType": mfa_type}));
         app.iam.audit.push(check, false);
         let (token, _) = cs::create(&app.iam, &account, owner.column(), Stage::Mfa, None, STEP_TTL_MS, &r.ip).await?;
-        return Ok(Out::redirect("/console/mfa").cookie(session_cookie(app, &token, STEP_TTL_MS / 1000)).cookie(pre));
+        return Ok(Out::redirect("/console/mfa").cookie(session_cookie(app, &token, STEP_TTL_MS / 1000)).cookie(pre).cookie(known));
     }
     // No device: the password alone signs in (the record commits with the session).
     let stage = if cand.reset_required { Stage::Password } else { Stage::Full };
@@ -171,7 +173,7 @@ pub async fn signin(app: &App, r: &Req) -> R {
     let ip = r.ip.clone();
     let (token, _) = finish_record(app, audit::scope(ev, cs::create(&app.iam, &account, owner.column(), stage, None, ttl, &ip)).await).await?;
     let to = if stage == Stage::Full { "/console" } else { "/console/password" };
-    Ok(Out::redirect(to).cookie(session_cookie(app, &token, ttl / 1000)).cookie(pre))
+    Ok(Out::redirect(to).cookie(session_cookie(app, &token, ttl / 1000)).cookie(pre).cookie(known))
 }
 
 fn signin_identity(ev: &mut audit::Event, account: &str, user: Option<&UserRef>) {

@@ -353,8 +353,18 @@ pub fn principal_key(account: &str, user_id: Option<&str>) -> String {
     format!("{account}/{}", user_id.unwrap_or("root"))
 }
 
+/// The three scopes of a password guess: the principal from this source, the principal from
+/// anywhere, and this source. A source is an IPv4 address or an IPv6 /64.
 pub fn scopes(principal_key: &str, ip: &str) -> Vec<Scope> {
-    vec![(format!("pi:{principal_key}|{ip}"), 5, 900), (format!("p:{principal_key}"), 20, 60), (format!("ip:{ip}"), 100, 900)]
+    let src = crate::net::source_group(ip);
+    vec![(format!("pi:{principal_key}|{src}"), 5, 900), (format!("p:{principal_key}"), 20, 60), (format!("ip:{src}"), 100, 900)]
+}
+
+/// The scopes for a browser that has signed in as this principal before (it holds the principal's
+/// known-browser cookie): not the principal-wide one, so a guesser elsewhere who keeps that scope
+/// waiting never keeps the owner out.
+pub fn scopes_for_known_browser(principal_key: &str, ip: &str) -> Vec<Scope> {
+    scopes(principal_key, ip).into_iter().filter(|(k, _, _)| !k.starts_with("p:")).collect()
 }
 
 /// Forgotten after this long without a failure.
