@@ -489,3 +489,39 @@ def test_batched_read_records_are_stored_deflated_and_still_looked_up_and_verifi
     out = run_iamd("audit", "verify", *server.store_args()).stdout
     assert "OK:" in out
     assert sum(1 for r in jsonl(server) if r.get("requestID") in set(ids)) == len(ids)
+
+
+def test_a_cut_tail_is_caught_with_an_expected_digest_or_by_age(server):
+    """The chain cannot show that its newest digests (and their records) were deleted: a digest
+    number and hash kept outside the database, or the newest digest's age, does."""
+    import re
+    dave = server.new_user_with_key("dave")
+    expects = []
+    for _ in range(3):
+        server.sts(dave).get_caller_identity()
+        out = run_iamd("audit", "digest", *server.store_args()).stdout
+        expects.append(re.search(r"--expect (\d+:[0-9a-f]{64})", out).group(1))
+    assert "OK:" in run_iamd("audit", "verify", *server.store_args(), "--expect", expects[-1]).stdout
+    # Deleting the newest digest and its records leaves a chain that is consistent in itself.
+    if server.backend == "sqlite":
+        sql(server, "DROP TRIGGER audit_digests_no_delete")
+        sql(server, "DROP TRIGGER audit_log_no_delete")
+    else:
+        sql(server, "DROP TRIGGER audit_log_append_only ON audit_log")
+        sql(server, "DROP TRIGGER audit_digests_append_only ON audit_digests")
+    n, _ = expects[-1].split(":")
+    start = sql(server, "SELECT start_cursor FROM audit_digests WHERE digest_no = ?", (int(n),))[0][0]
+    sql(server, "DELETE FROM audit_digests WHERE digest_no = ?", (int(n),))
+    cursor = "seq" if server.backend == "sqlite" else "txid"
+    sql(server, f"DELETE FROM audit_log WHERE {cursor} > ?", (int(start),))
+    assert "OK:" in run_iamd("audit", "verify", *server.store_args()).stdout
+    p = run_iamd("audit", "verify", *server.store_args(), "--expect", expects[-1], "--json", check=False)
+    r = json.loads(p.stdout)
+    assert p.returncode != 0 and any("tail was cut" in x for x in r["problems"]), r
+    # A rewritten digest under the expected number is caught too.
+    p = run_iamd("audit", "verify", *server.store_args(), "--expect", expects[1].split(":")[0] + ":" + "0" * 64, "--json", check=False)
+    assert p.returncode != 0 and any("not the one you expected" in x for x in json.loads(p.stdout)["problems"])
+    # Without anything kept outside, the age of the newest digest tells.
+    time.sleep(2)
+    p = run_iamd("audit", "verify", *server.store_args(), "--max-age", "1", "--json", check=False)
+    assert p.returncode != 0 and any("--max-age" in x for x in json.loads(p.stdout)["problems"])

@@ -570,7 +570,9 @@ def test_tls_serves_api_and_console_with_secure_cookies(fresh, tmpdir_path):
     ctx = ssl.create_default_context(cafile=cert)
     with urllib.request.urlopen(fresh.endpoint.replace("127.0.0.1", "localhost") + "/console", context=ctx, timeout=30) as r:
         assert r.status == 200
-        assert "Secure" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
+        c = r.headers["Set-Cookie"]
+        # Under TLS the console's cookies are __Host- cookies: Secure, Path=/, no Domain.
+        assert c.startswith("__Host-iamd_signin=") and "Secure" in c and "HttpOnly" in c and "Path=/;" in c and "Domain" not in c
     # Plain HTTP to the TLS port gets no answer it could mistake for one.
     with pytest.raises(Exception):
         urllib.request.urlopen(fresh.endpoint.replace("https://", "http://") + "/console", timeout=10).read()

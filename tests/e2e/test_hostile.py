@@ -747,3 +747,67 @@ def test_a_guesser_cannot_keep_the_owner_out_of_a_browser_that_signed_in_before(
     assert signin_via(edge_server, Browserless(edge_server), acct, "owner", pw, xff="198.51.100.77") == 429
     # The owner's browser, which signed in before, is not held by the principal-wide scope.
     assert signin_via(edge_server, mine, acct, "owner", pw, xff="192.0.2.50") == 303
+
+
+def test_the_console_answers_only_at_its_own_host(server):
+    """DNS rebinding: a page on evil.example that resolves to this server sends Host and Origin of
+    its own; the console refuses it."""
+    from test_console import http
+    port = urllib.parse.urlsplit(server.endpoint).port
+    status, body, _ = http(f"http://127.0.0.1:{port}/console", headers={"Host": f"evil.example:{port}"})
+    assert status == 421 and "own address" in body
+    status, _, _ = http(f"http://127.0.0.1:{port}/console/signin", "kind=root&email=x&password=y",
+                        {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"})
+    assert status == 421
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+        assert http(f"http://127.0.0.1:{port}/console", headers={"Host": host})[0] == 200
+    # The API is not the console: it answers any Host (SigV4 signs the Host it was sent to).
+    assert answered(server)
+
+
+def test_while_the_trail_cannot_be_written_reads_get_503_and_nothing_acknowledged_is_lost(server):
+    import json
+    import sqlite3
+    import subprocess
+    from conftest import pg_admin_url
+
+    def sql(statement):
+        if server.backend == "postgres":
+            url = pg_admin_url().rsplit("/", 1)[0] + "/" + server.pg_name
+            subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", statement], check=True, capture_output=True)
+        else:
+            db = [f for f in os.listdir(server.data_dir) if f.endswith(".db") or f.endswith(".sqlite")][0]
+            c = sqlite3.connect(os.path.join(server.data_dir, db), timeout=10)
+            c.executescript(statement)
+            c.close()
+
+    if server.backend == "postgres":
+        sql("CREATE FUNCTION fail_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full (test)'; END $$; "
+            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION fail_audit();")
+    else:
+        sql("CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END;")
+    # The first read is answered before its record is written (group commit) and must not be lost.
+    st, body, h = server.raw("Action=GetCallerIdentity&Version=2011-06-15", service="sts")
+    assert st == 200
+    acknowledged = h["x-amzn-requestid"]
+    deadline = time.time() + 10
+    st = 200
+    while time.time() < deadline and st == 200:
+        st, body, h = server.raw("Action=GetCallerIdentity&Version=2011-06-15", service="sts")
+        if st == 200:
+            time.sleep(0.1)
+    assert st == 503 and "ServiceUnavailable" in body and h.get("retry-after") == "1"
+    # The database comes back: the writer's retry lands what was queued, and reads are answered again.
+    sql("DROP TRIGGER fail_audit ON audit_log; DROP FUNCTION fail_audit();" if server.backend == "postgres" else "DROP TRIGGER fail_audit;")
+    deadline = time.time() + 15
+    while time.time() < deadline and not answered(server):
+        time.sleep(0.2)
+    assert answered(server)
+    ct = server.client("cloudtrail")
+    found = []
+    deadline = time.time() + 10
+    while time.time() < deadline and not found:
+        events = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "GetCallerIdentity"}], MaxResults=50)["Events"]
+        found = [e for e in events if json.loads(e["CloudTrailEvent"]).get("requestID") == acknowledged]
+        time.sleep(0.2)
+    assert found, "the acknowledged read's record was lost"

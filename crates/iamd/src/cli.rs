@@ -72,6 +72,15 @@ enum AuditCommand {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// The latest digest you know of, as `audit digest` printed it (NUMBER:SHA256), kept outside
+        /// the database: a chain that lacks it, or holds another digest under its number, was cut or
+        /// rewritten — the one tampering the chain itself cannot show.
+        #[arg(long, value_name = "NUMBER:SHA256")]
+        expect: Option<String>,
+        /// Flag a chain whose newest digest ended more than this many seconds ago (the tail may have
+        /// been cut, or digests stopped); 0 turns the check off. Default: twice the default interval.
+        #[arg(long, default_value_t = 7200)]
+        max_age: i64,
     },
     /// Print the public key that signs the digests (PEM), to verify them with standard tools.
     #[command(after_help = "Example:\n  iamd audit public-key --data-dir ./iamd-data > trail.pem")]
@@ -507,14 +516,20 @@ async fn audit_command(cmd: AuditCommand) -> anyhow::Result<()> {
         AuditCommand::Digest { store } => {
             let iam = open(&store).await?;
             match digest::make(&iam, 0).await? {
-                Some(d) => println!("made digest {} ({})", d.digest_no, d.object_key),
+                Some(d) => println!("made digest {} ({}); keep outside the database: --expect {}:{}", d.digest_no, d.object_key, d.digest_no, digest::sha256_hex(d.body.as_bytes())),
                 None => println!("another node is making a digest right now; nothing was done"),
             }
             Ok(())
         }
-        AuditCommand::Verify { store, json } => {
+        AuditCommand::Verify { store, json, expect, max_age } => {
             let iam = open(&store).await?;
-            let r = digest::verify(&iam).await?;
+            let expect = match expect.as_deref().map(|e| e.split_once(':')) {
+                None => None,
+                Some(Some((n, h))) if n.parse::<i64>().is_ok() && h.len() == 64 => Some((n.parse::<i64>()?, h.to_ascii_lowercase())),
+                Some(_) => bail!("--expect takes NUMBER:SHA256 as `iamd audit digest` prints it"),
+            };
+            let mut r = digest::verify(&iam).await?;
+            r.problems.extend(digest::check_tail(&iam, expect, (max_age > 0).then_some(max_age)).await?);
             if json {
                 println!("{}", serde_json::json!({"ok": r.problems.is_empty(), "digests": r.digests, "records": r.records, "problems": r.problems, "notes": r.notes}));
             } else {

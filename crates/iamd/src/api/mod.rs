@@ -183,7 +183,13 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
             }
         }
     };
-    let (outcome, cur) = audit::scope(event, guarded).await;
+    let (mut outcome, cur) = audit::scope(event, guarded).await;
+    // A successful read is acknowledged only when its record can be kept: while the trail cannot be
+    // written (or its queue is full) the call is answered 503, and its record says so.
+    let accepting = app.iam.audit.accepting();
+    if outcome.is_ok() && !cur.written && !cur.event.identity.kind.is_empty() && !accepting {
+        outcome = Err(AwsError { code: "ServiceUnavailable", status: 503, message: "The audit trail cannot be written right now; retry shortly.".into() });
+    }
     // The record of a call that committed nothing (a read or a refusal); a request that never named
     // an access key is not recorded.
     if !cur.written && !cur.event.identity.kind.is_empty() {
@@ -195,7 +201,8 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
         // belongs to no account, and a flood from one source is summarised, not stored in full.
         let keep = ev.identity.kind != "Unknown" || junk::admit(&mut ev, app.iam.clock.now_ms());
         if keep {
-            let wait = outcome.is_err() || app.iam.audit_sync_reads;
+            // (Never wait on a trail that is not being written: the answer is 503 already.)
+            let wait = (outcome.is_err() || app.iam.audit_sync_reads) && accepting;
             let n = app.iam.audit.push(ev, wait);
             if wait {
                 app.iam.audit.wait(n).await;

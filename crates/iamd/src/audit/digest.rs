@@ -345,6 +345,38 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
+/// What the chain alone cannot show: that its tail was cut. `expect` is a digest known from outside
+/// the database (number, SHA-256 of its body); `max_age_s` how old the newest digest may be.
+pub async fn check_tail(iam: &Iam, expect: Option<(i64, String)>, max_age_s: Option<i64>) -> anyhow::Result<Vec<String>> {
+    let digests = all(iam).await?;
+    let mut problems = Vec::new();
+    if let Some((n, hash)) = expect {
+        match digests.iter().find(|d| d.digest_no == n) {
+            None => problems.push(format!("digest {n}, which you expected, is not in the chain: its tail was cut (the newest is {})", digests.last().map_or("none".into(), |d| d.digest_no.to_string()))),
+            Some(d) if sha256_hex(d.body.as_bytes()) != hash => problems.push(format!("digest {n} is not the one you expected (its SHA-256 differs): the chain was rewritten")),
+            Some(_) => {}
+        }
+    }
+    if let Some(max) = max_age_s {
+        let now = chrono::Utc::now().timestamp_millis();
+        match digests.last() {
+            Some(d) if now - d.end_ms > max * 1000 => problems.push(format!(
+                "the newest digest ({}) ended {} s ago, more than --max-age {max} s: newer digests were removed, or digests stopped",
+                d.digest_no,
+                (now - d.end_ms) / 1000
+            )),
+            Some(_) => {}
+            None => {
+                let oldest: Option<i64> = sqlx::query_scalar("SELECT MIN(first_ms) FROM audit_log").fetch_one(&iam.store.read).await?;
+                if oldest.is_some_and(|t| now - t > max * 1000) {
+                    problems.push(format!("records older than --max-age {max} s are covered by no digest"));
+                }
+            }
+        }
+    }
+    Ok(problems)
+}
+
 /// The digest through which records were pruned, if any, and when.
 pub async fn pruned_through(iam: &Iam) -> anyhow::Result<Option<(i64, i64)>> {
     Ok(sqlx::query_as("SELECT through_digest, before_ms FROM audit_prunes ORDER BY prune_no DESC LIMIT 1").fetch_optional(&iam.store.read).await?)

@@ -11,8 +11,17 @@ use tokio::sync::{watch, Notify};
 /// How long records of successful reads may wait for company before they are written.
 const LINGER: Duration = Duration::from_millis(5);
 
+/// The most records that may wait in memory. While the database refuses writes (or the queue is
+/// full), reads are answered 503 instead of being acknowledged with a record that only memory holds;
+/// the queue never grows past this.
+pub const MAX_PENDING: usize = 100_000;
+
 pub struct Sink {
     pending: Mutex<Pending>,
+    /// The last write of records failed (the writer is retrying).
+    degraded: std::sync::atomic::AtomicBool,
+    /// Records refused because the queue was full.
+    dropped: std::sync::atomic::AtomicU64,
     wake: Notify,
     /// Someone is waiting for the next commit: do not linger to gather a bigger batch.
     urgent: std::sync::atomic::AtomicBool,
@@ -36,6 +45,8 @@ impl Sink {
     pub fn start(store: Store) -> std::sync::Arc<Sink> {
         let sink = std::sync::Arc::new(Sink {
             pending: Mutex::new(Pending { events: Vec::with_capacity(1024), batch: 1 }),
+            degraded: std::sync::atomic::AtomicBool::new(false),
+            dropped: std::sync::atomic::AtomicU64::new(0),
             wake: Notify::new(),
             urgent: std::sync::atomic::AtomicBool::new(false),
             flushed: watch::channel(0).0,
@@ -52,6 +63,13 @@ impl Sink {
             return 0;
         }
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if p.events.len() >= MAX_PENDING {
+            let n = self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::error!(dropped = n, max = MAX_PENDING, "the audit queue is full: records are refused");
+            }
+            return p.batch;
+        }
         let was_empty = p.events.is_empty();
         p.events.push(e);
         let batch = p.batch;
@@ -63,6 +81,12 @@ impl Sink {
             self.wake.notify_one();
         }
         batch
+    }
+
+    /// Whether a new record can be promised: the database takes writes and the queue has room. When
+    /// not, the API answers 503 rather than acknowledge a call whose record memory alone would hold.
+    pub fn accepting(&self) -> bool {
+        !self.degraded.load(std::sync::atomic::Ordering::Acquire) && self.pending.lock().unwrap_or_else(|e| e.into_inner()).events.len() < MAX_PENDING
     }
 
     /// Waits until batch `n` (and every batch before it) is committed.
@@ -116,8 +140,12 @@ impl Sink {
             let mut delay = Duration::from_millis(50);
             loop {
                 match persist(&store, events.clone()).await {
-                    Ok(()) => break,
+                    Ok(()) => {
+                        self.degraded.store(false, std::sync::atomic::Ordering::Release);
+                        break;
+                    }
                     Err(e) => {
+                        self.degraded.store(true, std::sync::atomic::Ordering::Release);
                         tracing::error!(error = %e, records = events.len(), "writing audit records failed; retrying");
                         tokio::time::sleep(delay).await;
                         delay = (delay * 2).min(Duration::from_secs(5));

@@ -43,6 +43,35 @@ pub struct Config {
     pub session_ttl_ms: i64,
     /// Served over TLS: cookies are Secure.
     pub secure: bool,
+    /// The host names the console answers to (a page on another name, a rebound DNS name included,
+    /// gets no console).
+    pub hosts: Hosts,
+}
+
+/// Which `Host` headers the console accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Hosts {
+    /// The local default: localhost, 127.0.0.1 and [::1], any port.
+    Loopback,
+    /// This host name, any port (`--webauthn-rp-id` without an origin).
+    Name(String),
+    /// Exactly this host and port (`--webauthn-origin`).
+    HostPort(String),
+}
+
+impl Hosts {
+    pub fn allows(&self, host: &str) -> bool {
+        let host = host.trim().to_ascii_lowercase();
+        let name = match host.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().map(|h| format!("[{h}]")).unwrap_or_default(),
+            None => host.rsplit_once(':').map_or(host.clone(), |(n, p)| if p.bytes().all(|b| b.is_ascii_digit()) { n.to_string() } else { host.clone() }),
+        };
+        match self {
+            Hosts::Loopback => matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]"),
+            Hosts::Name(n) => name == *n,
+            Hosts::HostPort(hp) => host == *hp,
+        }
+    }
 }
 
 impl Config {
@@ -50,6 +79,7 @@ impl Config {
     /// default (`localhost`) any port of http://localhost (and https://localhost) is accepted, because
     /// browsers refuse WebAuthn on an IP-literal origin such as http://127.0.0.1.
     pub fn new(rp_id: &str, origin: Option<&str>, session_ttl_ms: i64, secure: bool) -> anyhow::Result<Config> {
+        let given_origin = origin;
         let default_origin = if rp_id == "localhost" { "http://localhost".to_string() } else { format!("https://{rp_id}") };
         let origin = Url::parse(origin.unwrap_or(&default_origin)).map_err(|e| anyhow::anyhow!("--webauthn-origin: {e}"))?;
         let mut b = WebauthnBuilder::new(rp_id, &origin).map_err(|e| anyhow::anyhow!("WebAuthn relying party {rp_id} / {origin}: {e:?}"))?.rp_name("iamd")
@@ -64,7 +94,18 @@ impl Config {
             }
         }
         let webauthn = b.build().map_err(|e| anyhow::anyhow!("WebAuthn relying party {rp_id} / {origin}: {e:?}"))?;
-        Ok(Config { webauthn, session_ttl_ms, secure })
+        let hosts = match (given_origin, rp_id) {
+            (Some(_), _) => {
+                let h = origin.host_str().unwrap_or("").to_ascii_lowercase();
+                Hosts::HostPort(match origin.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h,
+                })
+            }
+            (None, "localhost") => Hosts::Loopback,
+            (None, other) => Hosts::Name(other.to_ascii_lowercase()),
+        };
+        Ok(Config { webauthn, session_ttl_ms, secure, hosts })
     }
 }
 
@@ -145,7 +186,7 @@ pub async fn handle(app: &App, req: Request<Body>, peer: Option<String>, secure:
     }
     let secure = secure || app.console.secure;
     let work = async {
-        let r = read(parts, body, peer, secure, request_id.clone()).await?;
+        let r = read(parts, body, peer, secure, &app.console.hosts, request_id.clone()).await?;
         route(app, &r).await
     };
     let work = SECURE.scope(secure, work);
@@ -208,6 +249,7 @@ fn error_page(e: &AwsError, request_id: &str) -> Out {
         400 | 413 => (e.status, "Bad request", "The request could not be read."),
         403 => (403, "Request refused", "This request was refused. Reload the page and try again."),
         404 => (404, "Not found", "There is no such page."),
+        421 => (421, "Wrong address", "This console answers only at its own address."),
         503 => (503, "Busy", "The console is busy checking other sign-ins. Wait a second, then try again."),
         _ => {
             tracing::error!(request_id, code = e.code, error = %e.message, "console request failed");
@@ -227,7 +269,7 @@ fn forbidden() -> AwsError {
     AwsError { code: "Forbidden", status: 403, message: "refused".into() }
 }
 
-async fn read(parts: axum::http::request::Parts, body: Body, peer: Option<String>, secure: bool, request_id: String) -> Result<Req, AwsError> {
+async fn read(parts: axum::http::request::Parts, body: Body, peer: Option<String>, secure: bool, hosts: &Hosts, request_id: String) -> Result<Req, AwsError> {
     let header = |n: header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     if header(header::CONTENT_LENGTH).parse::<usize>().is_ok_and(|n| n > MAX_FORM_BYTES) {
         return Err(AwsError { code: "TooLarge", status: 413, message: "too large".into() });
@@ -237,6 +279,11 @@ async fn read(parts: axum::http::request::Parts, body: Body, peer: Option<String
         _ => return Err(AwsError { code: "TooLarge", status: 413, message: "too large".into() }),
     };
     let host = header(header::HOST);
+    // DNS rebinding: a page on another name that resolves here sends its own Host (and a matching
+    // Origin); the console answers only to its own names.
+    if !hosts.allows(&host) {
+        return Err(AwsError { code: "MisdirectedRequest", status: 421, message: "not this console's host".into() });
+    }
     let origin = format!("{}://{}", if secure { "https" } else { "http" }, host);
     if parts.method == Method::POST {
         // Same-origin only: browsers send Origin on every POST; a request without it must at least not
@@ -267,19 +314,33 @@ async fn read(parts: axum::http::request::Parts, body: Body, peer: Option<String
     })
 }
 
+/// A console cookie's name: under HTTPS `__Host-NAME`, which a browser accepts only with Secure,
+/// `Path=/` and no Domain, so no other host or plain-HTTP page can set or shadow it.
+pub fn cookie_name(name: &str) -> String {
+    if secure_now() {
+        format!("__Host-{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// A console cookie: HttpOnly, SameSite=Strict; under HTTPS `__Host-` and Secure with `Path=/`,
+/// otherwise `Path=/console`.
+fn cookie(name: &str, value: &str, max_age_s: i64) -> String {
+    let attrs = if secure_now() { "Path=/; Secure" } else { "Path=/console" };
+    format!("{}={value}; {attrs}; HttpOnly; SameSite=Strict; Max-Age={max_age_s}", cookie_name(name))
+}
+
 fn session_cookie(_app: &App, token: &str, max_age_s: i64) -> String {
-    let secure = if secure_now() { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}")
+    cookie(SESSION_COOKIE, token, max_age_s)
 }
 
 fn clear_cookie(_app: &App, name: &str) -> String {
-    let secure = if secure_now() { "; Secure" } else { "" };
-    format!("{name}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
+    cookie(name, "", 0)
 }
 
 fn pre_cookie(_app: &App, token: &str) -> String {
-    let secure = if secure_now() { "; Secure" } else { "" };
-    format!("{PRE_COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=3600{secure}")
+    cookie(PRE_COOKIE, token, 3600)
 }
 
 /// The known-browser cookie for a principal: its throttle key sealed under the master key.
@@ -287,14 +348,13 @@ fn known_cookie(app: &App, principal_key: &str) -> String {
     use base64::Engine;
     let sealed = app.iam.sealer.seal(crate::crypto::Purpose::KnownBrowser, KNOWN_COOKIE.as_bytes(), principal_key.as_bytes());
     let v = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed);
-    let secure = if secure_now() { "; Secure" } else { "" };
-    format!("{KNOWN_COOKIE}={v}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={KNOWN_MAX_AGE_S}{secure}")
+    cookie(KNOWN_COOKIE, &v, KNOWN_MAX_AGE_S)
 }
 
 /// Whether this browser has signed in as `principal_key` before.
 fn is_known_browser(app: &App, r: &Req, principal_key: &str) -> bool {
     use base64::Engine;
-    let v = r.cookie(KNOWN_COOKIE);
+    let v = r.cookie(&cookie_name(KNOWN_COOKIE));
     if v.is_empty() || v.len() > 512 {
         return false;
     }
@@ -347,7 +407,7 @@ impl Ctx {
 /// The session a request's cookie names, with its principal; None when signed out, expired, or the
 /// user no longer exists.
 async fn session(app: &App, r: &Req) -> Result<Option<Ctx>, AwsError> {
-    let Some(s) = cs::load(&app.iam, r.cookie(SESSION_COOKIE)).await? else { return Ok(None) };
+    let Some(s) = cs::load(&app.iam, r.cookie(&cookie_name(SESSION_COOKIE))).await? else { return Ok(None) };
     let user = if is_root_column(&s.owner) {
         None
     } else {
@@ -498,8 +558,12 @@ async fn finish_record<T>(app: &App, (r, cur): (Result<T, AwsError>, audit::Curr
 
 /// Writes a record that no transaction carried, before the page answers.
 async fn write_now(app: &App, ev: audit::Event) {
+    let accepting = app.iam.audit.accepting();
     let n = app.iam.audit.push(ev, true);
-    app.iam.audit.wait(n).await;
+    // (While the trail cannot be written the writer retries it; the page does not hang on it.)
+    if accepting {
+        app.iam.audit.wait(n).await;
+    }
 }
 
 /// Whether the principal may do `action` on `resource`, a canonical ARN (to show or hide a part of a
@@ -520,4 +584,23 @@ pub fn json_params(pairs: &[(&str, &str)]) -> serde_json::Value {
         m.insert(k.to_string(), json!(v));
     }
     serde_json::Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Hosts;
+
+    #[test]
+    fn the_console_answers_only_to_its_own_names() {
+        for ok in ["localhost:8080", "127.0.0.1:1234", "[::1]:9", "LOCALHOST", "localhost"] {
+            assert!(Hosts::Loopback.allows(ok), "{ok}");
+        }
+        for bad in ["evil.example:8080", "localhost.evil.example", "127.0.0.2:80", "", "[::2]:80"] {
+            assert!(!Hosts::Loopback.allows(bad), "{bad}");
+        }
+        assert!(Hosts::Name("iam.example.com".into()).allows("iam.example.com:8443"));
+        assert!(!Hosts::Name("iam.example.com".into()).allows("iam.example.com.evil:8443"));
+        assert!(Hosts::HostPort("iam.example.com".into()).allows("iam.example.com"));
+        assert!(!Hosts::HostPort("iam.example.com".into()).allows("iam.example.com:8443"));
+    }
 }

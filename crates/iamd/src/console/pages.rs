@@ -76,7 +76,7 @@ async fn dummy_hash() -> Result<String, AwsError> {
 pub async fn signin(app: &App, r: &Req) -> R {
     let root = r.form("kind") == "root";
     let (account_in, name_in) = if root { ("", r.form("email").trim()) } else { (r.form("account").trim(), r.form("username").trim()) };
-    if !same_token(r.form("csrf"), r.cookie(PRE_COOKIE)) {
+    if !same_token(r.form("csrf"), r.cookie(&super::cookie_name(PRE_COOKIE))) {
         return Ok(signin_page(app, root, Some("This sign-in page expired. Please try again."), account_in, name_in));
     }
     let password = r.form("password");
