@@ -355,3 +355,19 @@ def test_4_a_required_password_change_obeys_an_explicit_deny(server):
             assert status == 200 and "not allowed to change your password" in body
         else:
             assert status == 303 and h["Location"] == "/console"
+
+
+def test_the_simulator_answers_as_enforcement_does(server):
+    """A policy that depends on the principal's tags: the simulator and a real call agree."""
+    acct = server.account["account_id"]
+    root = server.iam()
+    stmt = {"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalTag/team": "ops"}}}
+    tagged = user_with(server, "tagged", stmt, path="/t/")
+    root.tag_user(UserName="tagged", Tags=[{"Key": "team", "Value": "ops"}])
+    server.iam(tagged).list_users()
+    sim = root.simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{acct}:user/t/tagged", ActionNames=["iam:ListUsers"])
+    assert sim["EvaluationResults"][0]["EvalDecision"] == "allowed"
+    root.tag_user(UserName="tagged", Tags=[{"Key": "team", "Value": "dev"}])
+    assert error_of(server.iam(tagged).list_users)[0] == "AccessDenied"
+    sim = root.simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{acct}:user/t/tagged", ActionNames=["iam:ListUsers"])
+    assert sim["EvaluationResults"][0]["EvalDecision"] == "implicitDeny"

@@ -384,6 +384,16 @@ pub async fn simulate_principal_policy(app: &App, c: &Caller, p: &mut Params) ->
         ctx.set("aws:username", u.name.clone()).set("aws:userid", u.user_id.clone()).set("aws:PrincipalType", "User");
     }
     ctx.set("aws:PrincipalArn", found.arn.clone());
+    // The principal's tags, as enforcement sees them (aws:PrincipalTag/…), so the simulator's answers
+    // match what a call would get. (Explicit ContextEntries still override them.)
+    let tags = match found.kind {
+        "user" => crate::domain::users::tags(&app.iam, &found.id).await?,
+        "role" => roles::tags(&app.iam, &found.id).await?,
+        _ => vec![],
+    };
+    for (k, v) in tags {
+        ctx.set(&format!("aws:PrincipalTag/{k}"), v);
+    }
     let mut found = policies::sources(&app.iam, found.kind, &found.id).await?;
     ctx.set("aws:PrincipalAccount", acct.to_string());
     found.append(&mut inputs);

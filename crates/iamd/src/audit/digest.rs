@@ -377,6 +377,28 @@ pub async fn check_tail(iam: &Iam, expect: Option<(i64, String)>, max_age_s: Opt
     Ok(problems)
 }
 
+/// What a prune's signature covers.
+fn prune_to_sign(through_digest: i64, digest_body: &str, before_ms: i64, pruned_at: i64) -> String {
+    format!("iamd-prune\n{through_digest}\n{}\n{before_ms}\n{pruned_at}", sha256_hex(digest_body.as_bytes()))
+}
+
+/// Every prune row with whether its signature holds (against the digest it names).
+async fn signed_prunes(iam: &Iam, key: &KeyPair, digests: &[Stored]) -> anyhow::Result<Vec<(i64, i64, i64, bool)>> {
+    let rows: Vec<(i64, i64, i64, i64, Option<String>)> =
+        sqlx::query_as("SELECT prune_no, through_digest, before_ms, pruned_at, signature FROM audit_prunes ORDER BY prune_no").fetch_all(&iam.store.read).await?;
+    let verifier = VerifyingKey::<Sha256>::new(key.public());
+    Ok(rows
+        .into_iter()
+        .map(|(no, through, before, at, sig)| {
+            let ok = digests.iter().find(|d| d.digest_no == through).is_some_and(|d| {
+                let msg = prune_to_sign(through, &d.body, before, at);
+                sig.as_deref().and_then(|s| hex::decode(s).ok()).and_then(|s| Signature::try_from(s.as_slice()).ok()).is_some_and(|s| verifier.verify(msg.as_bytes(), &s).is_ok())
+            });
+            (no, through, before, ok)
+        })
+        .collect())
+}
+
 /// The digest through which records were pruned, if any, and when.
 pub async fn pruned_through(iam: &Iam) -> anyhow::Result<Option<(i64, i64)>> {
     Ok(sqlx::query_as("SELECT through_digest, before_ms FROM audit_prunes ORDER BY prune_no DESC LIMIT 1").fetch_optional(&iam.store.read).await?)
@@ -387,7 +409,17 @@ pub async fn verify(iam: &Iam) -> anyhow::Result<Report> {
     let mut report = Report::default();
     let digests = all(iam).await?;
     let key = load_key(iam).await?;
-    let pruned = pruned_through(iam).await?;
+    // Only a prune the audit key signed excuses missing records; any other prune row is a finding.
+    let mut pruned: Option<(i64, i64)> = None;
+    if let Some(k) = &key {
+        for (no, through, before, ok) in signed_prunes(iam, k, &digests).await? {
+            if ok {
+                pruned = Some((through, before));
+            } else {
+                report.problems.push(format!("prune {no} (through digest {through}) is not signed by the audit key: records may have been deleted outside `iamd audit prune`"));
+            }
+        }
+    }
     if digests.is_empty() {
         report.notes.push("no digest has been made yet: run `iamd audit digest`".into());
     }
@@ -511,6 +543,9 @@ pub async fn prune(iam: &Iam, before_ms: i64) -> anyhow::Result<Option<(i64, u64
         return Ok(Some((d.digest_no, 0)));
     }
     let now = iam.clock.now_ms();
+    // Signed before the transaction opens (on SQLite the key is read through the one writer).
+    let keys = key_pair(iam).await?;
+    let signature = hex::encode(SigningKey::<Sha256>::new(keys.key.clone()).sign(prune_to_sign(d.digest_no, &d.body, before_ms, now).as_bytes()).to_vec());
     let mut event = super::Event::new(now, "iamd.audit", "PruneAuditRecords");
     cli_identity(&mut event);
     event.params_json = Some(json!({"before": iso8601(before_ms), "throughDigest": d.digest_no}));
@@ -519,7 +554,7 @@ pub async fn prune(iam: &Iam, before_ms: i64) -> anyhow::Result<Option<(i64, u64
     // The prune's own record goes in first: it is then the newest row, which keeps seq increasing
     // on SQLite (seq is max + 1) even when every older row goes.
     sqlx::query(super::INSERT_ONE).bind(&event.account).bind(event.time_ms).bind(event.render()).execute(&mut *tx).await?;
-    sqlx::query("INSERT INTO audit_prunes (through_digest, before_ms, pruned_at) VALUES ($1, $2, $3)").bind(d.digest_no).bind(before_ms).bind(now).execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO audit_prunes (through_digest, before_ms, pruned_at, signature) VALUES ($1, $2, $3, $4)").bind(d.digest_no).bind(before_ms).bind(now).bind(signature).execute(&mut *tx).await?;
     let col = cursor_col(iam.store.backend);
     let removed = sqlx::query(&format!("DELETE FROM audit_log WHERE {col} <= $1")).bind(d.end_cursor).execute(&mut *tx).await?.rows_affected();
     tx.commit().await?;
