@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -213,6 +214,83 @@ class Server:
                 return r.status, r.read().decode(), {k.lower(): v for k, v in r.headers.items()}
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode(), {k.lower(): v for k, v in e.headers.items()}
+
+
+def http(url, data=None, headers=None):
+    req = urllib.request.Request(url, data=data.encode() if data is not None else None, method="POST" if data is not None else "GET")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **kw):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(req, timeout=30) as r:
+            return r.status, r.read().decode(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), e.headers
+
+
+class ConsoleClient:
+    """The console over plain HTTP (no browser): one cookie jar, the CSRF token of the last page."""
+
+    def __init__(self, server):
+        self.base = server.endpoint.replace("127.0.0.1", "localhost")
+        self.cookies = {}
+        self.csrf = None
+
+    def _h(self):
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), "Origin": self.base}
+
+    def _keep(self, h):
+        for c in h.get_all("Set-Cookie") or []:
+            k, v = c.split(";")[0].split("=", 1)
+            if v:
+                self.cookies[k] = v
+            else:
+                self.cookies.pop(k, None)
+
+    def get(self, path):
+        st, body, h = http(self.base + path, headers=self._h())
+        self._keep(h)
+        return st, body, h
+
+    def post(self, path, headers=None, **form):
+        if self.csrf and "csrf" not in form:
+            form["csrf"] = self.csrf
+        st, body, h = http(self.base + path, urllib.parse.urlencode(form), {**self._h(), **(headers or {})})
+        self._keep(h)
+        m = re.search(r'name="csrf" value="([^"]+)"', body)
+        if m and path != "/console/signin":
+            self.csrf = m.group(1)
+        return st, body, h
+
+    def attempt_signin(self, account, user, password, xff=None):
+        """The password step as a browser posts it; (status, body, headers)."""
+        _, body, _ = self.get("/console")
+        token = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+        return self.post("/console/signin", headers={"X-Forwarded-For": xff} if xff else None, csrf=token, kind="user", account=account, username=user, password=password)
+
+    def sign_in(self, account, user, password, serial=None, code=None):
+        st, _, h = self.attempt_signin(account, user, password)
+        assert st == 303, st
+        if serial:
+            _, body, _ = self.get("/console/mfa")
+            self.csrf = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+            st, _, _ = self.post("/console/mfa", serial=serial)
+            _, body, _ = self.get("/console/mfa/verify")
+            self.csrf = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+            st, _, h = self.post("/console/mfa/verify", code=code)
+            assert st == 303 and h["Location"] == "/console", st
+        assert self.signed_in()
+
+    def signed_in(self):
+        st, body, _ = self.get("/console/security")
+        if st == 200:
+            self.csrf = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+        return st == 200 and "Security credentials" in body
 
 
 def totp(seed: bytes, step: int, digits=6, algorithm="sha1"):

@@ -3,14 +3,9 @@ raw HTTP against the real binary — and now refused."""
 
 import json
 import re
-import urllib.parse
 
-import pytest
-from botocore.exceptions import ClientError
-
-from conftest import Creds, run_iamd, totp, now_step, b32decode
-from test_console import http
-from test_mfa import enable, new_virtual, next_code, error_of
+from conftest import ConsoleClient, Creds, run_iamd, totp, now_step, b32decode
+from test_mfa import enable, new_virtual, error_of
 
 ALLOW_ALL = {"Effect": "Allow", "Action": "*", "Resource": "*"}
 PASSWORD = "Findings-Pass-1!"
@@ -86,14 +81,13 @@ def test_1_an_iam_user_without_user_name_acts_on_itself(server):
 
 
 def test_2_a_deny_holds_however_the_name_is_spelled(server):
-    acct = server.account["account_id"]
     root = server.iam()
     root.create_group(GroupName="Admins")
     creds = user_with(server, "mallory", ALLOW_ALL, {"Effect": "Deny", "Action": "iam:AddUserToGroup", "Resource": "arn:aws:iam::*:group/Admins"})
     iam = server.iam(creds)
     for spelling in ("Admins", "admins", "ADMINS", "aDmInS"):
         code, msg, status = error_of(iam.add_user_to_group, GroupName=spelling, UserName="mallory")
-        assert (code, status) == ("AccessDenied", 403) and "explicit deny" in msg and f"group/Admins" in msg, (spelling, msg)
+        assert (code, status) == ("AccessDenied", 403) and "explicit deny" in msg and "group/Admins" in msg, (spelling, msg)
     assert root.list_groups_for_user(UserName="mallory")["Groups"] == []
 
 
@@ -150,7 +144,6 @@ def test_3_assume_role_obeys_an_explicit_deny(server):
 
 
 def test_4_last_used_update_user_and_change_password(server):
-    acct = server.account["account_id"]
     root = server.iam()
     # GetAccessKeyLastUsed is authorized on the key's owner: a self-service user cannot map other keys.
     victim = server.new_user_with_key("victim")
@@ -170,51 +163,12 @@ def test_4_last_used_update_user_and_change_password(server):
     root.update_account_password_policy(MinimumPasswordLength=8, AllowUsersToChangePassword=True)
     pw = user_with(server, "pw", {"Effect": "Deny", "Action": "iam:ChangePassword", "Resource": "*"})
     root.create_login_profile(UserName="pw", Password=PASSWORD)
-    sess = server.sts(pw).get_session_token()["Credentials"]
     # (Long-term keys: ChangePassword from the user's own access key.)
     code, msg, _ = error_of(server.iam(pw).change_password, OldPassword=PASSWORD, NewPassword=PASSWORD + "x")
     assert code == "AccessDenied" and "explicit deny" in msg
     free = user_with(server, "pw2", {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"})
     root.create_login_profile(UserName="pw2", Password=PASSWORD)
     server.iam(free).change_password(OldPassword=PASSWORD, NewPassword=PASSWORD + "x")
-    _ = sess
-
-
-class ConsoleClient:
-    """The console over plain HTTP (no browser): cookies, CSRF tokens, form posts."""
-
-    def __init__(self, server):
-        self.base = server.endpoint.replace("127.0.0.1", "localhost")
-        self.cookies = {}
-
-    def _headers(self):
-        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), "Origin": self.base}
-
-    def _keep(self, h):
-        for c in h.get_all("Set-Cookie") or []:
-            k, v = c.split(";")[0].split("=", 1)
-            self.cookies[k] = v
-
-    def get(self, path):
-        status, body, h = http(self.base + path, headers=self._headers())
-        self._keep(h)
-        return status, body, h
-
-    def post(self, path, **form):
-        if "csrf" not in form and hasattr(self, "csrf"):
-            form["csrf"] = self.csrf
-        status, body, h = http(self.base + path, urllib.parse.urlencode(form), self._headers())
-        self._keep(h)
-        return status, body, h
-
-    def sign_in(self, account, user, password=PASSWORD):
-        _, body, _ = self.get("/console")
-        token = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
-        status, _, h = self.post("/console/signin", csrf=token, kind="user", account=account, username=user, password=password)
-        assert status == 303, status
-        _, body, _ = self.get("/console/security")
-        self.csrf = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
-        return body
 
 
 SELF_MFA = {"Effect": "Allow", "Action": ["iam:CreateVirtualMFADevice", "iam:EnableMFADevice", "iam:ListMFADevices", "iam:DeactivateMFADevice"],
@@ -229,7 +183,7 @@ def test_5_a_stale_enrolment_never_reaches_another_users_device(server):
         root.create_login_profile(UserName=name, Password=PASSWORD)
         root.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=doc(SELF_MFA))
     c = ConsoleClient(server)
-    c.sign_in(acct, "attacker")
+    c.sign_in(acct, "attacker", PASSWORD)
     status, body, _ = c.post("/console/security/mfa/new", name="shared-name", type="app")
     assert status == 200 and "Set up your authenticator app" in body
     serial = f"arn:aws:iam::{acct}:mfa/shared-name"
@@ -256,7 +210,7 @@ def test_5_an_enrolment_is_bound_to_its_own_device_even_unassigned(server):
     root.create_login_profile(UserName="slow", Password=PASSWORD)
     root.put_user_policy(UserName="slow", PolicyName="p", PolicyDocument=doc(SELF_MFA))
     c = ConsoleClient(server)
-    c.sign_in(acct, "slow")
+    c.sign_in(acct, "slow", PASSWORD)
     c.post("/console/security/mfa/new", name="slow-phone", type="app")
     serial = f"arn:aws:iam::{acct}:mfa/slow-phone"
     root.delete_virtual_mfa_device(SerialNumber=serial)
@@ -276,7 +230,7 @@ def test_6_console_user_pages_authorize_what_they_show(server):
     root.create_login_profile(UserName="nobody", Password=PASSWORD)
     root.create_user(UserName="target", Path="/secret/")
     c = ConsoleClient(server)
-    c.sign_in(acct, "nobody")
+    c.sign_in(acct, "nobody", PASSWORD)
     s_exists, b_exists, _ = c.get("/console/users/target")
     s_missing, b_missing, _ = c.get("/console/users/no-such-user")
     assert s_exists == s_missing == 403
@@ -295,7 +249,6 @@ def test_6_console_user_pages_authorize_what_they_show(server):
 
 
 def test_7_aws_managed_policies_count_only_this_accounts_attachments(server):
-    acct = server.account["account_id"]
     other = json.loads(run_iamd("account", "create", *server.store_args(), "--email", "other@example.com", "--json").stdout)
     oc = Creds(other["access_key_id"], other["secret_access_key"])
     arn = "arn:aws:iam::aws:policy/AdministratorAccess"

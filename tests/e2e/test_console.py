@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, b32decode, now_step, totp
+from conftest import ROOT, b32decode, http, now_step, totp
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -493,23 +493,6 @@ def test_admin_sees_users_mfa_and_removes_a_lost_device(browser, server):
         assert "You do not have permission to list the account's users" in c.text()
     finally:
         c.close()
-
-
-def http(url, data=None, headers=None):
-    req = urllib.request.Request(url, data=data.encode() if data is not None else None, method="POST" if data is not None else "GET")
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *a, **kw):
-            return None
-
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(req, timeout=30) as r:
-            return r.status, r.read().decode(), r.headers
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), e.headers
 
 
 def test_cookies_csrf_and_headers(server):

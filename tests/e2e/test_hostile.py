@@ -6,8 +6,6 @@ SQLite only (a fresh server of their own); the request tests run on both backend
 """
 
 import datetime
-import hashlib
-import hmac
 import os
 import resource
 import shutil
@@ -20,7 +18,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Server, presign_query, sigv4_header
+from conftest import ConsoleClient, Server, presign_query, sigv4_header
 
 SLOW_SOCKETS = 1500
 
@@ -282,67 +280,6 @@ def test_an_incomplete_signature_never_echoes_the_signature(server):
 
 # ---- console sessions end when the credentials they stand on change ----
 
-class Browserless:
-    """The console over plain HTTP, one cookie jar."""
-
-    def __init__(self, server):
-        from test_console import http
-        self.http = http
-        self.base = server.endpoint.replace("127.0.0.1", "localhost")
-        self.cookies = {}
-        self.csrf = None
-
-    def _h(self):
-        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), "Origin": self.base}
-
-    def _keep(self, h):
-        for c in h.get_all("Set-Cookie") or []:
-            k, v = c.split(";")[0].split("=", 1)
-            if v:
-                self.cookies[k] = v
-            else:
-                self.cookies.pop(k, None)
-
-    def get(self, path):
-        st, body, h = self.http(self.base + path, headers=self._h())
-        self._keep(h)
-        return st, body, h
-
-    def post(self, path, **form):
-        import re
-        if self.csrf and "csrf" not in form:
-            form["csrf"] = self.csrf
-        st, body, h = self.http(self.base + path, urllib.parse.urlencode(form), self._h())
-        self._keep(h)
-        m = re.search(r'name="csrf" value="([^"]+)"', body)
-        if m and path != "/console/signin":
-            self.csrf = m.group(1)
-        return st, body, h
-
-    def sign_in(self, account, user, password, serial=None, code=None):
-        import re
-        _, body, _ = self.get("/console")
-        token = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
-        st, _, h = self.post("/console/signin", csrf=token, kind="user", account=account, username=user, password=password)
-        assert st == 303, st
-        if serial:
-            _, body, _ = self.get("/console/mfa")
-            self.csrf = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
-            st, _, _ = self.post("/console/mfa", serial=serial)
-            _, body, _ = self.get("/console/mfa/verify")
-            self.csrf = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
-            st, _, h = self.post("/console/mfa/verify", code=code)
-            assert st == 303 and h["Location"] == "/console", st
-        assert self.signed_in()
-
-    def signed_in(self):
-        import re
-        st, body, _ = self.get("/console/security")
-        if st == 200:
-            self.csrf = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
-        return st == 200 and "Security credentials" in body
-
-
 def test_console_sessions_end_when_credentials_change_and_only_then(server):
     import json
     from conftest import now_step, totp
@@ -352,7 +289,7 @@ def test_console_sessions_end_when_credentials_change_and_only_then(server):
     pw = "Sessions-Pass-1!"
     iam.create_user(UserName="sam")
     iam.create_login_profile(UserName="sam", Password=pw)
-    a, b = Browserless(server), Browserless(server)
+    a, b = ConsoleClient(server), ConsoleClient(server)
     a.sign_in(acct, "sam", pw)
     b.sign_in(acct, "sam", pw)
     # Edits that are not credentials leave sessions alone.
@@ -365,7 +302,7 @@ def test_console_sessions_end_when_credentials_change_and_only_then(server):
     assert not a.signed_in() and not b.signed_in()
     pw = pw + "2"
     # The user's own change in the console ends the other sessions, not the one that made it.
-    a, b = Browserless(server), Browserless(server)
+    a, b = ConsoleClient(server), ConsoleClient(server)
     a.sign_in(acct, "sam", pw)
     b.sign_in(acct, "sam", pw)
     st, _, h = a.post("/console/security/password", old=pw, new=pw + "3", retype=pw + "3")
@@ -383,7 +320,7 @@ def test_console_sessions_end_when_credentials_change_and_only_then(server):
         devices.append((serial, seed))
     sessions = []
     for serial, seed in devices[:3]:
-        c = Browserless(server)
+        c = ConsoleClient(server)
         c.sign_in(acct, "sam", pw, serial, totp(seed, n + 1))
         sessions.append(c)
     one, two, three = sessions
@@ -394,20 +331,13 @@ def test_console_sessions_end_when_credentials_change_and_only_then(server):
     assert st == 303
     assert not three.signed_in() and not two.signed_in()
     # Deleting the login profile ends what is left.
-    four = Browserless(server)
+    four = ConsoleClient(server)
     four.sign_in(acct, "sam", pw, devices[3][0], totp(devices[3][1], n + 1))
     iam.delete_login_profile(UserName="sam")
     assert not four.signed_in()
 
 
 # ---- abuse of the password checks ----
-
-def signin_form(c, account, user, password):
-    import re
-    _, body, _ = c.get("/console")
-    token = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
-    return c.post("/console/signin", csrf=token, kind="user", account=account, username=user, password=password)
-
 
 def test_argon2_floods_get_a_fast_503_and_the_api_keeps_answering(server):
     """Unauthenticated sign-ins each cost an Argon2 check (19 MiB): beyond the cores and a short
@@ -416,9 +346,9 @@ def test_argon2_floods_get_a_fast_503_and_the_api_keeps_answering(server):
     acct = server.account["account_id"]
 
     def attempt(i):
-        c = Browserless(server)
+        c = ConsoleClient(server)
         t0 = time.time()
-        st, _, h = signin_form(c, acct, f"nobody{i}", "Wrong-Passw0rd!")
+        st, _, h = c.attempt_signin(acct, f"nobody{i}", "Wrong-Passw0rd!")
         return st, h.get("Retry-After"), time.time() - t0
 
     t0 = time.time()
@@ -442,7 +372,6 @@ def test_change_password_is_no_oracle(server):
     now every guess is counted first, and the policy is judged only after a right guess."""
     from conftest import Creds
     from test_mfa import error_of
-    import json
     iam = server.iam()
     iam.update_account_password_policy(MinimumPasswordLength=20, AllowUsersToChangePassword=True)
     iam.create_user(UserName="oracle")
@@ -467,8 +396,8 @@ def test_an_account_id_and_its_alias_share_one_guessing_budget(server):
     iam.create_login_profile(UserName="bud", Password="Budget-Passw0rd!")
     statuses = []
     for i in range(6):
-        c = Browserless(server)
-        st, body, _ = signin_form(c, acct if i % 2 else "budget-test", "BUD" if i % 3 else "bud", f"wrong-{i}")
+        c = ConsoleClient(server)
+        st, body, _ = c.attempt_signin(acct if i % 2 else "budget-test", "BUD" if i % 3 else "bud", f"wrong-{i}")
         statuses.append(st)
     # Five free failures per principal and address, whichever spelling: the sixth waits.
     assert statuses[:5] == [401] * 5 and statuses[5] == 429, statuses
@@ -499,9 +428,9 @@ def test_writes_racing_deletes_never_leave_orphans(server):
         barrier = threading.Barrier(2)
 
         def run(name, f):
-            a, d = server.iam(), None
+            client = server.iam()
             barrier.wait()
-            results[name] = f(a)
+            results[name] = f(client)
 
         ts = [threading.Thread(target=run, args=("write", write)), threading.Thread(target=run, args=("delete", delete))]
         for t in ts:
@@ -657,7 +586,7 @@ def test_first_start_can_write_credentials_to_a_file_instead_of_stdout(fresh, tm
 
 def test_failed_enables_against_a_user_never_slow_that_users_sign_ins(server):
     import json
-    from conftest import Creds, now_step, totp
+    from conftest import now_step, totp
     from test_mfa import error_of, new_virtual, next_code
     iam = server.iam()
     victim = server.new_user_with_key("victim")
@@ -682,26 +611,13 @@ def test_failed_enables_against_a_user_never_slow_that_users_sign_ins(server):
 
 # ---- lock-outs: whose address, and who may always get in ----
 
-def signin_via(server, c, account, user, password, xff=None):
-    import re
-    _, body, _ = c.get("/console")
-    token = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
-    form = urllib.parse.urlencode({"csrf": token, "kind": "user", "account": account, "username": user, "password": password})
-    h = c._h()
-    if xff:
-        h["X-Forwarded-For"] = xff
-    st, body, hh = c.http(c.base + "/console/signin", form, h)
-    c._keep(hh)
-    return st
-
-
 def test_a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(server):
     acct = server.account["account_id"]
     iam = server.iam()
     iam.create_user(UserName="xff")
     iam.create_login_profile(UserName="xff", Password="Forwarded-Passw0rd!")
     # Each guess claims another address; without --trusted-proxies the peer's own address counts.
-    statuses = [signin_via(server, Browserless(server), acct, "xff", f"wrong-{i}", xff=f"198.51.100.{i}") for i in range(6)]
+    statuses = [ConsoleClient(server).attempt_signin(acct, "xff", f"wrong-{i}", xff=f"198.51.100.{i}")[0] for i in range(6)]
     assert statuses == [401] * 5 + [429], statuses
 
 
@@ -712,10 +628,10 @@ def test_behind_a_trusted_proxy_the_client_address_counts_and_ipv6_groups_by_64(
     iam.create_user(UserName="proxied")
     iam.create_login_profile(UserName="proxied", Password="Proxied-Passw0rd!")
     # Distinct clients behind the proxy: each has its own per-address budget.
-    statuses = [signin_via(edge_server, Browserless(edge_server), acct, "proxied", f"wrong-{i}", xff=f"203.0.113.{i}") for i in range(8)]
+    statuses = [ConsoleClient(edge_server).attempt_signin(acct, "proxied", f"wrong-{i}", xff=f"203.0.113.{i}")[0] for i in range(8)]
     assert 429 not in statuses, statuses
     # Addresses of one IPv6 /64 are one source.
-    statuses = [signin_via(edge_server, Browserless(edge_server), acct, "proxied", f"wrong-v6-{i}", xff=f"2001:db8:aa:bb::{i + 1}") for i in range(6)]
+    statuses = [ConsoleClient(edge_server).attempt_signin(acct, "proxied", f"wrong-v6-{i}", xff=f"2001:db8:aa:bb::{i + 1}")[0] for i in range(6)]
     assert statuses == [401] * 5 + [429], statuses
     # The client's address reaches aws:SourceIp and the trail.
     import json
@@ -737,22 +653,21 @@ def test_a_guesser_cannot_keep_the_owner_out_of_a_browser_that_signed_in_before(
     pw = "Owner-Passw0rd!"
     iam.create_user(UserName="owner")
     iam.create_login_profile(UserName="owner", Password=pw)
-    mine = Browserless(edge_server)
-    assert signin_via(edge_server, mine, acct, "owner", pw, xff="192.0.2.50") == 303
-    mine.post("/console/signout") if mine.csrf else None
+    mine = ConsoleClient(edge_server)
+    assert mine.attempt_signin(acct, "owner", pw, xff="192.0.2.50")[0] == 303
     mine.cookies.pop("iamd_session", None)
     # A distributed guesser (many addresses) pushes the principal-wide scope into its waits.
     for i in range(24):
-        signin_via(edge_server, Browserless(edge_server), acct, "owner", f"guess-{i}", xff=f"203.0.113.{i + 1}")
-    assert signin_via(edge_server, Browserless(edge_server), acct, "owner", pw, xff="198.51.100.77") == 429
+        ConsoleClient(edge_server).attempt_signin(acct, "owner", f"guess-{i}", xff=f"203.0.113.{i + 1}")
+    assert ConsoleClient(edge_server).attempt_signin(acct, "owner", pw, xff="198.51.100.77")[0] == 429
     # The owner's browser, which signed in before, is not held by the principal-wide scope.
-    assert signin_via(edge_server, mine, acct, "owner", pw, xff="192.0.2.50") == 303
+    assert mine.attempt_signin(acct, "owner", pw, xff="192.0.2.50")[0] == 303
 
 
 def test_the_console_answers_only_at_its_own_host(server):
     """DNS rebinding: a page on evil.example that resolves to this server sends Host and Origin of
     its own; the console refuses it."""
-    from test_console import http
+    from conftest import http
     port = urllib.parse.urlsplit(server.endpoint).port
     status, body, _ = http(f"http://127.0.0.1:{port}/console", headers={"Host": f"evil.example:{port}"})
     assert status == 421 and "own address" in body

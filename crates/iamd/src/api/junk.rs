@@ -25,14 +25,13 @@ struct Window {
     seen: u64,
 }
 
-static WINDOWS: Mutex<Option<HashMap<String, Window>>> = Mutex::new(None);
+static WINDOWS: std::sync::LazyLock<Mutex<HashMap<String, Window>>> = std::sync::LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// Bounds an unverified record's shape and says whether to write it at all.
 pub fn admit(ev: &mut Event, now_ms: i64) -> bool {
     let minute = now_ms.div_euclid(60_000);
     let seen = {
-        let mut g = WINDOWS.lock().unwrap_or_else(|p| p.into_inner());
-        let map = g.get_or_insert_with(HashMap::new);
+        let mut map = WINDOWS.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_SOURCES {
             map.retain(|_, w| w.minute == minute);
             if map.len() >= MAX_SOURCES {

@@ -186,13 +186,14 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
     let (mut outcome, cur) = audit::scope(event, guarded).await;
     // A successful read is acknowledged only when its record can be kept: while the trail cannot be
     // written (or its queue is full) the call is answered 503, and its record says so.
-    let accepting = app.iam.audit.accepting();
-    if outcome.is_ok() && !cur.written && !cur.event.identity.kind.is_empty() && !accepting {
+    let recording = !cur.written && !cur.event.identity.kind.is_empty();
+    let accepting = recording && app.iam.audit.accepting();
+    if outcome.is_ok() && recording && !accepting {
         outcome = Err(AwsError { code: "ServiceUnavailable", status: 503, message: "The audit trail cannot be written right now; retry shortly.".into() });
     }
     // The record of a call that committed nothing (a read or a refusal); a request that never named
     // an access key is not recorded.
-    if !cur.written && !cur.event.identity.kind.is_empty() {
+    if recording {
         let mut ev = cur.event;
         if let Err(e) = &outcome {
             ev.error = Some((e.code.to_string(), e.message.chars().take(1024).collect()));
