@@ -483,6 +483,25 @@ def test_digests_are_made_on_schedule_by_exactly_one_node(server, tmpdir_path):
             n.stop()
 
 
+def test_a_digest_is_made_every_interval_even_when_nothing_happened(server):
+    """CloudTrail delivers a digest file every hour, with or without log files: a quiet interval
+    still gets its signed digest, so a chain whose newest digest is old was cut (or stopped)."""
+    server.sts().get_caller_identity()
+    server.stop()
+    server.start(extra=["--audit-digest-interval", "1"])
+    time.sleep(1.5)  # the start-up's own records are digested first
+    before = int(sql(server, "SELECT COALESCE(MAX(digest_no), 0) FROM audit_digests")[0][0])
+    records_before = int(sql(server, "SELECT COUNT(*) FROM audit_log")[0][0])
+    time.sleep(5)  # no request at all
+    assert int(sql(server, "SELECT COUNT(*) FROM audit_log")[0][0]) == records_before
+    bodies = [json.loads(b) for (b,) in sql(server, "SELECT body FROM audit_digests WHERE digest_no > ? ORDER BY digest_no", (before,))]
+    assert len(bodies) >= 3, len(bodies)
+    assert all(b["logFiles"] == [] for b in bodies[1:]), [len(b["logFiles"]) for b in bodies]
+    assert all(b["previousDigestSignature"] for b in bodies)
+    out = run_iamd("audit", "verify", *server.store_args(), "--max-age", "3").stdout
+    assert "OK:" in out
+
+
 def test_batched_read_records_are_stored_deflated_and_still_looked_up_and_verified(server):
     gina = server.new_user_with_key("gina")
     sts = [server.sts(gina) for _ in range(8)]

@@ -116,19 +116,7 @@ fn header<'a>(req: &Request<'a>, name: &str) -> Option<&'a str> {
 /// does (a `+` is a space, `%2B` a plus): the same decoding the server reads parameters with, so a
 /// signed value cannot be changed by swapping one spelling for the other.
 pub fn query_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (pct_decode(k), pct_decode(v))
-        })
-        .collect()
-}
-
-fn pct_decode(s: &str) -> String {
-    let spaced = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+    wire::pairs(query.as_bytes())
 }
 
 /// Parses the request's authentication: the Authorization header if present, else the presigned

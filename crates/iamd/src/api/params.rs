@@ -131,8 +131,9 @@ impl Params {
     /// Decodes an `application/x-www-form-urlencoded` body or query string.
     pub fn parse(raw: &[u8]) -> Params {
         let mut map = HashMap::new();
-        for (k, v) in form_urlencoded::parse(raw) {
-            map.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+        // The first of duplicates wins, as everywhere (wire::first).
+        for (k, v) in wire::pairs(raw) {
+            map.entry(k).or_insert(v);
         }
         Params { map, errors: Vec::new() }
     }

@@ -358,6 +358,19 @@ fn policy_inputs(p: &mut Params) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Simulations run on the blocking pool, at most one per core at a time (the rest wait their turn
+/// without holding an async worker): a page of 1,000 evaluations over up to 1,000 parsed policies is
+/// real CPU work, and the async workers must stay free to answer everyone else.
+static SIMULATIONS: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)));
+
+async fn simulate_off_workers(sources: Vec<(String, String, String)>, actions: Vec<String>, resources: Vec<String>, ctx: policy::Context, entries: Vec<Entry>, paging: (Option<String>, i64)) -> Result<String, AwsError> {
+    let _turn = SIMULATIONS.acquire().await.map_err(|e| AwsError::from(anyhow::anyhow!("simulation gate: {e}")))?;
+    tokio::task::spawn_blocking(move || simulate(&sources, &actions, &resources, ctx, &entries, paging))
+        .await
+        .map_err(|e| AwsError::from(anyhow::anyhow!("simulation task: {e}")))?
+}
+
 pub async fn simulate_custom_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     let inputs = policy_inputs(p);
     let actions = p.string_list("ActionNames", &Spec { min: 3, max: 128, pattern: None, sensitive: false }, 1000, true);
@@ -366,7 +379,7 @@ pub async fn simulate_custom_policy(app: &App, c: &Caller, p: &mut Params) -> Ou
     let paging = p.paging();
     p.finish()?;
     target::account(app, c, Action::SimulateCustomPolicy).await?;
-    Ok(Some(simulate(&inputs, &actions, &resources, policy::Context::new(), &entries, paging)?))
+    Ok(Some(simulate_off_workers(inputs, actions, resources, policy::Context::new(), entries, paging).await?))
 }
 
 pub async fn simulate_principal_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
@@ -397,5 +410,5 @@ pub async fn simulate_principal_policy(app: &App, c: &Caller, p: &mut Params) ->
     let mut found = policies::sources(&app.iam, found.kind, &found.id).await?;
     ctx.set("aws:PrincipalAccount", acct.to_string());
     found.append(&mut inputs);
-    Ok(Some(simulate(&found, &actions, &resources, ctx, &entries, paging)?))
+    Ok(Some(simulate_off_workers(found, actions, resources, ctx, entries, paging).await?))
 }

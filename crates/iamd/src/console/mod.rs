@@ -125,13 +125,13 @@ pub struct Req {
 
 impl Req {
     pub fn form(&self, name: &str) -> &str {
-        self.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+        wire::first(&self.form, name).unwrap_or("")
     }
     pub fn query(&self, name: &str) -> &str {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+        wire::first(&self.query, name).unwrap_or("")
     }
     pub fn cookie(&self, name: &str) -> &str {
-        self.cookies.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+        wire::first(&self.cookies, name).unwrap_or("")
     }
 }
 
@@ -295,12 +295,9 @@ async fn read(parts: axum::http::request::Parts, body: Body, peer: Option<String
             return Err(forbidden());
         }
     }
-    let form: Vec<(String, String)> = if parts.method == Method::POST { form_urlencoded::parse(&bytes).into_owned().collect() } else { vec![] };
-    let query: Vec<(String, String)> = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect();
-    let cookies = header(header::COOKIE)
-        .split(';')
-        .filter_map(|c| c.trim().split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
-        .collect();
+    let form = if parts.method == Method::POST { wire::pairs(&bytes) } else { vec![] };
+    let query = wire::pairs(parts.uri.query().unwrap_or("").as_bytes());
+    let cookies = wire::cookies(&header(header::COOKIE));
     Ok(Req {
         method: parts.method,
         path: parts.uri.path().to_string(),

@@ -136,6 +136,7 @@ pub async fn signin(app: &App, r: &Req) -> R {
         }
     };
     let Some(cand) = cand.filter(|_| ok) else {
+        cs::attempt_failed(&app.iam, &scopes).await?;
         failure_identity(&mut ev, account_for_record);
         ev.error = Some(("Failed".into(), "Failed authentication".into()));
         write_now(app, ev).await;
@@ -1179,13 +1180,7 @@ pub async fn events(app: &App, r: &Req, ctx: &Ctx) -> R {
     }
     let more = match page["NextToken"].as_str() {
         Some(t) => {
-            let q: String = form_urlencoded::Serializer::new(String::new())
-                .append_pair("user", user)
-                .append_pair("event", name)
-                .append_pair("start", r.query("start"))
-                .append_pair("end", r.query("end"))
-                .append_pair("next", t)
-                .finish();
+            let q = wire::encode([("user", user), ("event", name), ("start", r.query("start")), ("end", r.query("end")), ("next", t)]);
             format!(r#"<p><a href="/console/events?{}">Older events</a></p>"#, esc(&q))
         }
         None => String::new(),

@@ -319,6 +319,7 @@ pub async fn change_root_password(iam: &Iam, account: &str, old: &str, new: &str
         return Err(super::users::throttled(wait));
     }
     if !super::passwords::verify(old.to_string(), stored.clone()).await? {
+        attempt_failed(iam, &scopes).await?;
         return Err(AwsError::access_denied("The old password is incorrect."));
     }
     clear_attempts(iam, &scopes).await?;
@@ -418,6 +419,22 @@ pub async fn count_attempt(iam: &Iam, scopes: &[Scope]) -> Result<std::result::R
     }
     tx.commit().await?;
     Ok(Ok(()))
+}
+
+/// A wrong password: every wait this guess started (or that a concurrent one did) runs from now,
+/// the moment the answer goes out, not from when the guess was counted. Checking a password takes a
+/// noticeable time (Argon2), and a wait that had mostly run out while the guess was being checked
+/// would let the next guess straight in.
+pub async fn attempt_failed(iam: &Iam, scopes: &[Scope]) -> Result<()> {
+    let now = iam.clock.now_ms();
+    for (key, _, _) in scopes {
+        sqlx::query("UPDATE signin_throttle SET locked_until = $1 + (locked_until - updated_at), updated_at = $1 WHERE scope = $2 AND locked_until > updated_at AND updated_at <= $1")
+            .bind(now)
+            .bind(key)
+            .execute(&iam.store.write)
+            .await?;
+    }
+    Ok(())
 }
 
 /// A correct password clears the principal's scopes; the address's count only takes back this

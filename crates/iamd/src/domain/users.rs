@@ -303,6 +303,7 @@ pub async fn change_password(iam: &Iam, account: &str, user: &UserRef, old: &str
         return Err(throttled(wait));
     }
     if !passwords::verify(old.to_string(), stored.clone()).await? {
+        super::console::attempt_failed(iam, &scopes).await?;
         return Err(AwsError::access_denied("The old password is incorrect."));
     }
     super::console::clear_attempts(iam, &scopes).await?;
