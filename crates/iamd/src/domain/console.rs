@@ -313,16 +313,7 @@ pub async fn change_root_password(iam: &Iam, account: &str, old: &str, new: &str
         let r = sqlx::query("SELECT root_password_hash, root_email FROM accounts WHERE account_id = $1").bind(account).fetch_one(&iam.store.read).await?;
         (r.get(0), r.get(1))
     };
-    // Counted like a sign-in before it is checked (see users::change_password).
-    let scopes = scopes(&principal_key(account, None), ip);
-    if let Err(wait) = count_attempt(iam, &scopes).await? {
-        return Err(super::users::throttled(wait));
-    }
-    if !super::passwords::verify(old.to_string(), stored.clone()).await? {
-        attempt_failed(iam, &scopes).await?;
-        return Err(AwsError::access_denied("The old password is incorrect."));
-    }
-    clear_attempts(iam, &scopes).await?;
+    prove_old_password(iam, &principal_key(account, None), ip, old, &stored).await?;
     // The root password follows AWS's default rules, whatever the account's policy for users says.
     super::passwords::check(None, new, &[account, &email])?;
     let hash = super::passwords::hash(new.to_string()).await?;
@@ -419,6 +410,21 @@ pub async fn count_attempt(iam: &Iam, scopes: &[Scope]) -> Result<std::result::R
     }
     tx.commit().await?;
     Ok(Ok(()))
+}
+
+/// A password change's proof of the old password, a guess like a sign-in's: counted in the
+/// principal's sign-in scopes before it is checked (Throttling while a wait runs), a wrong one
+/// restarts the waits from its answer (AccessDenied), a right one clears them.
+pub async fn prove_old_password(iam: &Iam, principal_key: &str, ip: &str, old: &str, stored: &str) -> Result<()> {
+    let scopes = scopes(principal_key, ip);
+    if let Err(wait) = count_attempt(iam, &scopes).await? {
+        return Err(super::users::throttled(wait));
+    }
+    if !super::passwords::verify(old.to_string(), stored.to_string()).await? {
+        attempt_failed(iam, &scopes).await?;
+        return Err(AwsError::access_denied("The old password is incorrect."));
+    }
+    clear_attempts(iam, &scopes).await
 }
 
 /// A wrong password: every wait this guess started (or that a concurrent one did) runs from now,

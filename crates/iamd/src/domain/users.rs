@@ -298,15 +298,7 @@ pub async fn change_password(iam: &Iam, account: &str, user: &UserRef, old: &str
         .fetch_optional(&iam.store.read)
         .await?;
     let stored = stored.ok_or_else(|| no_login_profile(&user.name))?;
-    let scopes = super::console::scopes(&super::console::principal_key(account, Some(&user.user_id)), ip);
-    if let Err(wait) = super::console::count_attempt(iam, &scopes).await? {
-        return Err(throttled(wait));
-    }
-    if !passwords::verify(old.to_string(), stored.clone()).await? {
-        super::console::attempt_failed(iam, &scopes).await?;
-        return Err(AwsError::access_denied("The old password is incorrect."));
-    }
-    super::console::clear_attempts(iam, &scopes).await?;
+    super::console::prove_old_password(iam, &super::console::principal_key(account, Some(&user.user_id)), ip, old, &stored).await?;
     check_policy(iam, account, new).await?;
     let hash = passwords::hash(new.to_string()).await?;
     // Conditional on the hash we verified: two concurrent changes cannot both win with the same old password.
