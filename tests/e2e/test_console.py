@@ -654,3 +654,33 @@ def test_own_access_keys_and_password_on_the_security_page(browser, server):
         assert "Welcome" in c.text()
     finally:
         c.close()
+
+
+def test_sign_out_everywhere_ends_every_browser_session(browser, server):
+    """Two browsers signed in as root; "Sign out everywhere" in one ends both (and the API's keys keep
+    working: only console sessions end)."""
+    email, pw = server.account["root_email"], server.account["root_password"]
+    a, b = Console(browser, server, "sign-out-everywhere-a"), Console(browser, server, "sign-out-everywhere-b")
+    try:
+        for c in (a, b):
+            c.sign_in_root(email, pw)
+            assert "Welcome" in c.text()
+        b.goto("/console/security")
+        assert "Security credentials" in b.text()
+        a.goto("/console/security")
+        assert "Console sessions" in a.text()
+        a.shot("before")
+        a.button("Sign out everywhere").click()
+        a.page.wait_for_load_state()
+        assert "Sign in" in a.text() and "Security credentials" not in a.text()
+        a.shot("signed-out")
+        b.goto("/console/security")
+        assert "Sign in" in b.text() and "Console sessions" not in b.text()
+        b.shot("other-browser-signed-out")
+        assert server.sts().get_caller_identity()["Arn"].endswith(":root")
+        # Signing in again works, and starts a session of its own.
+        a.sign_in_root(email, pw)
+        assert "Welcome" in a.text()
+    finally:
+        a.close()
+        b.close()
