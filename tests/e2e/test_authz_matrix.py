@@ -39,6 +39,7 @@ SPECS = {
     "GetCallerIdentity": ("unchecked", lambda f: {}),
     "GetSessionToken": ("unchecked", lambda f: {}),
     "AssumeRole": ("role-arn", lambda f: {"RoleSessionName": "matrix"}),
+    "GetAccessKeyInfo": ("account", lambda f: {"AccessKeyId": f.key_id}),
     "LookupEvents": ("account", lambda f: {}),
     # users
     "CreateUser": ("new", lambda f: {}),
@@ -117,6 +118,9 @@ SPECS = {
     "DeletePolicyVersion": ("policy", lambda f: {"VersionId": "v2"}),
     "SetDefaultPolicyVersion": ("policy", lambda f: {"VersionId": "v1"}),
     "ListEntitiesForPolicy": ("policy", lambda f: {}),
+    "TagPolicy": ("policy", lambda f: _tags()),
+    "UntagPolicy": ("policy", lambda f: {"TagKeys.member.1": "env"}),
+    "ListPolicyTags": ("policy", lambda f: {}),
     # roles
     "CreateRole": ("new", lambda f: {}),
     "GetRole": ("role", lambda f: {}),

@@ -44,6 +44,7 @@ errors! {
     validation => "ValidationError", 400;
     invalid_action => "InvalidAction", 400;
     malformed_query_string => "MalformedQueryString", 404;
+    invalid_parameter_combination => "InvalidParameterCombination", 400;
     request_entity_too_large => "RequestEntityTooLarge", 413;
     internal => "InternalFailure", 500;
 }

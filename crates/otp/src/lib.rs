@@ -135,8 +135,11 @@ pub fn verify(secret: &[u8], p: &Params, code: &str, now: i64, drift: i64, last_
 
 /// An `otpauth://totp/` URI that authenticator apps (Google Authenticator, Aegis, 1Password) scan.
 pub fn otpauth_uri(issuer: &str, label: &str, secret_base32: &str, p: &Params) -> String {
-    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-    let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    // RFC 3986's unreserved characters stay as they are (a device named `bob-phone` reads so in
+    // every app); everything else is escaped.
+    const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    let enc = |s: &str| utf8_percent_encode(s, ESCAPED).to_string();
     format!(
         "otpauth://totp/{}:{}?secret={}&issuer={}&algorithm={}&digits={}&period={}",
         enc(issuer),

@@ -104,7 +104,7 @@ fn eight_digit_sha256_devices_use_their_own_parameters() {
 #[test]
 fn otpauth_uri_names_issuer_label_and_secret() {
     let u = otpauth_uri("iamd 123456789012", "bob-phone@bob", "JBSWY3DPEHPK3PXP", &p());
-    assert_eq!(u, "otpauth://totp/iamd%20123456789012:bob%2Dphone%40bob?secret=JBSWY3DPEHPK3PXP&issuer=iamd%20123456789012&algorithm=SHA1&digits=6&period=30");
+    assert_eq!(u, "otpauth://totp/iamd%20123456789012:bob-phone%40bob?secret=JBSWY3DPEHPK3PXP&issuer=iamd%20123456789012&algorithm=SHA1&digits=6&period=30");
 }
 
 // ---- PSKC, in the shape of RFC 6030's figures (the same cipher values), with TOTP keys ----

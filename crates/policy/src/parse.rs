@@ -88,6 +88,20 @@ fn principals(v: &Value, not: bool, at: &str) -> Result<Principals, Error> {
     Ok(p)
 }
 
+/// The actions a trust policy may name (AWS: `sts:AssumeRole*`, `sts:TagSession`,
+/// `sts:SetSourceIdentity`, `sts:SetContext`), in any case; or a wildcard over STS.
+fn trust_action(a: &str) -> bool {
+    const ALLOWED: [&str; 6] = ["assumerole", "assumerolewithsaml", "assumerolewithwebidentity", "tagsession", "setsourceidentity", "setcontext"];
+    if a == "*" {
+        return true;
+    }
+    let Some((svc, op)) = a.split_once(':') else { return false };
+    if !svc.eq_ignore_ascii_case("sts") {
+        return false;
+    }
+    op.contains(['*', '?']) || ALLOWED.iter().any(|x| op.eq_ignore_ascii_case(x))
+}
+
 const STATEMENT_FIELDS: &[&str] = &["Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Principal", "NotPrincipal", "Condition"];
 
 fn statement(v: &Value, i: usize, kind: DocKind) -> Result<Statement, Error> {
@@ -131,6 +145,11 @@ fn statement(v: &Value, i: usize, kind: DocKind) -> Result<Statement, Error> {
             }
         }
         DocKind::Trust => {
+            // A trust policy grants assuming the role and what comes with it, nothing else. A
+            // wildcard can only ever match those actions here, so `sts:*` and `*` are taken.
+            if !action.not && action.values.iter().any(|a| !trust_action(a)) {
+                return Err(err("AssumeRole policy may only specify STS AssumeRole actions."));
+            }
             if principal.is_none() {
                 return Err(err(format!("Missing required field Principal in {at}.")));
             }

@@ -97,6 +97,7 @@ actions! {
     GetCallerIdentity => Sts, read, Unchecked;
     GetSessionToken => Sts, read, Unchecked;
     AssumeRole => Sts, read, RoleArn;
+    GetAccessKeyInfo => Sts, read, Account;
     LookupEvents => CloudTrail, read, Account;
 
     CreateUser => Iam, write, New;
@@ -176,6 +177,9 @@ actions! {
     DeletePolicyVersion => Iam, write, Policy;
     SetDefaultPolicyVersion => Iam, write, Policy;
     ListEntitiesForPolicy => Iam, read, Policy;
+    TagPolicy => Iam, write, Policy;
+    UntagPolicy => Iam, write, Policy;
+    ListPolicyTags => Iam, read, Policy;
 
     CreateRole => Iam, write, New;
     GetRole => Iam, read, Role;

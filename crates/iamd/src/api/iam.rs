@@ -34,6 +34,7 @@ pub async fn dispatch(app: &App, c: &Caller, action: Action, p: &mut Params) -> 
         Action::GetCallerIdentity => get_caller_identity(c, p),
         Action::GetSessionToken => mfa::get_session_token(app, c, p).await,
         Action::AssumeRole => roles::assume_role(app, c, p).await,
+        Action::GetAccessKeyInfo => get_access_key_info(app, c, p).await,
         Action::CreateRole => roles::create_role(app, c, p).await,
         Action::GetRole => roles::get_role(app, c, p).await,
         Action::ListRoles => roles::list_roles(app, c, p).await,
@@ -70,6 +71,9 @@ pub async fn dispatch(app: &App, c: &Caller, action: Action, p: &mut Params) -> 
         Action::DeleteGroupPolicy => policies::delete_group_policy(app, c, p).await,
         Action::CreatePolicy => policies::create_policy(app, c, p).await,
         Action::GetPolicy => policies::get_policy(app, c, p).await,
+        Action::TagPolicy => policies::tag_policy(app, c, p).await,
+        Action::UntagPolicy => policies::untag_policy(app, c, p).await,
+        Action::ListPolicyTags => policies::list_policy_tags(app, c, p).await,
         Action::ListPolicies => policies::list_policies(app, c, p).await,
         Action::DeletePolicy => policies::delete_policy(app, c, p).await,
         Action::CreatePolicyVersion => policies::create_policy_version(app, c, p).await,
@@ -130,6 +134,30 @@ fn get_caller_identity(c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
     let mut x = Xml::new();
     x.text("UserId", &c.principal.user_id()).text("Account", account(c)).text("Arn", &c.principal.arn());
+    Ok(Some(x.buf))
+}
+
+/// sts:GetAccessKeyInfo: the account a key belongs to. AWS decodes it from the key id; iamd's ids
+/// carry no account, so it answers for what it can resolve: a long-term key it holds (of any
+/// account, as AWS answers across accounts) and the caller's own key. Any other id (a stranger's
+/// session key, a key that never existed) is refused rather than answered with a guess.
+async fn get_access_key_info(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let id = p.req("AccessKeyId", &params::ACCESS_KEY_ID);
+    p.finish()?;
+    target::account(app, c, Action::GetAccessKeyInfo).await?;
+    let owner = if id == c.principal.access_key_id {
+        Some(account(c).to_string())
+    } else if id.starts_with("AKIA") {
+        keys::lookup(&app.iam, &id).await?.map(|e| e.account_id.clone())
+    } else {
+        None
+    };
+    let Some(owner) = owner else {
+        let shown: String = id.chars().take(128).collect();
+        return Err(AwsError::validation(format!("The access key {shown} is not one this server issued, or it is a session key of another caller.")));
+    };
+    let mut x = Xml::new();
+    x.text("Account", &owner);
     Ok(Some(x.buf))
 }
 
@@ -254,7 +282,13 @@ async fn list_user_tags(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
     let u = target::user(app, c, Action::ListUserTags, &name).await?;
     let u = users::get(&app.iam, account(c), &u.name).await?;
-    let (tags, next) = mfa::page(u.tags, |(k, _)| k.to_lowercase(), decode_marker(marker.as_deref())?, max);
+    tags_page(u.tags, marker, max)
+}
+
+/// A page of a List*Tags answer: tags sorted by key case-insensitively, `MaxItems` of them from the
+/// key the marker names.
+pub fn tags_page(tags: Vec<(String, String)>, marker: Option<String>, max: i64) -> Out {
+    let (tags, next) = mfa::page(tags, |(k, _)| k.to_lowercase(), decode_marker(marker.as_deref())?, max);
     let mut x = Xml::new();
     x.tags("Tags", &tags).paging(next.map(|n| encode_marker(&n)).as_deref());
     Ok(Some(x.buf))

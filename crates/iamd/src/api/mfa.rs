@@ -16,9 +16,16 @@ fn b64(bytes: &[u8]) -> String {
 
 pub async fn create_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("VirtualMFADeviceName", &params::MFA_NAME);
-    let path = p.opt("Path", &params::PATH).unwrap_or_else(|| "/".into());
+    // The model's length, then IAM's own rule for a device path (no empty segment, so `/a//b/` is
+    // refused too), in IAM's words.
+    let path = p.opt("Path", &params::Spec { pattern: None, ..params::PATH }).unwrap_or_else(|| "/".into());
     let tags = p.tags(false);
     p.finish()?;
+    if !params::PATH.accepts(&path) || path.len() > 1 && path[1..path.len() - 1].split('/').any(str::is_empty) {
+        return Err(AwsError::validation(
+            "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.",
+        ));
+    }
     params::check_duplicate_tag_keys(&tags)?;
     let serial = mfa::virtual_serial(account(c), &path, &name);
     target::new_entity(app, c, Action::CreateVirtualMFADevice, &serial).await?;
@@ -190,12 +197,7 @@ pub async fn list_mfa_device_tags(app: &App, c: &Caller, p: &mut Params) -> Out 
     let (marker, max) = p.paging();
     p.finish()?;
     let d = target::device(app, c, Action::ListMFADeviceTags, &serial).await?.ok_or_else(|| mfa::no_such_virtual(&serial))?;
-    let tags = mfa::tags(&app.iam, account(c), &d.serial).await?;
-    let start = decode_marker(marker.as_deref())?;
-    let (tags, next) = page(tags, |(k, _)| k.to_lowercase(), start, max);
-    let mut x = Xml::new();
-    x.tags("Tags", &tags).paging(next.map(|n| encode_marker(&n)).as_deref());
-    Ok(Some(x.buf))
+    super::iam::tags_page(mfa::tags(&app.iam, account(c), &d.serial).await?, marker, max)
 }
 
 pub async fn generate_credential_report(app: &App, c: &Caller, p: &mut Params) -> Out {

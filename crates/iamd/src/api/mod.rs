@@ -86,7 +86,16 @@ enum Reply {
     Json(String),
 }
 
-pub const CLOUDTRAIL_TARGET_PREFIX: &str = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.";
+/// CloudTrail's JSON 1.1 target prefixes: botocore sends the long one, the JavaScript SDK v3 and the Go
+/// SDK v2 the short one; CloudTrail accepts both.
+pub const CLOUDTRAIL_TARGET_PREFIXES: [&str; 2] = ["com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.", "CloudTrail_20131101."];
+
+/// The CloudTrail operation an `X-Amz-Target` names, when it has one of CloudTrail's prefixes and an
+/// operation-shaped name (letters, at most 64); anything else is not an operation of CloudTrail's.
+pub fn cloudtrail_operation(target: &str) -> Option<&str> {
+    let op = CLOUDTRAIL_TARGET_PREFIXES.iter().find_map(|p| target.strip_prefix(p))?;
+    (!op.is_empty() && op.len() <= 64 && op.bytes().all(|b| b.is_ascii_alphabetic())).then_some(op)
+}
 
 pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -> Response<Body> {
     let app: &App = &state.0;
@@ -120,11 +129,19 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
         };
         // The record is named before authentication so that refused attempts are recorded by name.
         let mut params = None;
+        let mut params_refused = None;
         match &json_target {
-            Some(t) => action = t.strip_prefix(CLOUDTRAIL_TARGET_PREFIX).unwrap_or(t).to_string(),
+            // A target that names no CloudTrail operation is recorded as "Unknown", never by its text.
+            Some(t) => action = cloudtrail_operation(t).unwrap_or("Unknown").to_string(),
             None => {
-                let raw: &[u8] = if parts.method == axum::http::Method::POST { &bytes } else { parts.uri.query().unwrap_or("").as_bytes() };
-                let p = params::Params::parse(raw);
+                let post = parts.method == axum::http::Method::POST;
+                let p = match params::Params::from_request(post, parts.uri.query().unwrap_or(""), &bytes) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        params_refused = Some(e);
+                        params::Params::parse(b"")
+                    }
+                };
                 action = p.raw("Action").unwrap_or("").to_string();
                 params = Some(p);
             }
@@ -147,13 +164,16 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
             principal = caller.principal.arn();
         }
         if caller.service == Service::CloudTrail || json_target.is_some() {
-            if caller.service != Service::CloudTrail || !json_target.as_deref().is_some_and(|t| t.starts_with(CLOUDTRAIL_TARGET_PREFIX)) {
+            if caller.service != Service::CloudTrail || !json_target.as_deref().is_some_and(|t| cloudtrail_operation(t).is_some()) {
                 return Err(AwsError { code: "UnknownOperationException", status: 400, message: "Unknown operation".into() });
             }
             let out = audit::lookup::dispatch(app, &caller, &action, &bytes).await?;
             return Ok(Reply::Json(out));
         }
         ns = caller.service.ns();
+        if let Some(e) = params_refused {
+            return Err(e);
+        }
         let mut params = params.unwrap_or_else(|| params::Params::parse(b""));
         if action.is_empty() {
             return Err(AwsError { code: "MissingAction", status: 400, message: "Missing Action".into() });
@@ -184,6 +204,11 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
         }
     };
     let (mut outcome, cur) = audit::scope(event, guarded).await;
+    // A refusal before the caller was known (authentication) is in the namespace of the service the
+    // request was for: its credential scope's, or else its action's.
+    if outcome.is_err() && ns == xml::IAM_NS && (cur.event.source == "sts.amazonaws.com" || action::Action::by_name(&action).is_some_and(|a| a.service() == Service::Sts)) {
+        ns = xml::STS_NS;
+    }
     // A successful read is acknowledged only when its record can be kept: while the trail cannot be
     // written (or its queue is full) the call is answered 503, and its record says so.
     let recording = !cur.written && !cur.event.identity.kind.is_empty();
@@ -197,6 +222,7 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
         let mut ev = cur.event;
         if let Err(e) = &outcome {
             ev.error = Some((e.code.to_string(), e.message.chars().take(1024).collect()));
+            ev.clip_refused();
         }
         // A request whose signature never verified is anybody's: its record has a bounded shape,
         // belongs to no account, and a flood from one source is summarised, not stored in full.

@@ -112,6 +112,9 @@ pub const TAG_KEY: Spec = spec(1, 128, tag_chars, r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+"
 pub const TAG_VALUE: Spec = spec(0, 256, tag_chars, r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*");
 pub const ACCOUNT_ALIAS: Spec = spec(3, 63, alias_ok, r"^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$");
 
+/// How much of a refused value an error message echoes.
+pub const ECHO_CHARS: usize = 256;
+
 /// The decoded parameters of one request, and the violations found so far.
 pub struct Params {
     map: HashMap<String, String>,
@@ -138,6 +141,31 @@ impl Params {
         Params { map, errors: Vec::new() }
     }
 
+    /// A Query request's parameters. A GET carries them in the URL. A POST carries them in its form
+    /// body, in its URL (botocore presigns IAM and STS URLs for POST, sent with an empty body), or in
+    /// both: AWS's Query protocol takes parameters "from the GET URI or from the POST body". Either
+    /// way every byte is covered by the signature (the canonical request holds the query string and
+    /// the body's hash). A name given in both places would mean two things; AWS documents no
+    /// precedence, so iamd refuses it rather than pick one. The signing parameters (`X-Amz-*`) are
+    /// not request parameters and are left out of that check.
+    pub fn from_request(post: bool, query: &str, body: &[u8]) -> Result<Params, AwsError> {
+        if !post {
+            return Ok(Params::parse(query.as_bytes()));
+        }
+        let mut p = Params::parse(body);
+        let from_body: std::collections::HashSet<String> = p.map.keys().cloned().collect();
+        for (k, v) in wire::pairs(query.as_bytes()) {
+            if from_body.contains(&k) && !crate::audit::is_signing_param(&k) {
+                let shown: String = k.chars().take(64).collect();
+                return Err(AwsError::invalid_parameter_combination(format!(
+                    "The parameter {shown} appears both in the URL and in the body; send it once."
+                )));
+            }
+            p.map.entry(k).or_insert(v);
+        }
+        Ok(p)
+    }
+
     /// The parameters that may enter the audit record (no codes, passwords or signatures), sorted.
     pub fn record_pairs(&self) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> =
@@ -151,7 +179,15 @@ impl Params {
     }
 
     fn check(&mut self, name: &str, member: &str, v: &str, s: &Spec) {
-        let shown = if s.sensitive { String::new() } else { format!(" '{}'", v.replace('\'', "\\'")) };
+        // Echoed in AWS's words, but never whole when it is long: a refused 200 KB document would
+        // otherwise come back in the error and land in the trail.
+        let shown = if s.sensitive {
+            String::new()
+        } else {
+            let head: String = v.chars().take(ECHO_CHARS).collect();
+            let more = if head.len() < v.len() { "..." } else { "" };
+            format!(" '{}{more}'", head.replace('\'', "\\'"))
+        };
         let len = v.chars().count();
         let head = format!("Value{shown} at '{member}' failed to satisfy constraint: Member must");
         if len < s.min {

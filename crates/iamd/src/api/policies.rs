@@ -235,25 +235,60 @@ pub async fn create_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     let path = p.opt("Path", &MANAGED_PATH).unwrap_or_else(|| "/".into());
     let doc = p.req("PolicyDocument", &DOCUMENT);
     let description = p.opt("Description", &DESCRIPTION);
-    let _tags = p.tags(false);
+    let tags = p.tags(false);
     p.finish()?;
+    params::check_duplicate_tag_keys(&tags)?;
     let arn = format!("arn:aws:iam::{}:policy{path}{name}", account(c));
     target::new_entity(app, c, Action::CreatePolicy, &arn).await?;
-    let m = policies::create_managed(&app.iam, account(c), &name, &path, &doc, description.as_deref()).await?;
+    let m = policies::create_managed(&app.iam, account(c), &name, &path, &doc, description.as_deref(), &tags).await?;
     let mut x = Xml::new();
     x.open("Policy");
     write_policy(&mut x, &m);
+    if !tags.is_empty() {
+        x.tags("Tags", &tags);
+    }
     x.close("Policy");
     Ok(Some(x.buf))
+}
+
+pub async fn tag_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let arn = p.req("PolicyArn", &params::ARN);
+    let tags = p.tags(true);
+    p.finish()?;
+    params::check_duplicate_tag_keys(&tags)?;
+    target::policy(app, c, Action::TagPolicy, &arn).await?;
+    policies::retag_policy(&app.iam, account(c), &arn, &tags, &[]).await?;
+    Ok(None)
+}
+
+pub async fn untag_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let arn = p.req("PolicyArn", &params::ARN);
+    let keys = p.string_list("TagKeys", &params::TAG_KEY, 50, true);
+    p.finish()?;
+    target::policy(app, c, Action::UntagPolicy, &arn).await?;
+    policies::retag_policy(&app.iam, account(c), &arn, &[], &keys).await?;
+    Ok(None)
+}
+
+pub async fn list_policy_tags(app: &App, c: &Caller, p: &mut Params) -> Out {
+    let arn = p.req("PolicyArn", &params::ARN);
+    let (marker, max) = p.paging();
+    p.finish()?;
+    let m = target::policy(app, c, Action::ListPolicyTags, &arn).await?.ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
+    super::iam::tags_page(policies::policy_tags(&app.iam, &m.policy_id).await?, marker, max)
 }
 
 pub async fn get_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     let arn = p.req("PolicyArn", &params::ARN);
     p.finish()?;
     let m = target::policy(app, c, Action::GetPolicy, &arn).await?.ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
+    let tags = policies::policy_tags(&app.iam, &m.policy_id).await?;
     let mut x = Xml::new();
     x.open("Policy");
     write_policy(&mut x, &m);
+    if !tags.is_empty() {
+        x.tags("Tags", &tags);
+    }
     x.close("Policy");
     Ok(Some(x.buf))
 }
@@ -262,11 +297,15 @@ pub async fn list_policies(app: &App, c: &Caller, p: &mut Params) -> Out {
     let scope = p.enumeration("Scope", &["All", "AWS", "Local"], false).unwrap_or_else(|| "All".into());
     let only_attached = p.boolean("OnlyAttached").unwrap_or(false);
     let prefix = p.opt("PathPrefix", &params::PATH_PREFIX).unwrap_or_else(|| "/".into());
-    let _usage = p.enumeration("PolicyUsageFilter", &["PermissionsPolicy", "PermissionsBoundary"], false);
+    let usage = p.enumeration("PolicyUsageFilter", &["PermissionsPolicy", "PermissionsBoundary"], false);
     let (marker, max) = p.paging();
     p.finish()?;
     target::account(app, c, Action::ListPolicies).await?;
-    let list = policies::list_managed(&app.iam, account(c), &scope, only_attached, &prefix).await?;
+    let mut list = policies::list_managed(&app.iam, account(c), &scope, only_attached, &prefix).await?;
+    // No policy is a permissions boundary here (boundaries are refused until they are implemented).
+    if usage.as_deref() == Some("PermissionsBoundary") {
+        list.clear();
+    }
     let (list, next) = page(list, |m| format!("{}\u{0}{}", m.name, m.arn), decode_marker(marker.as_deref())?, max);
     let mut x = Xml::new();
     x.list("Policies", &list, write_policy);

@@ -38,6 +38,10 @@ pub async fn create_role(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
     params::check_duplicate_tag_keys(&tags)?;
     target::new_entity(app, c, Action::CreateRole, &format!("arn:aws:iam::{}:role{path}{name}", account(c))).await?;
+    // A role that looks bounded but is not would be worse than a refusal.
+    if p.raw("PermissionsBoundary").is_some() {
+        return Err(AwsError::invalid_input("Permissions boundaries are not supported by this server yet."));
+    }
     let r = roles::create(&app.iam, account(c), &name, &path, &trust, description.as_deref(), max, &tags).await?;
     let mut x = Xml::new();
     x.open("Role");
@@ -54,6 +58,13 @@ pub async fn get_role(app: &App, c: &Caller, p: &mut Params) -> Out {
     let mut x = Xml::new();
     x.open("Role");
     write_role(&mut x, account(c), &r, &tags);
+    // GetRole alone carries RoleLastUsed (empty until the role is first assumed); ListRoles never
+    // does, as AWS documents.
+    x.open("RoleLastUsed");
+    if let Some((at, region)) = &r.last_used {
+        x.text("LastUsedDate", &iso8601(*at)).text("Region", region);
+    }
+    x.close("RoleLastUsed");
     x.close("Role");
     Ok(Some(x.buf))
 }
@@ -119,12 +130,10 @@ pub async fn untag_role(app: &App, c: &Caller, p: &mut Params) -> Out {
 
 pub async fn list_role_tags(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("RoleName", &ROLE_NAME);
-    let _ = p.paging();
+    let (marker, max) = p.paging();
     p.finish()?;
     let r = target::role(app, c, Action::ListRoleTags, &name).await?;
-    let mut x = Xml::new();
-    x.tags("Tags", &roles::tags(&app.iam, &r.role_id).await?).paging(None);
-    Ok(Some(x.buf))
+    super::iam::tags_page(roles::tags(&app.iam, &r.role_id).await?, marker, max)
 }
 
 pub async fn role_policy(app: &App, c: &Caller, p: &mut Params, op: &str) -> Out {
@@ -270,6 +279,7 @@ pub async fn assume_role(app: &App, c: &Caller, p: &mut Params) -> Out {
     if let Some(owner) = &owner {
         check_request_mfa(app, c, owner, serial, code).await?;
     }
+    roles::record_use(&app.iam, &role.role_id, &c.region);
     let mut x = Xml::new();
     x.open("Credentials")
         .text("AccessKeyId", &issued.session.access_key_id)

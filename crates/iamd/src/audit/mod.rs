@@ -251,9 +251,33 @@ struct Attributes {
 }
 
 /// Parameters that never enter the trail: codes, passwords, and the signature of a presigned URL.
+/// The longest value a refused call's record keeps of one parameter. A call that succeeded was
+/// bounded by the model's limits; a refused one can carry anything up to the body limit.
+pub const REFUSED_VALUE_CHARS: usize = 1024;
+
+impl Event {
+    /// Bounds what a refused call's record keeps of its parameters.
+    pub fn clip_refused(&mut self) {
+        for (_, v) in &mut self.params {
+            if let Some((i, _)) = v.char_indices().nth(REFUSED_VALUE_CHARS) {
+                v.truncate(i);
+                v.push_str("...");
+            }
+        }
+        if self.params_json.as_ref().is_some_and(|j| j.to_string().len() > 4 * REFUSED_VALUE_CHARS) {
+            self.params_json = Some(serde_json::json!({"truncated": true}));
+        }
+    }
+}
+
 pub fn is_secret_param(name: &str) -> bool {
     matches!(name, "Action" | "Version" | "AuthenticationCode1" | "AuthenticationCode2" | "TokenCode" | "Password" | "OldPassword" | "NewPassword")
-        || name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("X-Amz-"))
+        || is_signing_param(name)
+}
+
+/// SigV4's presigned parameters (`X-Amz-Signature`, `X-Amz-Credential`, …): authentication, not input.
+pub fn is_signing_param(name: &str) -> bool {
+    name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("X-Amz-"))
 }
 
 fn numeric_param(name: &str) -> bool {

@@ -984,17 +984,6 @@ pub async fn unassigned_seed(iam: &Iam, account: &str, device_id: &str) -> Resul
     }
 }
 
-/// Counts for GetAccountSummary: (all devices, assigned devices, root's devices).
-pub async fn counts(iam: &Iam, account: &str) -> Result<(i64, i64, i64)> {
-    let r = sqlx::query(
-        "SELECT COUNT(*), COUNT(owner), COALESCE(SUM(CASE WHEN owner = '' THEN 1 ELSE 0 END), 0) FROM mfa_devices WHERE account_id = $1",
-    )
-    .bind(account)
-    .fetch_one(&iam.store.read)
-    .await?;
-    Ok((r.get(0), r.get(1), r.get(2)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

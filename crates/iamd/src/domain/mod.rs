@@ -156,6 +156,7 @@ pub enum Parent {
     User,
     Group,
     Role,
+    Policy,
 }
 
 /// Locks a parent row inside a write transaction and says whether it still exists. Every write that
@@ -168,6 +169,7 @@ pub async fn lock_parent(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: cra
         Parent::User => ("users", "user_id"),
         Parent::Group => ("groups", "group_id"),
         Parent::Role => ("roles", "role_id"),
+        Parent::Policy => ("managed_policies", "policy_id"),
     };
     let lock = if backend == crate::store::Backend::Postgres { " FOR UPDATE" } else { "" };
     let found: Option<String> = sqlx::query_scalar(&format!("SELECT {col} FROM {table} WHERE {col} = $1{lock}")).bind(id).fetch_optional(&mut **tx).await?;

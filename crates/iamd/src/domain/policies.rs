@@ -173,7 +173,7 @@ pub async fn get_managed<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E,
     Ok(row.as_ref().map(managed_row))
 }
 
-pub async fn create_managed(iam: &Iam, account: &str, name: &str, path: &str, doc: &str, description: Option<&str>) -> Result<Managed> {
+pub async fn create_managed(iam: &Iam, account: &str, name: &str, path: &str, doc: &str, description: Option<&str>, tags: &[(String, String)]) -> Result<Managed> {
     validate(doc)?;
     if policy::quota_size(doc) > MANAGED_QUOTA {
         return Err(AwsError::limit_exceeded(format!("Cannot exceed quota for PolicySize: {MANAGED_QUOTA}")));
@@ -198,6 +198,7 @@ pub async fn create_managed(iam: &Iam, account: &str, name: &str, path: &str, do
         Ok(_) => {}
     }
     sqlx::query("INSERT INTO policy_versions (policy_id, version_id, document, created_at) VALUES ($1, 'v1', $2, $3)").bind(&id).bind(doc).bind(now).execute(&mut *tx).await?;
+    super::tags::put(&mut tx, super::tags::Taggable::Policy, &id, tags).await?;
     crate::audit::commit(tx).await?;
     Ok(Managed { policy_id: id, account_id: account.into(), arn, name: name.into(), path: path.into(), description: description.map(Into::into), default_version: "v1".into(), created_at: now, updated_at: now, attachments: 0 })
 }
@@ -223,6 +224,7 @@ pub async fn list_managed(iam: &Iam, account: &str, scope: &str, only_attached: 
 pub async fn delete_managed(iam: &Iam, account: &str, arn: &str) -> Result<()> {
     let mut tx = iam.store.begin_write().await?;
     let m = get_managed(&mut *tx, account, arn).await?.filter(|m| m.account_id == account).ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
+    super::lock_parent(&mut tx, iam.store.backend, super::Parent::Policy, &m.policy_id).await?;
     if m.attachments > 0 {
         return Err(AwsError::delete_conflict("Cannot delete a policy attached to entities."));
     }
@@ -231,7 +233,27 @@ pub async fn delete_managed(iam: &Iam, account: &str, arn: &str) -> Result<()> {
         return Err(AwsError::delete_conflict("This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy."));
     }
     sqlx::query("DELETE FROM policy_versions WHERE policy_id = $1").bind(&m.policy_id).execute(&mut *tx).await?;
+    super::tags::remove_all(&mut tx, super::tags::Taggable::Policy, &m.policy_id).await?;
     sqlx::query("DELETE FROM managed_policies WHERE policy_id = $1").bind(&m.policy_id).execute(&mut *tx).await?;
+    crate::audit::commit(tx).await?;
+    Ok(())
+}
+
+/// The tags of a managed policy (AWS's own have none).
+pub async fn policy_tags(iam: &Iam, policy_id: &str) -> Result<Vec<(String, String)>> {
+    super::tags::list(&iam.store.read, super::tags::Taggable::Policy, policy_id).await
+}
+
+/// TagPolicy / UntagPolicy: only the account's own policies, the policy row locked so a tag never
+/// outlives a concurrent DeletePolicy.
+pub async fn retag_policy(iam: &Iam, account: &str, arn: &str, add: &[(String, String)], remove: &[String]) -> Result<()> {
+    let mut tx = iam.store.begin_write().await?;
+    let m = own_policy(&mut tx, account, arn).await?;
+    if !super::lock_parent(&mut tx, iam.store.backend, super::Parent::Policy, &m.policy_id).await? {
+        return Err(AwsError::no_such_entity(format!("Policy {arn} was not found.")));
+    }
+    super::tags::put(&mut tx, super::tags::Taggable::Policy, &m.policy_id, add).await?;
+    super::tags::remove(&mut tx, super::tags::Taggable::Policy, &m.policy_id, remove).await?;
     crate::audit::commit(tx).await?;
     Ok(())
 }

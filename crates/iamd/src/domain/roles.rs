@@ -17,12 +17,60 @@ pub struct Role {
     pub description: Option<String>,
     pub max_session_duration: i64,
     pub created_at: i64,
+    /// RoleLastUsed: when the role was last assumed (to the minute), and in which region.
+    pub last_used: Option<(i64, String)>,
 }
 
-const COLS: &str = "role_id, name, path, trust_policy, description, max_session_duration, created_at";
+const COLS: &str = "role_id, name, path, trust_policy, description, max_session_duration, created_at, last_used_at, last_used_region";
+const INSERT_COLS: &str = "role_id, name, path, trust_policy, description, max_session_duration, created_at";
 
 fn row(r: &sqlx::any::AnyRow) -> Role {
-    Role { role_id: r.get(0), name: r.get(1), path: r.get(2), trust_policy: r.get(3), description: r.get(4), max_session_duration: r.get(5), created_at: r.get(6) }
+    let at: Option<i64> = r.get(7);
+    let region: Option<String> = r.get(8);
+    Role {
+        role_id: r.get(0),
+        name: r.get(1),
+        path: r.get(2),
+        trust_policy: r.get(3),
+        description: r.get(4),
+        max_session_duration: r.get(5),
+        created_at: r.get(6),
+        last_used: at.map(|t| (t, region.unwrap_or_default())),
+    }
+}
+
+/// How often a role's last use is written: at most once a minute per role and node (AWS reports
+/// RoleLastUsed with hours of delay; a write per AssumeRole would make every assumption a write).
+const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+
+/// Records that the role was assumed now, in `region`: in the background, skipped when this node
+/// wrote it less than a minute ago, and conditional so a slower node never moves it back.
+pub fn record_use(iam: &Iam, role_id: &str, region: &str) {
+    static RECENT: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, i64>>> = std::sync::LazyLock::new(Default::default);
+    let now = iam.clock.now_ms();
+    {
+        let mut recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+        if recent.get(role_id).is_some_and(|&t| now - t < LAST_USED_GRANULARITY_MS) {
+            return;
+        }
+        if recent.len() > 100_000 {
+            recent.retain(|_, t| now - *t < LAST_USED_GRANULARITY_MS);
+        }
+        recent.insert(role_id.to_string(), now);
+    }
+    let pool = iam.store.write.clone();
+    let (id, region) = (role_id.to_string(), region.to_string());
+    tokio::spawn(async move {
+        let r = sqlx::query("UPDATE roles SET last_used_at = $1, last_used_region = $2 WHERE role_id = $3 AND (last_used_at IS NULL OR last_used_at < $1)")
+            .bind(now)
+            .bind(region)
+            .bind(id)
+            .execute(&pool)
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "recording a role's last use");
+        }
+    });
 }
 
 pub fn arn(account: &str, r: &Role) -> String {
@@ -50,9 +98,10 @@ pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, trust: &st
         description: description.map(Into::into),
         max_session_duration: max,
         created_at: iam.clock.now_ms(),
+        last_used: None,
     };
     let mut tx = iam.store.begin_write().await?;
-    let r = sqlx::query(&format!("INSERT INTO roles ({COLS}, account_id, name_lower) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+    let r = sqlx::query(&format!("INSERT INTO roles ({INSERT_COLS}, account_id, name_lower) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
         .bind(&role.role_id)
         .bind(name)
         .bind(path)

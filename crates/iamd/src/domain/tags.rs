@@ -1,4 +1,4 @@
-//! Tags of users, roles and virtual MFA devices: one implementation for the three tables. Keys are
+//! Tags of users, roles, virtual MFA devices and managed policies: one implementation for the four tables. Keys are
 //! unique case-insensitively (IAM preserves the case it was given), at most 50 per entity.
 
 use crate::error::{AwsError, Result};
@@ -11,6 +11,7 @@ pub enum Taggable {
     User,
     Role,
     MfaDevice,
+    Policy,
 }
 
 impl Taggable {
@@ -19,6 +20,7 @@ impl Taggable {
             Taggable::User => ("user_tags", "user_id", "TagsPerUser"),
             Taggable::Role => ("role_tags", "role_id", "TagsPerRole"),
             Taggable::MfaDevice => ("mfa_device_tags", "device_id", "TagsPerMFADevice"),
+            Taggable::Policy => ("policy_tags", "policy_id", "TagsPerPolicy"),
         }
     }
 }
