@@ -245,12 +245,15 @@ class Matrix:
                 return 200, None, None, body
             j = json.loads(body)
             return status, j.get("__type"), j.get("message", ""), body
-        sts = action in ("GetCallerIdentity", "GetSessionToken", "AssumeRole")
+        sts = action in STS_ACTIONS
         q = {"Action": action, "Version": "2011-06-15" if sts else "2010-05-08", **{k: v for k, v in params.items() if v is not None}}
         status, body, _ = self.s.raw(body=urllib.parse.urlencode(q), creds=creds, service="sts" if sts else "iam")
         code = re.search(r"<Code>([^<]*)</Code>", body)
         msg = re.search(r"<Message>([^<]*)</Message>", body)
         return status, code and code.group(1), msg and msg.group(1), body
+
+
+STS_ACTIONS = ("GetCallerIdentity", "GetSessionToken", "AssumeRole", "GetAccessKeyInfo")
 
 
 def classify(status, code, msg):
@@ -394,7 +397,7 @@ def test_authorization_matrix(server):
         kind, extra = spec[0], spec[1]
         destructive = "destructive" in spec[2:]
         f = Fixtures(m)
-        full = ("sts:" if action in ("AssumeRole", "GetSessionToken", "GetCallerIdentity") else "cloudtrail:" if action == "LookupEvents" else "iam:") + action
+        full = ("sts:" if action in STS_ACTIONS else "cloudtrail:" if action == "LookupEvents" else "iam:") + action
 
         if kind == "unchecked":
             # Authentication operations are never policy-checked: a Deny of everything does not stop them.

@@ -12,7 +12,7 @@ mod parse;
 
 pub use condition::{Context, Operator};
 pub use matching::{glob, resource_matches};
-pub use parse::{parse, DocKind, Error};
+pub use parse::{parse, parse_stored, DocKind, Error};
 
 /// Which version of the policy language a document uses. `2008-10-17` treats `${…}` literally.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

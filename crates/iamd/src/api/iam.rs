@@ -145,6 +145,10 @@ async fn get_access_key_info(app: &App, c: &Caller, p: &mut Params) -> Out {
     let id = p.req("AccessKeyId", &params::ACCESS_KEY_ID);
     p.finish()?;
     target::account(app, c, Action::GetAccessKeyInfo).await?;
+    // AWS: GetSessionToken's credentials call no STS operation but AssumeRole and GetCallerIdentity.
+    if c.session.is_some() && c.principal.role.is_none() {
+        return Err(AwsError::access_denied("Cannot call GetAccessKeyInfo with session credentials from GetSessionToken."));
+    }
     let owner = if id == c.principal.access_key_id {
         Some(account(c).to_string())
     } else if id.starts_with("AKIA") {

@@ -21,9 +21,14 @@ fn malformed(e: policy::Error) -> AwsError {
     AwsError { code: "MalformedPolicyDocument", status: 400, message: e.0 }
 }
 
-/// Validates an identity policy document.
+/// Validates an inline identity policy document.
 pub fn validate(doc: &str) -> Result<Policy> {
     policy::parse(doc, DocKind::Identity).map_err(malformed)
+}
+
+/// Validates a managed policy document (version 2012-10-17 required).
+pub fn validate_managed(doc: &str) -> Result<Policy> {
+    policy::parse(doc, DocKind::Managed).map_err(malformed)
 }
 
 // ---- inline policies (users and groups share the shape) ----
@@ -174,7 +179,7 @@ pub async fn get_managed<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E,
 }
 
 pub async fn create_managed(iam: &Iam, account: &str, name: &str, path: &str, doc: &str, description: Option<&str>, tags: &[(String, String)]) -> Result<Managed> {
-    validate(doc)?;
+    validate_managed(doc)?;
     if policy::quota_size(doc) > MANAGED_QUOTA {
         return Err(AwsError::limit_exceeded(format!("Cannot exceed quota for PolicySize: {MANAGED_QUOTA}")));
     }
@@ -271,7 +276,7 @@ async fn own_policy(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, ar
 }
 
 pub async fn create_version(iam: &Iam, account: &str, arn: &str, doc: &str, set_default: bool) -> Result<PolicyVersion> {
-    validate(doc)?;
+    validate_managed(doc)?;
     if policy::quota_size(doc) > MANAGED_QUOTA {
         return Err(AwsError::limit_exceeded(format!("Cannot exceed quota for PolicySize: {MANAGED_QUOTA}")));
     }
@@ -598,8 +603,10 @@ fn parse_all(docs: &[String]) -> Vec<Arc<Policy>> {
             out.push(p.clone());
             continue;
         }
-        // Documents were validated when stored; one that no longer parses is skipped and logged.
-        match policy::parse(d, DocKind::Identity) {
+        // Documents were validated when stored, perhaps under earlier rules: only their syntax is
+        // read again, so no stored Deny is dropped by a stricter validator. One that does not even
+        // parse is skipped and logged.
+        match policy::parse_stored(d) {
             Ok(p) => {
                 let p = Arc::new(p);
                 let mut cache = PARSED.write().unwrap_or_else(|p| p.into_inner());
