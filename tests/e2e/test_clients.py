@@ -164,7 +164,7 @@ def test_policy_tags_are_kept_returned_paged_and_checked(server):
     page1 = iam.list_policy_tags(PolicyArn=arn, MaxItems=2)
     assert page1["IsTruncated"] and len(page1["Tags"]) == 2
     page2 = iam.list_policy_tags(PolicyArn=arn, MaxItems=2, Marker=page1["Marker"])
-    assert not page2["IsTruncated"] and [t["Key"] for t in page1["Tags"] + page2["Tags"]] == ["env", "owner", "TEAM"]
+    assert not page2["IsTruncated"] and [t["Key"] for t in page1["Tags"] + page2["Tags"]] == ["TEAM", "env", "owner"]
     iam.untag_policy(PolicyArn=arn, TagKeys=["owner", "env"])
     assert [t["Key"] for t in iam.list_policy_tags(PolicyArn=arn)["Tags"]] == ["TEAM"]
     assert error_of(iam.tag_policy, PolicyArn=arn, Tags=[{"Key": "aws:x", "Value": "1"}])[0] == "InvalidInput"

@@ -52,7 +52,8 @@ def test_user_tags(server):
     iam = server.iam()
     iam.create_user(UserName="t", Tags=[{"Key": "team", "Value": "red"}])
     iam.tag_user(UserName="t", Tags=[{"Key": "Team", "Value": "blue"}, {"Key": "cost", "Value": "1"}])
-    assert iam.list_user_tags(UserName="t")["Tags"] == [{"Key": "cost", "Value": "1"}, {"Key": "Team", "Value": "blue"}]
+    # Sorted by the key's characters, as AWS lists them (upper case before lower case).
+    assert iam.list_user_tags(UserName="t")["Tags"] == [{"Key": "Team", "Value": "blue"}, {"Key": "cost", "Value": "1"}]
     iam.untag_user(UserName="t", TagKeys=["TEAM"])
     assert iam.list_user_tags(UserName="t")["Tags"] == [{"Key": "cost", "Value": "1"}]
     assert error_of(iam.tag_user, UserName="t", Tags=[{"Key": "a", "Value": "1"}, {"Key": "A", "Value": "2"}])[0] == "InvalidInput"

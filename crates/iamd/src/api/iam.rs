@@ -289,10 +289,10 @@ async fn list_user_tags(app: &App, c: &Caller, p: &mut Params) -> Out {
     tags_page(u.tags, marker, max)
 }
 
-/// A page of a List*Tags answer: tags sorted by key case-insensitively, `MaxItems` of them from the
+/// A page of a List*Tags answer: tags sorted by key (see `tags::list`), `MaxItems` of them from the
 /// key the marker names.
 pub fn tags_page(tags: Vec<(String, String)>, marker: Option<String>, max: i64) -> Out {
-    let (tags, next) = mfa::page(tags, |(k, _)| k.to_lowercase(), decode_marker(marker.as_deref())?, max);
+    let (tags, next) = mfa::page(tags, |(k, _)| k.clone(), decode_marker(marker.as_deref())?, max);
     let mut x = Xml::new();
     x.tags("Tags", &tags).paging(next.map(|n| encode_marker(&n)).as_deref());
     Ok(Some(x.buf))
@@ -416,7 +416,7 @@ async fn delete_password_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
     target::account(app, c, Action::DeleteAccountPasswordPolicy).await?;
     if !accounts::put_password_policy(&app.iam, account(c), None).await? {
-        return Err(accounts::no_password_policy(account(c)));
+        return Err(accounts::no_password_policy_to_delete());
     }
     Ok(None)
 }

@@ -146,8 +146,14 @@ pub async fn put_password_policy(iam: &Iam, account: &str, policy: Option<&passw
     Ok(n > 0)
 }
 
+/// GetAccountPasswordPolicy's answer when there is none.
 pub fn no_password_policy(account: &str) -> AwsError {
     AwsError::no_such_entity(format!("The Password Policy with domain name {account} cannot be found."))
+}
+
+/// DeleteAccountPasswordPolicy's answer when there is none (IAM words it differently from Get).
+pub fn no_password_policy_to_delete() -> AwsError {
+    AwsError::no_such_entity("The account policy with name PasswordPolicy cannot be found.")
 }
 
 // ---- summary ----

@@ -59,9 +59,12 @@ pub async fn remove_all(tx: &mut sqlx::Transaction<'_, sqlx::Any>, t: Taggable, 
     Ok(())
 }
 
-/// Sorted by key, case-insensitively.
+/// Sorted by key, as AWS sorts them: by the key's characters (`Stan` before `like-a`), the same on
+/// both backends whatever the database's collation.
 pub async fn list<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E, t: Taggable, id: &str) -> Result<Vec<(String, String)>> {
     let (table, col, _) = t.table();
-    let rows = sqlx::query(&format!("SELECT tag_key, tag_value FROM {table} WHERE {col} = $1 ORDER BY tag_key_lower")).bind(id).fetch_all(ex).await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    let rows = sqlx::query(&format!("SELECT tag_key, tag_value FROM {table} WHERE {col} = $1")).bind(id).fetch_all(ex).await?;
+    let mut tags: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    tags.sort_unstable();
+    Ok(tags)
 }
