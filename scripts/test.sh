@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole iamd test suite on a fresh machine:
 #   1. unit tests (cargo test: SigV4 vectors, validation, sealing, passwords, …);
-#   2. end-to-end tests (pytest + boto3 + the aws CLI) against the real binary, on SQLite AND PostgreSQL,
+#   2. end-to-end tests (pytest + boto3 + the aws CLI + the JavaScript SDK v3) against the real binary, on SQLite AND PostgreSQL,
 #      and the web console in headless Chromium (Debian's package) driven by Playwright;
 #   3. a fuzz smoke of the pure crates' parsers (scripts/fuzz.sh, 30 s a target; installs cargo-fuzz).
 # Installs what it needs when missing: Python tools from PyPI into .venv (Playwright's Python package
@@ -70,6 +70,16 @@ if [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 export IAMD_CHROMIUM=/usr/bin/chromium
+
+if ! command -v npm >/dev/null; then
+  say "Node.js and npm (the AWS SDK for JavaScript end-to-end checks)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [ ! -d tests/e2e/js/node_modules/@aws-sdk/client-cloudtrail ]; then
+  say "the AWS SDK for JavaScript v3 (npm, tests/e2e/js/package-lock.json)"
+  (cd tests/e2e/js && npm ci --silent --no-audit --no-fund)
+fi
 # Browser screenshots of every console page land here (kept as test artifacts).
 mkdir -p artifacts/console
 

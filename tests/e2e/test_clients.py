@@ -5,6 +5,9 @@ device paths, the STS error namespace and bounded error echoes."""
 
 import datetime
 import json
+import os
+import shutil
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -251,3 +254,165 @@ def test_sts_refusals_use_the_sts_namespace_and_long_values_are_not_echoed_whole
     evs = [e for e in records(lookup_all(server, LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "PutUserPolicy"}]))]
     assert evs and evs[0]["errorCode"] == code
     assert len(json.dumps(evs[0])) < 8_000
+
+
+# ---- the AWS SDK for JavaScript v3 ----
+
+JS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js")
+
+
+def test_the_javascript_sdk_runs_iam_sts_and_cloudtrail_flows(server):
+    """tests/e2e/js/flows.mjs (scripts/test.sh installs its packages): users and paginators, two
+    MFA devices, a role that requires MFA, GetSessionToken, policy tags, the account summary,
+    RoleLastUsed and CloudTrail over the SDK's own short X-Amz-Target."""
+    node = shutil.which("node")
+    assert node and os.path.isdir(os.path.join(JS, "node_modules", "@aws-sdk", "client-cloudtrail")), "run scripts/test.sh (it installs the JavaScript SDK)"
+    env = {**os.environ, "IAMD_ENDPOINT": server.endpoint, "IAMD_ACCOUNT": server.account["account_id"],
+           "AWS_ACCESS_KEY_ID": server.root.access_key_id, "AWS_SECRET_ACCESS_KEY": server.root.secret_access_key}
+    for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        env.pop(k, None)
+    p = subprocess.run([node, "flows.mjs"], cwd=JS, env=env, capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert json.loads(p.stdout.strip().splitlines()[-1])["checks"] >= 19, p.stdout
+
+
+# ---- responses carry only the members of AWS's model ----
+
+def _local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+def _unmapped_xml(elem, shape, path, out):
+    """Every element under `elem` that `shape` (botocore's model) has no member for."""
+    t = shape.type_name
+    if t == "structure":
+        names = {s.serialization.get("name", n): s for n, s in shape.members.items()}
+        for child in elem:
+            n = _local(child.tag)
+            if n not in names:
+                out.append(f"{path}.{n}")
+            else:
+                _unmapped_xml(child, names[n], f"{path}.{n}", out)
+    elif t == "list":
+        want = shape.member.serialization.get("name", "member")
+        for child in elem:
+            if _local(child.tag) != want:
+                out.append(f"{path}.{_local(child.tag)}")
+            else:
+                _unmapped_xml(child, shape.member, f"{path}[]", out)
+    elif t == "map":
+        for entry in elem:
+            for kv in entry:
+                n = _local(kv.tag)
+                if n == "value":
+                    _unmapped_xml(kv, shape.value, f"{path}{{}}", out)
+                elif n != "key":
+                    out.append(f"{path}.{n}")
+    elif len(elem):
+        out.append(f"{path} (a {t} with child elements)")
+
+
+def _unmapped_json(value, shape, path, out):
+    t = shape.type_name
+    if t == "structure" and isinstance(value, dict):
+        for k, v in value.items():
+            if k not in shape.members:
+                out.append(f"{path}.{k}")
+            else:
+                _unmapped_json(v, shape.members[k], f"{path}.{k}", out)
+    elif t == "list" and isinstance(value, list):
+        for v in value:
+            _unmapped_json(v, shape.member, f"{path}[]", out)
+
+
+def watch_responses(client, seen, out):
+    import xml.etree.ElementTree as ET
+
+    def check(operation_model, response_dict, **_):
+        if response_dict["status_code"] != 200:
+            return
+        seen.add(operation_model.name)
+        shape = operation_model.output_shape
+        if shape is None:
+            return
+        body = response_dict["body"]
+        if operation_model.metadata["protocol"] == "json":
+            _unmapped_json(json.loads(body), shape, operation_model.name, out)
+            return
+        root = ET.fromstring(body)
+        wrapper = operation_model.output_shape.serialization.get("resultWrapper")
+        result = next((c for c in root if _local(c.tag) == wrapper), None)
+        for c in root:
+            if _local(c.tag) not in (wrapper, "ResponseMetadata"):
+                out.append(f"{operation_model.name}: <{_local(c.tag)}> beside the result")
+        if result is not None:
+            _unmapped_xml(result, shape, operation_model.name, out)
+
+    client.meta.events.register("before-parse.*.*", check)
+    return client
+
+
+def test_every_response_carries_only_members_of_the_operations_model(server):
+    """Each answer is read against botocore's copy of AWS's model: an element the model does not
+    have for that operation would be dropped by one SDK and trip another."""
+    from test_mfa import enable, new_virtual
+
+    seen, out = set(), []
+    iam = watch_responses(server.iam(), seen, out)
+    sts = watch_responses(server.sts(), seen, out)
+    ct = watch_responses(server.client("cloudtrail"), seen, out)
+    acct = server.account["account_id"]
+    iam.create_user(UserName="m", Path="/p/", Tags=[{"Key": "k", "Value": "v"}])
+    iam.get_user(UserName="m"), iam.get_user(), iam.list_users(), iam.list_user_tags(UserName="m")
+    iam.tag_user(UserName="m", Tags=[{"Key": "k2", "Value": "v"}]), iam.untag_user(UserName="m", TagKeys=["k2"])
+    k = iam.create_access_key(UserName="m")["AccessKey"]
+    iam.list_access_keys(UserName="m"), iam.get_access_key_last_used(AccessKeyId=k["AccessKeyId"])
+    iam.update_access_key(UserName="m", AccessKeyId=k["AccessKeyId"], Status="Active")
+    iam.create_login_profile(UserName="m", Password="Correct-Horse-9-Battery", PasswordResetRequired=False)
+    iam.get_login_profile(UserName="m"), iam.update_login_profile(UserName="m", PasswordResetRequired=False)
+    iam.update_account_password_policy(MinimumPasswordLength=12), iam.get_account_password_policy()
+    iam.create_account_alias(AccountAlias=f"model-{acct}"), iam.list_account_aliases()
+    iam.get_account_summary()
+    iam.create_group(GroupName="g"), iam.add_user_to_group(GroupName="g", UserName="m")
+    iam.get_group(GroupName="g"), iam.list_groups(), iam.list_groups_for_user(UserName="m")
+    iam.put_group_policy(GroupName="g", PolicyName="gp", PolicyDocument=DOC)
+    iam.get_group_policy(GroupName="g", PolicyName="gp"), iam.list_group_policies(GroupName="g")
+    iam.put_user_policy(UserName="m", PolicyName="up", PolicyDocument=DOC)
+    iam.get_user_policy(UserName="m", PolicyName="up"), iam.list_user_policies(UserName="m")
+    arn = iam.create_policy(PolicyName="mp", PolicyDocument=DOC, Description="d", Tags=[{"Key": "k", "Value": "v"}])["Policy"]["Arn"]
+    iam.get_policy(PolicyArn=arn), iam.list_policies(Scope="Local"), iam.list_policy_tags(PolicyArn=arn)
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=DOC, SetAsDefault=True)
+    iam.get_policy_version(PolicyArn=arn, VersionId="v2"), iam.list_policy_versions(PolicyArn=arn)
+    iam.attach_user_policy(UserName="m", PolicyArn=arn), iam.attach_group_policy(GroupName="g", PolicyArn=arn)
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument=trust(acct), Description="d", Tags=[{"Key": "k", "Value": "v"}])
+    iam.attach_role_policy(RoleName="r", PolicyArn=arn)
+    iam.list_attached_user_policies(UserName="m"), iam.list_attached_group_policies(GroupName="g"), iam.list_attached_role_policies(RoleName="r")
+    iam.list_entities_for_policy(PolicyArn=arn)
+    iam.put_role_policy(RoleName="r", PolicyName="rp", PolicyDocument=DOC)
+    iam.get_role_policy(RoleName="r", PolicyName="rp"), iam.list_role_policies(RoleName="r")
+    iam.get_role(RoleName="r"), iam.list_roles(), iam.list_role_tags(RoleName="r"), iam.update_role(RoleName="r", Description="e")
+    serial, seed = new_virtual(iam, "m-phone", Tags=[{"Key": "k", "Value": "v"}])
+    enable(iam, "m", serial, seed)
+    iam.list_mfa_devices(UserName="m"), iam.list_virtual_mfa_devices(), iam.list_mfa_device_tags(SerialNumber=serial)
+    iam.generate_credential_report()
+    for _ in range(50):
+        try:
+            iam.get_credential_report()
+            break
+        except ClientError:
+            time.sleep(0.2)
+    iam.simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{acct}:user/p/m", ActionNames=["iam:GetUser"])
+    iam.simulate_custom_policy(PolicyInputList=[DOC], ActionNames=["iam:GetUser"], ContextEntries=[{"ContextKeyName": "aws:username", "ContextKeyValues": ["m"], "ContextKeyType": "string"}])
+    sts.get_caller_identity(), sts.get_session_token(DurationSeconds=900), sts.get_access_key_info(AccessKeyId=k["AccessKeyId"])
+    bob = server.new_user_with_key("bob")
+    iam.put_user_policy(UserName="bob", PolicyName="a", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    watch_responses(server.sts(bob), seen, out).assume_role(RoleArn=f"arn:aws:iam::{acct}:role/r", RoleSessionName="model")
+    ct.lookup_events(MaxResults=5)
+    assert len(seen) >= 60, sorted(seen)
+    assert out == [], out
+    # The checker itself finds an element the model lacks.
+    import xml.etree.ElementTree as ET
+    probe = []
+    shape = iam.meta.service_model.operation_model("GetUser").output_shape
+    _unmapped_xml(ET.fromstring("<GetUserResult><User><UserName>x</UserName><Colour>red</Colour></User><Extra/></GetUserResult>"), shape, "GetUser", probe)
+    assert probe == ["GetUser.User.Colour", "GetUser.Extra"], probe
