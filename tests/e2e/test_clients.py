@@ -416,3 +416,66 @@ def test_every_response_carries_only_members_of_the_operations_model(server):
     shape = iam.meta.service_model.operation_model("GetUser").output_shape
     _unmapped_xml(ET.fromstring("<GetUserResult><User><UserName>x</UserName><Colour>red</Colour></User><Extra/></GetUserResult>"), shape, "GetUser", probe)
     assert probe == ["GetUser.User.Colour", "GetUser.Extra"], probe
+
+
+def test_listing_filters_and_paging_are_applied_not_dropped(server):
+    """ListEntitiesForPolicy's EntityFilter, PathPrefix and MaxItems, and the ListAttached*Policies
+    PathPrefix and MaxItems (on roles too): each asks for less, and gets less."""
+    iam = server.iam()
+    acct = server.account["account_id"]
+    arn = iam.create_policy(PolicyName="shared", PolicyDocument=DOC)["Policy"]["Arn"]
+    for i, path in enumerate(["/a/", "/b/", "/a/"]):
+        iam.create_user(UserName=f"u{i}", Path=path)
+        iam.attach_user_policy(UserName=f"u{i}", PolicyArn=arn)
+    iam.create_group(GroupName="g", Path="/a/")
+    iam.attach_group_policy(GroupName="g", PolicyArn=arn)
+    iam.create_role(RoleName="r", Path="/b/", AssumeRolePolicyDocument=trust(acct))
+    iam.attach_role_policy(RoleName="r", PolicyArn=arn)
+    users = iam.list_entities_for_policy(PolicyArn=arn, EntityFilter="User")
+    assert [u["UserName"] for u in users["PolicyUsers"]] == ["u0", "u1", "u2"] and users["PolicyGroups"] == [] and users["PolicyRoles"] == []
+    a = iam.list_entities_for_policy(PolicyArn=arn, PathPrefix="/a/")
+    assert ([g["GroupName"] for g in a["PolicyGroups"]], [u["UserName"] for u in a["PolicyUsers"]], a["PolicyRoles"]) == (["g"], ["u0", "u2"], [])
+    assert iam.list_entities_for_policy(PolicyArn=arn, EntityFilter="AWSManagedPolicy")["PolicyUsers"] == []
+    seen = []
+    for page in iam.get_paginator("list_entities_for_policy").paginate(PolicyArn=arn, PaginationConfig={"PageSize": 2}):
+        n = len(page["PolicyGroups"]) + len(page["PolicyUsers"]) + len(page["PolicyRoles"])
+        assert n <= 2
+        seen += [g["GroupName"] for g in page["PolicyGroups"]] + [u["UserName"] for u in page["PolicyUsers"]] + [r["RoleName"] for r in page["PolicyRoles"]]
+    assert sorted(seen) == ["g", "r", "u0", "u1", "u2"]
+    # Attached policies of a role: PathPrefix and paging.
+    other = iam.create_policy(PolicyName="other", Path="/team/", PolicyDocument=DOC)["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="r", PolicyArn=other)
+    assert [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName="r", PathPrefix="/team/")["AttachedPolicies"]] == ["other"]
+    first = iam.list_attached_role_policies(RoleName="r", MaxItems=1)
+    assert len(first["AttachedPolicies"]) == 1 and first["IsTruncated"]
+    rest = iam.list_attached_role_policies(RoleName="r", MaxItems=1, Marker=first["Marker"])
+    assert {first["AttachedPolicies"][0]["PolicyName"], rest["AttachedPolicies"][0]["PolicyName"]} == {"other", "shared"} and not rest["IsTruncated"]
+    iam.attach_user_policy(UserName="u0", PolicyArn=other)
+    assert [p["PolicyName"] for p in iam.list_attached_user_policies(UserName="u0", PathPrefix="/team/")["AttachedPolicies"]] == ["other"]
+
+
+def test_account_summary_counts_hold_under_concurrent_writes_on_every_node(server, tmpdir_path):
+    """Counts are the database's: 40 users and 20 roles created concurrently (through two nodes on
+    PostgreSQL), half of them deleted again, read the same through every node."""
+    import concurrent.futures
+
+    nodes = [server] + ([server.second_node(tmpdir_path)] if server.backend == "postgres" else [])
+    acct = server.account["account_id"]
+    try:
+        def work(i):
+            iam = nodes[i % len(nodes)].iam()
+            iam.create_user(UserName=f"c{i}")
+            if i % 2 == 0:
+                iam.create_role(RoleName=f"c{i}", AssumeRolePolicyDocument=trust(acct))
+            if i % 4 == 0:
+                iam.delete_user(UserName=f"c{i}")
+
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            list(ex.map(work, range(40)))
+        for n in nodes:
+            s = summary(n.iam())
+            assert (s["Users"], s["Roles"]) == (30, 20), s
+            assert s["Users"] == len(n.iam().list_users(MaxItems=1000)["Users"])
+    finally:
+        for n in nodes[1:]:
+            n.stop()

@@ -136,7 +136,10 @@ fn scalar(v: &Value) -> bool {
     v.is_string() || v.is_boolean() || v.is_number()
 }
 
-fn syntax(doc: &str) -> Result<(Map<String, Value>, Vec<Map<String, Value>>), Error> {
+/// A document's top level and its statements, as JSON objects.
+type Parts = (Map<String, Value>, Vec<Map<String, Value>>);
+
+fn syntax(doc: &str) -> Result<Parts, Error> {
     let v: Value = serde_json::from_str(doc).map_err(|_| err(SYNTAX))?;
     let Value::Object(top) = v else { return Err(err(SYNTAX)) };
     let ok = top.keys().all(|k| ["Version", "Id", "Statement"].contains(&k.as_str()))

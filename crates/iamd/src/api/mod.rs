@@ -164,7 +164,7 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
             principal = caller.principal.arn();
         }
         if caller.service == Service::CloudTrail || json_target.is_some() {
-            if caller.service != Service::CloudTrail || !json_target.as_deref().is_some_and(|t| cloudtrail_operation(t).is_some()) {
+            if caller.service != Service::CloudTrail || json_target.as_deref().and_then(cloudtrail_operation).is_none() {
                 return Err(AwsError { code: "UnknownOperationException", status: 400, message: "Unknown operation".into() });
             }
             let out = audit::lookup::dispatch(app, &caller, &action, &bytes).await?;

@@ -395,9 +395,7 @@ pub async fn attachment(app: &App, c: &Caller, p: &mut Params, kind: &str, op: &
     };
     let arn = if op == "List" { None } else { Some(p.req("PolicyArn", &params::ARN)) };
     let (marker, max) = if op == "List" { p.paging() } else { (None, 100) };
-    if op == "List" {
-        p.opt("PathPrefix", &params::PATH_PREFIX);
-    }
+    let prefix = if op == "List" { p.opt("PathPrefix", &params::PATH_PREFIX) } else { None }.unwrap_or_else(|| "/".into());
     p.finish()?;
     let action = match (op, kind) {
         ("List", "user") => Action::ListAttachedUserPolicies,
@@ -420,40 +418,58 @@ pub async fn attachment(app: &App, c: &Caller, p: &mut Params, kind: &str, op: &
             policies::detach(&app.iam, account(c), kind, &entity_id, &arn).await?;
             Ok(None)
         }
-        _ => {
-            let list = policies::attached(&app.iam, kind, &entity_id).await?;
-            let (list, next) = page(list, |(n, a)| format!("{n}\u{0}{a}"), decode_marker(marker.as_deref())?, max);
-            let mut x = Xml::new();
-            x.list("AttachedPolicies", &list, |x, (n, a)| {
-                x.text("PolicyName", n).text("PolicyArn", a);
-            });
-            x.paging(next.map(|n| encode_marker(&n)).as_deref());
-            Ok(Some(x.buf))
-        }
+        _ => attached_page(policies::attached(&app.iam, kind, &entity_id).await?, &prefix, marker, max),
     }
+}
+
+/// A page of ListAttached{User,Group,Role}Policies: the policies whose path starts with `prefix`,
+/// by name, `max` of them from the marker's.
+pub fn attached_page(list: Vec<(String, String)>, prefix: &str, marker: Option<String>, max: i64) -> Out {
+    let path_of = |arn: &str| -> String {
+        let rest = arn.split_once(":policy").map_or("", |(_, r)| r);
+        rest.rfind('/').map_or("/".into(), |i| rest[..=i].to_string())
+    };
+    let list: Vec<(String, String)> = list.into_iter().filter(|(_, a)| path_of(a).starts_with(prefix)).collect();
+    let (list, next) = page(list, |(n, a)| format!("{n}\u{0}{a}"), decode_marker(marker.as_deref())?, max);
+    let mut x = Xml::new();
+    x.list("AttachedPolicies", &list, |x, (n, a)| {
+        x.text("PolicyName", n).text("PolicyArn", a);
+    });
+    x.paging(next.map(|n| encode_marker(&n)).as_deref());
+    Ok(Some(x.buf))
 }
 
 pub async fn list_entities_for_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     let arn = p.req("PolicyArn", &params::ARN);
-    let _filter = p.enumeration("EntityFilter", &["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"], false);
-    let _ = p.paging();
-    p.opt("PathPrefix", &params::PATH_PREFIX);
+    let filter = p.enumeration("EntityFilter", &["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"], false);
+    let (marker, max) = p.paging();
+    let prefix = p.opt("PathPrefix", &params::PATH_PREFIX).unwrap_or_else(|| "/".into());
     p.finish()?;
     target::policy(app, c, Action::ListEntitiesForPolicy, &arn).await?;
-    let list = policies::entities(&app.iam, account(c), &arn).await?;
+    // EntityFilter: one kind of entity; the two policy kinds name no user, group or role.
+    let kind = filter.as_deref().map(|f| match f {
+        "User" => "user",
+        "Role" => "role",
+        "Group" => "group",
+        _ => "",
+    });
+    let list: Vec<_> = policies::entities(&app.iam, account(c), &arn)
+        .await?
+        .into_iter()
+        .filter(|(t, _, _, path)| kind.is_none_or(|k| k == t) && path.starts_with(prefix.as_str()))
+        .collect();
+    let (list, next) = page(list, |(t, n, _, _)| format!("{t}\u{0}{}", n.to_ascii_lowercase()), decode_marker(marker.as_deref())?, max);
+    let of = |kind: &str| list.iter().filter(|(t, _, _, _)| t == kind).collect::<Vec<_>>();
     let mut x = Xml::new();
-    let groups: Vec<_> = list.iter().filter(|(t, _, _)| t == "group").collect();
-    let users: Vec<_> = list.iter().filter(|(t, _, _)| t == "user").collect();
-    x.list("PolicyGroups", &groups, |x, (_, n, id)| {
+    x.list("PolicyGroups", &of("group"), |x, (_, n, id, _)| {
         x.text("GroupName", n).text("GroupId", id);
     });
-    x.list("PolicyUsers", &users, |x, (_, n, id)| {
+    x.list("PolicyUsers", &of("user"), |x, (_, n, id, _)| {
         x.text("UserName", n).text("UserId", id);
     });
-    let roles: Vec<_> = list.iter().filter(|(t, _, _)| t == "role").collect();
-    x.list("PolicyRoles", &roles, |x, (_, n, id)| {
+    x.list("PolicyRoles", &of("role"), |x, (_, n, id, _)| {
         x.text("RoleName", n).text("RoleId", id);
     });
-    x.paging(None);
+    x.paging(next.map(|n| encode_marker(&n)).as_deref());
     Ok(Some(x.buf))
 }

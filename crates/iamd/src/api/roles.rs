@@ -179,7 +179,8 @@ pub async fn role_policy(app: &App, c: &Caller, p: &mut Params, op: &str) -> Out
 pub async fn role_attachment(app: &App, c: &Caller, p: &mut Params, op: &str) -> Out {
     let name = p.req("RoleName", &ROLE_NAME);
     let arn = if op == "List" { None } else { Some(p.req("PolicyArn", &ARN)) };
-    let _ = if op == "List" { Some(p.paging()) } else { None };
+    let (marker, max) = if op == "List" { p.paging() } else { (None, 100) };
+    let prefix = if op == "List" { p.opt("PathPrefix", &params::PATH_PREFIX) } else { None }.unwrap_or_else(|| "/".into());
     p.finish()?;
     let action = match op {
         "Attach" => Action::AttachRolePolicy,
@@ -196,15 +197,7 @@ pub async fn role_attachment(app: &App, c: &Caller, p: &mut Params, op: &str) ->
             policies::detach(&app.iam, account(c), "role", &r.role_id, &a).await?;
             Ok(None)
         }
-        _ => {
-            let list = policies::attached(&app.iam, "role", &r.role_id).await?;
-            let mut x = Xml::new();
-            x.list("AttachedPolicies", &list, |x, (n, a)| {
-                x.text("PolicyName", n).text("PolicyArn", a);
-            });
-            x.paging(None);
-            Ok(Some(x.buf))
-        }
+        _ => super::policies::attached_page(policies::attached(&app.iam, "role", &r.role_id).await?, &prefix, marker, max),
     }
 }
 

@@ -413,17 +413,17 @@ pub async fn attached(iam: &Iam, entity_type: &str, entity_id: &str) -> Result<V
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-/// ListEntitiesForPolicy: (entity type, name, id).
-pub async fn entities(iam: &Iam, account: &str, arn: &str) -> Result<Vec<(String, String, String)>> {
+/// ListEntitiesForPolicy: (entity type, name, id, path), by type then name.
+pub async fn entities(iam: &Iam, account: &str, arn: &str) -> Result<Vec<(String, String, String, String)>> {
     let m = get_managed(&iam.store.read, account, arn).await?.ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
     let rows = sqlx::query(
-        "SELECT a.entity_type, COALESCE(u.name, g.name, r.name), a.entity_id FROM policy_attachments a LEFT JOIN users u ON a.entity_type = 'user' AND u.user_id = a.entity_id LEFT JOIN groups g ON a.entity_type = 'group' AND g.group_id = a.entity_id LEFT JOIN roles r ON a.entity_type = 'role' AND r.role_id = a.entity_id WHERE a.policy_id = $1 AND a.account_id = $2 ORDER BY a.entity_type, 2",
+        "SELECT a.entity_type, COALESCE(u.name, g.name, r.name), a.entity_id, COALESCE(u.path, g.path, r.path) FROM policy_attachments a LEFT JOIN users u ON a.entity_type = 'user' AND u.user_id = a.entity_id LEFT JOIN groups g ON a.entity_type = 'group' AND g.group_id = a.entity_id LEFT JOIN roles r ON a.entity_type = 'role' AND r.role_id = a.entity_id WHERE a.policy_id = $1 AND a.account_id = $2 ORDER BY a.entity_type, 2",
     )
     .bind(&m.policy_id)
     .bind(account)
     .fetch_all(&iam.store.read)
     .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get::<Option<String>, _>(1).unwrap_or_default(), r.get(2))).collect())
+    Ok(rows.iter().map(|r| (r.get(0), r.get::<Option<String>, _>(1).unwrap_or_default(), r.get(2), r.get::<Option<String>, _>(3).unwrap_or_default())).collect())
 }
 
 // ---- groups ----
