@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole iamd test suite on a fresh machine:
+#   0. gates: `cargo fmt --check` (rustfmt.toml) and `cargo clippy --workspace --all-targets -D warnings`;
 #   1. unit tests (cargo test: SigV4 vectors, validation, sealing, passwords, …);
 #   2. end-to-end tests (pytest + boto3 + the aws CLI + the JavaScript SDK v3) against the real binary, on SQLite AND PostgreSQL,
 #      and the web console in headless Chromium (Debian's package) driven by Playwright;
@@ -82,6 +83,14 @@ if [ ! -d tests/e2e/js/node_modules/@aws-sdk/client-cloudtrail ]; then
 fi
 # Browser screenshots of every console page land here (kept as test artifacts).
 mkdir -p artifacts/console
+
+say "gates: the formatter and clippy"
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add rustfmt clippy
+fi
+cargo fmt --all -- --check
+(cd fuzz && cargo fmt -- --check)
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "cargo build"
 cargo build --workspace --locked 2>&1 | tail -n 3

@@ -41,7 +41,11 @@ struct Args {
     #[arg(long, default_value_t = 32)]
     connections: usize,
     /// Operations to run, comma-separated.
-    #[arg(long, default_value = "GetCallerIdentity,ListUsers,ListMFADevices,ListMFADevices/self/1-policy,ListMFADevices/self/10-policies,GetSessionToken+MFA", value_delimiter = ',')]
+    #[arg(
+        long,
+        default_value = "GetCallerIdentity,ListUsers,ListMFADevices,ListMFADevices/self/1-policy,ListMFADevices/self/10-policies,GetSessionToken+MFA",
+        value_delimiter = ','
+    )]
     ops: Vec<String>,
     /// MFA devices to provision for GetSessionToken+MFA (each code is single-use, so each device
     /// serves about two requests per run).
@@ -131,7 +135,12 @@ fn main() -> anyhow::Result<()> {
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let idle_rss = iamd_pid.and_then(rss_kib);
-    println!("iamd-bench: {} connections, {} s per run, client on 1 thread, machine has {} cores", args.connections, args.seconds, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    println!(
+        "iamd-bench: {} connections, {} s per run, client on 1 thread, machine has {} cores",
+        args.connections,
+        args.seconds,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
     let mut rows = Vec::new();
     let needs_mfa = args.ops.iter().any(|o| o == "GetSessionToken+MFA" || o == "ListMFADevices");
     let pool = if needs_mfa {
@@ -148,7 +157,9 @@ fn main() -> anyhow::Result<()> {
         _ => Arc::new(Vec::new()),
     };
     for name in &args.ops {
-        let Some(op) = OPS.iter().find(|o| o.name == name) else { bail!("unknown op {name}; known: {}", OPS.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")) };
+        let Some(op) = OPS.iter().find(|o| o.name == name) else {
+            bail!("unknown op {name}; known: {}", OPS.iter().map(|o| o.name).collect::<Vec<_>>().join(", "))
+        };
         let work = if op.body.is_empty() { Work::Sessions(pool.clone()) } else { Work::Fixed(*op) };
         let as_user = if op.name.ends_with("/1-policy") {
             Some(rt.block_on(authz_user(&iamd_target, "bench-authz-1", 1))?)
@@ -175,7 +186,8 @@ fn main() -> anyhow::Result<()> {
         let bt = match &baseline {
             Some(b) => Some(match &as_user {
                 Some(_) => {
-                    let (a, s) = rt.block_on(authz_user(b, &format!("bench-authz-b-{}", op.name.len()), if op.name.ends_with("/10-policies") { 10 } else { 1 }))?;
+                    let (a, s) =
+                        rt.block_on(authz_user(b, &format!("bench-authz-b-{}", op.name.len()), if op.name.ends_with("/10-policies") { 10 } else { 1 }))?;
                     Target { addr: b.addr, akid: a, secret: s }
                 }
                 None => Target { addr: b.addr, akid: b.akid.clone(), secret: b.secret.clone() },
@@ -247,7 +259,10 @@ fn start_iamd(bin: &str, dir: &std::path::Path, database_url: Option<&str>) -> a
         serve.args(["--database-url", u]);
     }
     let (child, addr) = spawn_listening(serve)?;
-    Ok((Target { addr, akid: v["access_key_id"].as_str().unwrap_or_default().into(), secret: v["secret_access_key"].as_str().unwrap_or_default().into() }, child))
+    Ok((
+        Target { addr, akid: v["access_key_id"].as_str().unwrap_or_default().into(), secret: v["secret_access_key"].as_str().unwrap_or_default().into() },
+        child,
+    ))
 }
 
 /// The run with the median throughput.
@@ -383,7 +398,11 @@ fn sign_as(addr: SocketAddr, akid: &str, secret: &str, service: &str, body: &str
     let headers = [("host", host.as_str()), ("x-amz-date", amz_date.as_str()), ("content-type", ct)];
     let req = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: body.as_bytes() };
     let authz = sigv4::sign_header(&req, akid, secret, &amz_date, "us-east-1", service, &["host", "x-amz-date", "content-type"]);
-    format!("POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Date: {amz_date}\r\nContent-Type: {ct}\r\nAuthorization: {authz}\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
+    format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Date: {amz_date}\r\nContent-Type: {ct}\r\nAuthorization: {authz}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 /// Connection `i` of `n` uses every n-th device; each device serves the current step's code, then
@@ -442,12 +461,14 @@ async fn authz_user(t: &Target, name: &str, n: usize) -> anyhow::Result<(String,
     for i in 0..n {
         let doc = if i == n - 1 { SELF_MFA.to_string() } else { filler_policy(i) };
         let pname = format!("{name}-p{i}");
-        let (st, body) = call(t.addr, &t.akid, &t.secret, "iam", &format!("Action=CreatePolicy&Version=2010-05-08&PolicyName={pname}&PolicyDocument={}", enc(&doc))).await?;
+        let (st, body) =
+            call(t.addr, &t.akid, &t.secret, "iam", &format!("Action=CreatePolicy&Version=2010-05-08&PolicyName={pname}&PolicyDocument={}", enc(&doc))).await?;
         if st != 200 {
             bail!("CreatePolicy: {body}");
         }
         let arn = between(&body, "<Arn>", "<").unwrap_or("").to_string();
-        let (st, body) = call(t.addr, &t.akid, &t.secret, "iam", &format!("Action=AttachUserPolicy&Version=2010-05-08&UserName={name}&PolicyArn={}", enc(&arn))).await?;
+        let (st, body) =
+            call(t.addr, &t.akid, &t.secret, "iam", &format!("Action=AttachUserPolicy&Version=2010-05-08&UserName={name}&PolicyArn={}", enc(&arn))).await?;
         if st != 200 {
             bail!("AttachUserPolicy: {body}");
         }
@@ -493,10 +514,12 @@ async fn mfa_pool(t: &Target, devices: usize, conns: usize) -> anyhow::Result<Ve
                 if st != 200 {
                     bail!("CreateAccessKey {name}: {st} {body}");
                 }
-                let (uk, us) = (between(&body, "<AccessKeyId>", "<").unwrap_or("").to_string(), between(&body, "<SecretAccessKey>", "<").unwrap_or("").to_string());
+                let (uk, us) =
+                    (between(&body, "<AccessKeyId>", "<").unwrap_or("").to_string(), between(&body, "<SecretAccessKey>", "<").unwrap_or("").to_string());
                 for d in 0..8 {
                     let dev = format!("{name}-d{d}-{}", chrono::Utc::now().timestamp_millis());
-                    let (st, body) = call(addr, &akid, &secret, "iam", &format!("Action=CreateVirtualMFADevice&Version=2010-05-08&VirtualMFADeviceName={dev}")).await?;
+                    let (st, body) =
+                        call(addr, &akid, &secret, "iam", &format!("Action=CreateVirtualMFADevice&Version=2010-05-08&VirtualMFADeviceName={dev}")).await?;
                     if st != 200 {
                         bail!("CreateVirtualMFADevice: {st} {body}");
                     }

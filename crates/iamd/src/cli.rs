@@ -34,7 +34,9 @@ pub struct Cli {
 enum Command {
     /// Serve IAM and STS on one HTTP endpoint. On first start with an empty data directory, creates the
     /// database, the master key and one account, and prints the root credentials once.
-    #[command(after_help = "Example:\n  iamd serve --data-dir ./iamd-data --listen 127.0.0.1:8080\n  aws --endpoint-url http://127.0.0.1:8080 iam create-user --user-name alice")]
+    #[command(
+        after_help = "Example:\n  iamd serve --data-dir ./iamd-data --listen 127.0.0.1:8080\n  aws --endpoint-url http://127.0.0.1:8080 iam create-user --user-name alice"
+    )]
     Serve(ServeArgs),
     /// Initialise a data directory (master key, database, one account) without serving, and print the
     /// account's root credentials.
@@ -90,7 +92,9 @@ enum AuditCommand {
     },
     /// Export records: CloudTrail's log and digest files (gzip JSON in CloudTrail's folder layout) into
     /// --out, or JSON lines on standard output with --format jsonl.
-    #[command(after_help = "Examples:\n  iamd audit export --data-dir ./iamd-data --since 2026-11-01 --out ./trail\n  iamd audit export --data-dir ./iamd-data --since 2026-11-01 --format jsonl | my-siem-shipper")]
+    #[command(
+        after_help = "Examples:\n  iamd audit export --data-dir ./iamd-data --since 2026-11-01 --out ./trail\n  iamd audit export --data-dir ./iamd-data --since 2026-11-01 --format jsonl | my-siem-shipper"
+    )]
     Export {
         #[command(flatten)]
         store: StoreArgs,
@@ -119,7 +123,9 @@ enum AuditCommand {
 enum MfaCommand {
     /// Import hardware TOTP tokens from a vendor's seed file (PSKC, RFC 6030, or CSV) into an
     /// account's inventory. All or nothing: a bad file stores nothing and names the line or element.
-    #[command(after_help = "Examples:\n  iamd mfa import --data-dir ./iamd-data --account 123456789012 tokens.pskcxml --password-stdin < pw.txt\n  iamd mfa import --data-dir ./iamd-data --account 123456789012 tokens.csv\n\nCSV lines: serial,seed[,digits[,period[,algorithm]]] with a base32 seed, or hex:… for hex.")]
+    #[command(
+        after_help = "Examples:\n  iamd mfa import --data-dir ./iamd-data --account 123456789012 tokens.pskcxml --password-stdin < pw.txt\n  iamd mfa import --data-dir ./iamd-data --account 123456789012 tokens.csv\n\nCSV lines: serial,seed[,digits[,period[,algorithm]]] with a base32 seed, or hex:… for hex."
+    )]
     Import {
         #[command(flatten)]
         store: StoreArgs,
@@ -168,7 +174,9 @@ enum MfaCommand {
         json: bool,
     },
     /// Enrol a virtual or hardware device for the root user with two consecutive codes.
-    #[command(after_help = "Example:\n  iamd mfa enable-root --data-dir ./iamd-data --account 123456789012 --serial arn:aws:iam::123456789012:mfa/root-phone --code1 123456 --code2 654321")]
+    #[command(
+        after_help = "Example:\n  iamd mfa enable-root --data-dir ./iamd-data --account 123456789012 --serial arn:aws:iam::123456789012:mfa/root-phone --code1 123456 --code2 654321"
+    )]
     EnableRoot {
         #[command(flatten)]
         store: StoreArgs,
@@ -182,7 +190,9 @@ enum MfaCommand {
         code2: String,
     },
     /// Break glass: remove one of the root user's devices when it is lost. Logged at warn level.
-    #[command(after_help = "Example:\n  iamd mfa deactivate-root --data-dir ./iamd-data --account 123456789012 --serial arn:aws:iam::123456789012:mfa/root-phone")]
+    #[command(
+        after_help = "Example:\n  iamd mfa deactivate-root --data-dir ./iamd-data --account 123456789012 --serial arn:aws:iam::123456789012:mfa/root-phone"
+    )]
     DeactivateRoot {
         #[command(flatten)]
         store: StoreArgs,
@@ -413,7 +423,14 @@ async fn mfa_command(cmd: MfaCommand) -> anyhow::Result<()> {
             };
             let iam = open(&store).await?;
             let serials: Vec<&str> = tokens.iter().map(|t| t.serial.as_str()).collect();
-            let n = audited(&iam, "ImportHardwareMFADevices", &account, serde_json::json!({"file": file.display().to_string(), "serialNumbers": serials}), mfa::import_hardware(&iam, &account, &tokens)).await?;
+            let n = audited(
+                &iam,
+                "ImportHardwareMFADevices",
+                &account,
+                serde_json::json!({"file": file.display().to_string(), "serialNumbers": serials}),
+                mfa::import_hardware(&iam, &account, &tokens),
+            )
+            .await?;
             tracing::info!(account, tokens = n, file = %file.display(), "hardware MFA tokens imported");
             println!("imported {n} hardware token(s) into account {account}");
             for t in &tokens {
@@ -436,10 +453,19 @@ async fn mfa_command(cmd: MfaCommand) -> anyhow::Result<()> {
         }
         MfaCommand::CreateVirtual { store, account, name, qr_png, json } => {
             let iam = open(&store).await?;
-            let mut p = crate::api::params::Params::parse(format!("n={}", percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)).as_bytes());
+            let mut p =
+                crate::api::params::Params::parse(format!("n={}", percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)).as_bytes());
             p.req("n", &crate::api::params::MFA_NAME);
             p.finish().map_err(|e| anyhow::anyhow!("{}", e.message.replace("'n'", "'name'")))?;
-            let d = audited(&iam, "CreateVirtualMFADevice", &account, serde_json::json!({"virtualMFADeviceName": name, "userName": "AWS ROOT USER"}), mfa::create_virtual(&iam, &account, &name, "/", &[])).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let d = audited(
+                &iam,
+                "CreateVirtualMFADevice",
+                &account,
+                serde_json::json!({"virtualMFADeviceName": name, "userName": "AWS ROOT USER"}),
+                mfa::create_virtual(&iam, &account, &name, "/", &[]),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             if let Some(path) = qr_png {
                 std::fs::write(&path, &d.qr_png).with_context(|| format!("writing {}", path.display()))?;
             }
@@ -452,14 +478,30 @@ async fn mfa_command(cmd: MfaCommand) -> anyhow::Result<()> {
         }
         MfaCommand::EnableRoot { store, account, serial, code1, code2 } => {
             let iam = open(&store).await?;
-            audited(&iam, "EnableMFADevice", &account, serde_json::json!({"userName": "AWS ROOT USER", "serialNumber": serial}), mfa::enable(&iam, &account, &Owner::Root, Owner::Root.column(), &serial, None, &code1, &code2)).await.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            audited(
+                &iam,
+                "EnableMFADevice",
+                &account,
+                serde_json::json!({"userName": "AWS ROOT USER", "serialNumber": serial}),
+                mfa::enable(&iam, &account, &Owner::Root, Owner::Root.column(), &serial, None, &code1, &code2),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             tracing::info!(account, serial, "root MFA device enabled from the command line");
             println!("enabled {serial} for the root user of {account}");
             Ok(())
         }
         MfaCommand::DeactivateRoot { store, account, serial } => {
             let iam = open(&store).await?;
-            audited(&iam, "DeactivateMFADevice", &account, serde_json::json!({"userName": "AWS ROOT USER", "serialNumber": serial}), mfa::deactivate(&iam, &account, &Owner::Root, &serial)).await.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            audited(
+                &iam,
+                "DeactivateMFADevice",
+                &account,
+                serde_json::json!({"userName": "AWS ROOT USER", "serialNumber": serial}),
+                mfa::deactivate(&iam, &account, &Owner::Root, &serial),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             tracing::warn!(account, serial, "break-glass: root MFA device deactivated from the server's command line");
             println!("deactivated {serial} for the root user of {account}");
             Ok(())
@@ -485,7 +527,13 @@ async fn mfa_command(cmd: MfaCommand) -> anyhow::Result<()> {
 
 /// Runs an administrative action with its audit record: committed with the change, or (when the
 /// action failed) written before the command exits.
-async fn audited<T, E: std::fmt::Display>(iam: &Iam, name: &str, account: &str, params: serde_json::Value, f: impl std::future::Future<Output = Result<T, E>>) -> Result<T, E> {
+async fn audited<T, E: std::fmt::Display>(
+    iam: &Iam,
+    name: &str,
+    account: &str,
+    params: serde_json::Value,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
     let mut ev = crate::audit::Event::new(iam.clock.now_ms(), "iam.amazonaws.com", name);
     crate::audit::digest::cli_identity(&mut ev);
     ev.account = account.to_string();
@@ -506,7 +554,8 @@ fn parse_when(s: &str) -> anyhow::Result<i64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.timestamp_millis());
     }
-    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| format!("{s:?} is not a date: use YYYY-MM-DD or RFC 3339 (2026-11-01T00:00:00Z)"))?;
+    let d =
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| format!("{s:?} is not a date: use YYYY-MM-DD or RFC 3339 (2026-11-01T00:00:00Z)"))?;
     Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or(0))
 }
 
@@ -516,7 +565,13 @@ async fn audit_command(cmd: AuditCommand) -> anyhow::Result<()> {
         AuditCommand::Digest { store } => {
             let iam = open(&store).await?;
             match digest::make(&iam, 0).await? {
-                Some(d) => println!("made digest {} ({}); keep outside the database: --expect {}:{}", d.digest_no, d.object_key, d.digest_no, digest::sha256_hex(d.body.as_bytes())),
+                Some(d) => println!(
+                    "made digest {} ({}); keep outside the database: --expect {}:{}",
+                    d.digest_no,
+                    d.object_key,
+                    d.digest_no,
+                    digest::sha256_hex(d.body.as_bytes())
+                ),
                 None => println!("another node is making a digest right now; nothing was done"),
             }
             Ok(())
@@ -531,7 +586,10 @@ async fn audit_command(cmd: AuditCommand) -> anyhow::Result<()> {
             let mut r = digest::verify(&iam).await?;
             r.problems.extend(digest::check_tail(&iam, expect, (max_age > 0).then_some(max_age)).await?);
             if json {
-                println!("{}", serde_json::json!({"ok": r.problems.is_empty(), "digests": r.digests, "records": r.records, "problems": r.problems, "notes": r.notes}));
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": r.problems.is_empty(), "digests": r.digests, "records": r.records, "problems": r.problems, "notes": r.notes})
+                );
             } else {
                 for n in &r.notes {
                     println!("note: {n}");
@@ -620,8 +678,7 @@ async fn initialise(s: &StoreArgs, email: &str) -> anyhow::Result<(Iam, Option<a
         Some(k) => crypto::load_master_key(&s.data_dir, Some(k))?,
         None => {
             // A new node joining a shared database must bring the key the others use, not make one.
-            let has_key: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM meta WHERE name = 'master_key_check'").fetch_optional(&store.write).await?;
+            let has_key: Option<i64> = sqlx::query_scalar("SELECT 1 FROM meta WHERE name = 'master_key_check'").fetch_optional(&store.write).await?;
             if has_key.is_some() {
                 bail!("the database is already initialised with a master key this node does not have: copy master.key from another node into {} or set IAMD_MASTER_KEY", s.data_dir.display());
             }
@@ -713,7 +770,11 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             None => print_account(acct, false, Some(&format!("http://{addr}"))),
             Some(path) => {
                 write_secret_file(path, serde_json::to_string_pretty(acct).expect("serializes").as_bytes())?;
-                println!("\nCreated account {} with its root user; its credentials are in {} (mode 0600), shown nowhere else.\n", acct.account_id, path.display());
+                println!(
+                    "\nCreated account {} with its root user; its credentials are in {} (mode 0600), shown nowhere else.\n",
+                    acct.account_id,
+                    path.display()
+                );
             }
         }
     }
@@ -724,8 +785,19 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         (Some(c), Some(k)) => Some(tls_acceptor(c, k)?),
         _ => None,
     };
-    let console = crate::console::Config::new(&a.webauthn_rp_id, a.webauthn_origin.as_deref(), (a.console_session_minutes.clamp(1, 7 * 24 * 60) * 60_000) as i64, tls.is_some())?;
-    let app = App { iam: iam.clone(), regions: Arc::new(a.regions.clone()), console: Arc::new(console), tls: tls.is_some(), trusted_proxies: Arc::new(a.trusted_proxies.clone()) };
+    let console = crate::console::Config::new(
+        &a.webauthn_rp_id,
+        a.webauthn_origin.as_deref(),
+        (a.console_session_minutes.clamp(1, 7 * 24 * 60) * 60_000) as i64,
+        tls.is_some(),
+    )?;
+    let app = App {
+        iam: iam.clone(),
+        regions: Arc::new(a.regions.clone()),
+        console: Arc::new(console),
+        tls: tls.is_some(),
+        trusted_proxies: Arc::new(a.trusted_proxies.clone()),
+    };
     let router = axum::Router::new().fallback(api::handle).with_state(Arc::new(app));
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(listen = %addr, backend = ?router_backend(s), tls = tls.is_some(), "iamd serving IAM and STS");
@@ -755,7 +827,8 @@ fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<tokio_rustls::TlsAcce
     if certs.is_empty() {
         bail!("--tls-cert {}: no certificate in the file", cert.display());
     }
-    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("--tls-key {}: no PEM private key (PKCS#8, PKCS#1 or SEC1) in the file", key.display()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key).with_context(|| format!("--tls-key {}: no PEM private key (PKCS#8, PKCS#1 or SEC1) in the file", key.display()))?;
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?

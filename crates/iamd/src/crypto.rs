@@ -130,8 +130,9 @@ pub fn load_master_key(data_dir: &Path, from_env: Option<&str>) -> anyhow::Resul
         return parse_hex_key(k).context("IAMD_MASTER_KEY");
     }
     let path = data_dir.join(MASTER_KEY_FILE);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read the master key {}: run `iamd init --data-dir {}` first, or set IAMD_MASTER_KEY", path.display(), data_dir.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!("cannot read the master key {}: run `iamd init --data-dir {}` first, or set IAMD_MASTER_KEY", path.display(), data_dir.display())
+    })?;
     parse_hex_key(&text).with_context(|| format!("{}", path.display()))
 }
 

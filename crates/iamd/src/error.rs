@@ -6,7 +6,7 @@ use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub status: u16,
     pub message: String,
 }
@@ -19,34 +19,84 @@ impl fmt::Display for AwsError {
 
 impl std::error::Error for AwsError {}
 
+/// The one table of error codes: each row is a constructor, the code's variant, its wire name and
+/// the HTTP status AWS's model gives it. `ErrorCode` is generated from it, so a code is a value the
+/// compiler knows, never a string compared by hand.
 macro_rules! errors {
-    ($($fn:ident => $code:literal, $status:literal;)*) => {
+    ($($fn:ident => $variant:ident, $code:literal, $status:literal;)*) => {
+        /// An error code iamd answers with.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $($variant),* }
+
+        impl ErrorCode {
+            /// The code on the wire (`NoSuchEntity`).
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code),* }
+            }
+            /// The HTTP status AWS's model gives the code.
+            pub fn status(self) -> u16 {
+                match self { $(ErrorCode::$variant => $status),* }
+            }
+        }
+
         impl AwsError {
             $(pub fn $fn(message: impl Into<String>) -> Self {
-                AwsError { code: $code, status: $status, message: message.into() }
+                AwsError { code: ErrorCode::$variant, status: $status, message: message.into() }
             })*
         }
     };
 }
 
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 errors! {
-    no_such_entity => "NoSuchEntity", 404;
-    entity_already_exists => "EntityAlreadyExists", 409;
-    limit_exceeded => "LimitExceeded", 409;
-    delete_conflict => "DeleteConflict", 409;
-    invalid_input => "InvalidInput", 400;
-    password_policy_violation => "PasswordPolicyViolation", 400;
-    invalid_user_type => "InvalidUserType", 400;
-    entity_temporarily_unmodifiable => "EntityTemporarilyUnmodifiable", 409;
-    access_denied => "AccessDenied", 403;
-    invalid_client_token_id => "InvalidClientTokenId", 403;
-    expired_token => "ExpiredToken", 403;
-    validation => "ValidationError", 400;
-    invalid_action => "InvalidAction", 400;
-    malformed_query_string => "MalformedQueryString", 404;
-    invalid_parameter_combination => "InvalidParameterCombination", 400;
-    request_entity_too_large => "RequestEntityTooLarge", 413;
-    internal => "InternalFailure", 500;
+    no_such_entity => NoSuchEntity, "NoSuchEntity", 404;
+    entity_already_exists => EntityAlreadyExists, "EntityAlreadyExists", 409;
+    limit_exceeded => LimitExceeded, "LimitExceeded", 409;
+    delete_conflict => DeleteConflict, "DeleteConflict", 409;
+    invalid_input => InvalidInput, "InvalidInput", 400;
+    password_policy_violation => PasswordPolicyViolation, "PasswordPolicyViolation", 400;
+    invalid_user_type => InvalidUserType, "InvalidUserType", 400;
+    entity_temporarily_unmodifiable => EntityTemporarilyUnmodifiable, "EntityTemporarilyUnmodifiable", 409;
+    access_denied => AccessDenied, "AccessDenied", 403;
+    invalid_client_token_id => InvalidClientTokenId, "InvalidClientTokenId", 403;
+    expired_token => ExpiredToken, "ExpiredToken", 403;
+    validation => ValidationError, "ValidationError", 400;
+    invalid_action => InvalidAction, "InvalidAction", 400;
+    malformed_query_string => MalformedQueryString, "MalformedQueryString", 404;
+    invalid_parameter_combination => InvalidParameterCombination, "InvalidParameterCombination", 400;
+    request_entity_too_large => RequestEntityTooLarge, "RequestEntityTooLarge", 413;
+    internal => InternalFailure, "InternalFailure", 500;
+    malformed_policy_document => MalformedPolicyDocument, "MalformedPolicyDocument", 400;
+    concurrent_modification => ConcurrentModification, "ConcurrentModification", 409;
+    service_unavailable => ServiceUnavailable, "ServiceUnavailable", 503;
+    throttling => Throttling, "Throttling", 400;
+    request_timeout => RequestTimeout, "RequestTimeout", 400;
+    report_not_present => ReportNotPresent, "ReportNotPresent", 410;
+    missing_action => MissingAction, "MissingAction", 400;
+    invalid_authentication_code => InvalidAuthenticationCode, "InvalidAuthenticationCode", 403;
+    // SigV4's refusals (crates/sigv4 names them; `from_sigv4` maps them here).
+    missing_authentication_token => MissingAuthenticationToken, "MissingAuthenticationToken", 403;
+    incomplete_signature => IncompleteSignature, "IncompleteSignature", 400;
+    signature_does_not_match => SignatureDoesNotMatch, "SignatureDoesNotMatch", 403;
+    // CloudTrail's JSON 1.1 codes.
+    unknown_operation => UnknownOperationException, "UnknownOperationException", 400;
+    serialization => SerializationException, "SerializationException", 400;
+    invalid_lookup_attributes => InvalidLookupAttributesException, "InvalidLookupAttributesException", 400;
+    invalid_time_range => InvalidTimeRangeException, "InvalidTimeRangeException", 400;
+    invalid_max_results => InvalidMaxResultsException, "InvalidMaxResultsException", 400;
+    invalid_next_token => InvalidNextTokenException, "InvalidNextTokenException", 400;
+    invalid_event_category => InvalidEventCategoryException, "InvalidEventCategoryException", 400;
+    // The console's own refusals (HTML pages, never an AWS error body).
+    forbidden => Forbidden, "Forbidden", 403;
+    too_large => TooLarge, "TooLarge", 413;
+    misdirected_request => MisdirectedRequest, "MisdirectedRequest", 421;
+    method_not_allowed => MethodNotAllowed, "MethodNotAllowed", 400;
+    bad_request => BadRequest, "BadRequest", 400;
 }
 
 impl AwsError {
@@ -64,7 +114,17 @@ impl AwsError {
     }
 
     pub fn from_sigv4(e: &sigv4::Error) -> Self {
-        AwsError { code: e.code(), status: e.status(), message: e.message() }
+        let code = match e {
+            sigv4::Error::MissingAuthenticationToken => ErrorCode::MissingAuthenticationToken,
+            sigv4::Error::IncompleteSignature(_) => ErrorCode::IncompleteSignature,
+            sigv4::Error::SignatureDoesNotMatch(_) => ErrorCode::SignatureDoesNotMatch,
+        };
+        AwsError { code, status: e.status(), message: e.message() }
+    }
+
+    /// An error of `code` with the status the table gives it.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        AwsError { code, status: code.status(), message: message.into() }
     }
 }
 
@@ -90,8 +150,7 @@ pub type Result<T, E = AwsError> = std::result::Result<T, E>;
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(d) => {
-            matches!(d.kind(), sqlx::error::ErrorKind::UniqueViolation)
-                || d.code().map(|c| c == "23505" || c == "2067" || c == "1555").unwrap_or(false)
+            matches!(d.kind(), sqlx::error::ErrorKind::UniqueViolation) || d.code().map(|c| c == "23505" || c == "2067" || c == "1555").unwrap_or(false)
         }
         _ => false,
     }

@@ -70,7 +70,8 @@ pub fn client(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[Cidr]) -
         .filter_map(|a| a.trim().parse::<IpAddr>().ok())
         .collect();
     let ip = chain.iter().rev().copied().find(|a| !is_trusted(*a)).or_else(|| chain.first().copied()).unwrap_or(peer);
-    let proto = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next()).map(|p| p.trim().eq_ignore_ascii_case("https"));
+    let proto =
+        headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next()).map(|p| p.trim().eq_ignore_ascii_case("https"));
     Client { ip, forwarded_https: proto }
 }
 

@@ -95,7 +95,13 @@ pub fn descriptor_budget() -> usize {
 
 /// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` completes; then
 /// stops accepting, lets requests in flight finish (at most 10 s) and returns.
-pub async fn run(listener: tokio::net::TcpListener, router: axum::Router, tls: Option<tokio_rustls::TlsAcceptor>, limits: Limits, shutdown: impl Future<Output = ()>) {
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
     let tracker = Arc::new(Tracker::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);

@@ -131,7 +131,8 @@ pub fn parse(xml: &str, key: &Key) -> Result<Vec<Token>, Error> {
             let salt_n = child(params, "Salt").and_then(|s| child(s, "Specified")).ok_or_else(|| at(&doc, params, "has no Salt/Specified"))?;
             let salt = b64(&doc, salt_n, text(salt_n))?;
             let iter_n = child(params, "IterationCount").ok_or_else(|| at(&doc, params, "has no IterationCount"))?;
-            let iterations: u32 = text(iter_n).parse().ok().filter(|n| *n > 0 && *n <= 10_000_000).ok_or_else(|| at(&doc, iter_n, "is not an iteration count"))?;
+            let iterations: u32 =
+                text(iter_n).parse().ok().filter(|n| *n > 0 && *n <= 10_000_000).ok_or_else(|| at(&doc, iter_n, "is not an iteration count"))?;
             let len_n = child(params, "KeyLength");
             let key_len: usize = match len_n {
                 Some(l) => text(l).parse().ok().filter(|n| [16, 24, 32].contains(n)).ok_or_else(|| at(&doc, l, "must be 16, 24 or 32"))?,
@@ -185,7 +186,8 @@ pub fn parse(xml: &str, key: &Key) -> Result<Vec<Token>, Error> {
         if let Some(ap) = child(k, "AlgorithmParameters") {
             if let Some(rf) = child(ap, "ResponseFormat") {
                 if let Some(l) = rf.attribute("Length") {
-                    params.digits = l.parse().ok().filter(|d| *d == 6 || *d == 8).ok_or_else(|| at(&doc, rf, format!("Length '{l}': only 6 or 8 digits are supported")))?;
+                    params.digits =
+                        l.parse().ok().filter(|d| *d == 6 || *d == 8).ok_or_else(|| at(&doc, rf, format!("Length '{l}': only 6 or 8 digits are supported")))?;
                 }
                 if let Some(e) = rf.attribute("Encoding") {
                     if e != "DECIMAL" {

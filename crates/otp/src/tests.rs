@@ -222,12 +222,18 @@ fn pskc_plaintext_and_malformed_files_name_the_problem() {
 
 #[test]
 fn csv_rows_headers_and_errors() {
-    let t = csv::parse("# vendor export\nserial,seed\nGAHT00000001,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\nGAHT00000002,hex:3132333435363738393031323334353637383930,8,60,SHA256\n").unwrap();
+    let t = csv::parse(
+        "# vendor export\nserial,seed\nGAHT00000001,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\nGAHT00000002,hex:3132333435363738393031323334353637383930,8,60,SHA256\n",
+    )
+    .unwrap();
     assert_eq!(t.len(), 2);
     assert_eq!(t[0].secret, SEED20);
     assert_eq!(t[1].secret, SEED20);
     assert_eq!(t[1].params, Params { algorithm: Algorithm::Sha256, digits: 8, period: 60 });
-    assert_eq!(csv::parse("GAHT00000001,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\nGAHT00000002,!!!\n").unwrap_err(), "line 2: the seed is not valid base32 (A-Z, 2-7); prefix hex seeds with hex:");
+    assert_eq!(
+        csv::parse("GAHT00000001,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\nGAHT00000002,!!!\n").unwrap_err(),
+        "line 2: the seed is not valid base32 (A-Z, 2-7); prefix hex seeds with hex:"
+    );
     assert!(csv::parse("GAHT00000001,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,7\n").unwrap_err().starts_with("line 1: digits"));
     assert!(csv::parse("short,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n").unwrap_err().starts_with("line 1: serial"));
     assert!(csv::parse("serial,seed_hex\nGAHT00000003,3132333435363738393031323334353637383930\n").is_ok());

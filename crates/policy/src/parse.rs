@@ -47,8 +47,19 @@ const LEGACY: &str = "The policy failed legacy parsing";
 const STATEMENT_FIELDS: &[&str] = &["Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Principal", "NotPrincipal", "Condition"];
 const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"];
 const IAM_PATHS: &[&str] = &[
-    "user/", "federated-user/", "role/", "group/", "instance-profile/", "mfa/", "server-certificate/", "policy/", "sms-mfa/", "saml-provider/",
-    "oidc-provider/", "report/", "access-report/",
+    "user/",
+    "federated-user/",
+    "role/",
+    "group/",
+    "instance-profile/",
+    "mfa/",
+    "server-certificate/",
+    "policy/",
+    "sms-mfa/",
+    "saml-provider/",
+    "oidc-provider/",
+    "report/",
+    "access-report/",
 ];
 
 /// Parses a document being stored: every stage of IAM's validation.
@@ -150,9 +161,7 @@ fn syntax(doc: &str) -> Result<Parts, Error> {
     }
     let statements: Vec<Map<String, Value>> = match top.get("Statement") {
         Some(Value::Object(m)) => vec![m.clone()],
-        Some(Value::Array(list)) if !list.is_empty() => {
-            list.iter().map(|s| s.as_object().cloned().ok_or_else(|| err(SYNTAX))).collect::<Result<_, _>>()?
-        }
+        Some(Value::Array(list)) if !list.is_empty() => list.iter().map(|s| s.as_object().cloned().ok_or_else(|| err(SYNTAX))).collect::<Result<_, _>>()?,
         _ => return Err(err(SYNTAX)),
     };
     for st in &statements {
@@ -380,7 +389,10 @@ fn check_principals(v: &Value) -> Result<(), Error> {
         match k.as_str() {
             "AWS" => {
                 for a in list(Some(v)) {
-                    let ok = a == "*" || (a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())) || a.starts_with("arn:aws:iam::") || a.starts_with("arn:aws:sts::");
+                    let ok = a == "*"
+                        || (a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+                        || a.starts_with("arn:aws:iam::")
+                        || a.starts_with("arn:aws:sts::");
                     if !ok {
                         return Err(err(format!("Invalid principal in policy: \"AWS\":\"{a}\"")));
                     }

@@ -10,14 +10,26 @@ fn ctx(pairs: &[(&str, &str)]) -> Context {
 }
 
 fn cond(op: &str, key: &str, values: &[&str], c: &Context) -> bool {
-    let clause = ConditionClause { operator: Operator::parse(op).unwrap_or_else(|| panic!("{op}")), key: key.into(), values: values.iter().map(|s| s.to_string()).collect() };
+    let clause = ConditionClause {
+        operator: Operator::parse(op).unwrap_or_else(|| panic!("{op}")),
+        key: key.into(),
+        values: values.iter().map(|s| s.to_string()).collect(),
+    };
     condition::evaluate(&clause, Version::V2012, c)
 }
 
 #[test]
 fn every_operator_with_present_and_missing_keys() {
     let c = {
-        let mut c = ctx(&[("s", "Alice"), ("n", "10"), ("d", "2024-01-02T03:04:05Z"), ("b", "true"), ("ip", "10.1.2.3"), ("arn", "arn:aws:iam::123456789012:user/alice"), ("bin", "aGVsbG8=")]);
+        let mut c = ctx(&[
+            ("s", "Alice"),
+            ("n", "10"),
+            ("d", "2024-01-02T03:04:05Z"),
+            ("b", "true"),
+            ("ip", "10.1.2.3"),
+            ("arn", "arn:aws:iam::123456789012:user/alice"),
+            ("bin", "aGVsbG8="),
+        ]);
         c.set("ip6", "2001:db8::1");
         c
     };
@@ -153,7 +165,10 @@ fn spec_policy_a_matrix() {
     assert_eq!(run("iam:CreateUser", alice, Some(true)), ImplicitDeny);
     // sessions without MFA
     assert_eq!(run("iam:DeactivateMFADevice", bob, Some(false)), ExplicitDeny);
-    let (_, matched) = evaluate(&[&p], &Request { action: "iam:DeactivateMFADevice", resource: bob, context: &ctx(&[("aws:username", "bob")]), principal_arn: None, principal_account: None });
+    let (_, matched) = evaluate(
+        &[&p],
+        &Request { action: "iam:DeactivateMFADevice", resource: bob, context: &ctx(&[("aws:username", "bob")]), principal_arn: None, principal_account: None },
+    );
     assert_eq!(matched.iter().map(|m| m.statement).collect::<Vec<_>>(), vec![4]);
 }
 
@@ -163,7 +178,17 @@ fn trust_policy_principals_and_mfa() {
     let p = parse(doc, DocKind::Trust).unwrap();
     let with = ctx(&[("aws:MultiFactorAuthPresent", "true")]);
     let req = |c: &Context, arn: &'static str, acct: &'static str| {
-        evaluate(&[&p], &Request { action: "sts:AssumeRole", resource: "arn:aws:iam::123456789012:role/admin", context: c, principal_arn: Some(arn), principal_account: Some(acct) }).0
+        evaluate(
+            &[&p],
+            &Request {
+                action: "sts:AssumeRole",
+                resource: "arn:aws:iam::123456789012:role/admin",
+                context: c,
+                principal_arn: Some(arn),
+                principal_account: Some(acct),
+            },
+        )
+        .0
     };
     assert_eq!(req(&with, "arn:aws:iam::123456789012:user/bob", "123456789012"), Decision::Allow);
     assert_eq!(req(&Context::new(), "arn:aws:iam::123456789012:user/bob", "123456789012"), Decision::ImplicitDeny);
@@ -188,11 +213,20 @@ fn malformed_documents_get_iams_words_in_iams_order() {
         (doc(r#"{"Effect":"allow","Action":"iam:*","Resource":"*"}"#), L),
         (doc(r#"{"Effect":"Allow","Action":"iam:*","Resource":"*","Condition":{"DateLessThan":{"aws:CurrentTime":"2020-13-01"}}}"#), L),
         (doc(r#"{"Effect":"Allow","Action":"iam:*","Resource":"arn:aws:s3::bucket"}"#), L),
-        (doc(r#"[{"Sid":"a","Effect":"Allow","Action":"iam:*","Resource":"*"},{"Sid":"a","Effect":"Deny","Action":"iam:*","Resource":"*"}]"#), "Statement IDs (SID) in a single policy must be unique."),
+        (
+            doc(r#"[{"Sid":"a","Effect":"Allow","Action":"iam:*","Resource":"*"},{"Sid":"a","Effect":"Deny","Action":"iam:*","Resource":"*"}]"#),
+            "Statement IDs (SID) in a single policy must be unique.",
+        ),
         (doc(r#"{"Effect":"Allow","Resource":"*"}"#), "Policy statement must contain actions."),
         (doc(r#"{"Effect":"Allow","Action":"ListUsers","Resource":"user/bob"}"#), "Resource user/bob must be in ARN format or \"*\"."),
-        (doc(r#"{"Effect":"Allow","Action":"iam:*","Resource":"arn:aws-moon:iam:::user/bob"}"#), "Partition \"aws-moon\" is not valid for resource \"arn:aws-moon:iam:::user/bob\"."),
-        (doc(r#"{"Effect":"Allow","Action":"iam:*","Resource":"arn:aws:iam:eu-west-1:123456789012:user/bob"}"#), "IAM resource arn:aws:iam:eu-west-1:123456789012:user/bob cannot contain region information."),
+        (
+            doc(r#"{"Effect":"Allow","Action":"iam:*","Resource":"arn:aws-moon:iam:::user/bob"}"#),
+            "Partition \"aws-moon\" is not valid for resource \"arn:aws-moon:iam:::user/bob\".",
+        ),
+        (
+            doc(r#"{"Effect":"Allow","Action":"iam:*","Resource":"arn:aws:iam:eu-west-1:123456789012:user/bob"}"#),
+            "IAM resource arn:aws:iam:eu-west-1:123456789012:user/bob cannot contain region information.",
+        ),
         (doc(r#"{"Effect":"Allow","Action":"iam:*","Resource":"arn:aws:iam::123456789012:bucket/x"}"#), "IAM resource path must either be"),
         (doc(r#"{"Effect":"Allow","Action":"ListUsers","Resource":"*"}"#), "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."),
         (doc(r#"{"Effect":"Allow","Action":"iam:List:Users","Resource":"*"}"#), "Actions/Condition can contain only one colon."),
@@ -211,8 +245,12 @@ fn malformed_documents_get_iams_words_in_iams_order() {
     // unknown operator with an empty block, a dot in a vendor, numbers and booleans as values.
     for ok in [
         doc(r#"{"Effect":"Allow","Action":"s3.x:Get","Resource":"*","Condition":{"StringEquals":{"team":"a"},"Whatever":{}}}"#),
-        doc(r#"{"Effect":"Allow","Action":"iam:*","Resource":["arn:aws:iam::123456789012:user/*", null],"Condition":{"NumericLessThan":{"aws:MultiFactorAuthAge":3600},"Bool":{"aws:SecureTransport":true}}}"#),
-        doc(r#"{"Effect":"Allow","Action":"iam:*","Resource":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":["2019-07-01T13:20:15Z","2016-12-13T21:20:37.593194+00:00","2016-12-13T21:20:37-05:00","1500000000"]}}}"#),
+        doc(
+            r#"{"Effect":"Allow","Action":"iam:*","Resource":["arn:aws:iam::123456789012:user/*", null],"Condition":{"NumericLessThan":{"aws:MultiFactorAuthAge":3600},"Bool":{"aws:SecureTransport":true}}}"#,
+        ),
+        doc(
+            r#"{"Effect":"Allow","Action":"iam:*","Resource":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":["2019-07-01T13:20:15Z","2016-12-13T21:20:37.593194+00:00","2016-12-13T21:20:37-05:00","1500000000"]}}}"#,
+        ),
     ] {
         parse(&ok, DocKind::Managed).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
@@ -312,7 +350,7 @@ mod properties {
         /// Adding a statement with Effect Deny never turns a refusal into an Allow.
         #[test]
         fn a_deny_never_admits(stmts in statements(6), extra in deny_statement(), req in request()) {
-            let before = decide(&[stmts.clone()], &req);
+            let before = decide(std::slice::from_ref(&stmts), &req);
             let mut with = stmts.clone();
             with.push(extra);
             let after = decide(&[with], &req);
@@ -363,10 +401,25 @@ mod properties {
     }
 
     const ACTIONS: &[&str] = &["iam:GetUser", "iam:CreateAccessKey", "iam:AddUserToGroup", "sts:AssumeRole"];
-    const RESOURCES: &[&str] = &["arn:aws:iam::1:user/team/Target", "arn:aws:iam::1:user/target", "arn:aws:iam::1:group/ops/Admins", "arn:aws:iam::1:role/ops/break"];
+    const RESOURCES: &[&str] =
+        &["arn:aws:iam::1:user/team/Target", "arn:aws:iam::1:user/target", "arn:aws:iam::1:group/ops/Admins", "arn:aws:iam::1:role/ops/break"];
     const ACTION_PATTERNS: &[&str] = &["*", "iam:*", "iam:Get*", "iam:GetUser", "iam:CreateAccessKey", "iam:AddUserToGroup", "sts:AssumeRole", "iam:get*"];
-    const RESOURCE_PATTERNS: &[&str] = &["*", "arn:aws:iam::1:user/*", "arn:aws:iam::1:user/team/Target", "arn:aws:iam::1:user/team/target", "arn:aws:iam::*:group/Admins", "arn:aws:iam::*:group/ops/*", "arn:aws:iam::1:role/ops/*", "arn:aws:iam::1:user/target"];
-    const CONDITIONS: &[&str] = &["", r#","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}"#, r#","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}"#, r#","Condition":{"Null":{"aws:MultiFactorAuthAge":"true"}}"#];
+    const RESOURCE_PATTERNS: &[&str] = &[
+        "*",
+        "arn:aws:iam::1:user/*",
+        "arn:aws:iam::1:user/team/Target",
+        "arn:aws:iam::1:user/team/target",
+        "arn:aws:iam::*:group/Admins",
+        "arn:aws:iam::*:group/ops/*",
+        "arn:aws:iam::1:role/ops/*",
+        "arn:aws:iam::1:user/target",
+    ];
+    const CONDITIONS: &[&str] = &[
+        "",
+        r#","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}"#,
+        r#","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}"#,
+        r#","Condition":{"Null":{"aws:MultiFactorAuthAge":"true"}}"#,
+    ];
 
     /// (action, resource, MFA state: 0 absent, 1 true, 2 false)
     type Req = (String, String, u8);
@@ -376,13 +429,19 @@ mod properties {
     }
 
     fn statement(effect: &'static [&'static str]) -> impl Strategy<Value = String> {
-        (prop::sample::select(effect), any::<bool>(), prop::sample::select(ACTION_PATTERNS), any::<bool>(), prop::sample::select(RESOURCE_PATTERNS), prop::sample::select(CONDITIONS)).prop_map(
-            |(e, not_action, a, not_resource, r, c)| {
+        (
+            prop::sample::select(effect),
+            any::<bool>(),
+            prop::sample::select(ACTION_PATTERNS),
+            any::<bool>(),
+            prop::sample::select(RESOURCE_PATTERNS),
+            prop::sample::select(CONDITIONS),
+        )
+            .prop_map(|(e, not_action, a, not_resource, r, c)| {
                 let ak = if not_action { "NotAction" } else { "Action" };
                 let rk = if not_resource { "NotResource" } else { "Resource" };
                 format!(r#"{{"Effect":"{e}","{ak}":"{a}","{rk}":"{r}"{c}}}"#)
-            },
-        )
+            })
     }
 
     fn statements(max: usize) -> impl Strategy<Value = Vec<String>> {

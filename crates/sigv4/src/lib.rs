@@ -149,9 +149,7 @@ fn echo_authorization(h: &str) -> String {
 fn parse_header(req: &Request<'_>, h: &str) -> Result<Auth, Error> {
     let h = h.trim();
     let shown = echo_authorization(h);
-    let incomplete = |what: &str| {
-        Error::IncompleteSignature(format!("Authorization header requires '{what}' parameter. Authorization={shown}"))
-    };
+    let incomplete = |what: &str| Error::IncompleteSignature(format!("Authorization header requires '{what}' parameter. Authorization={shown}"));
     let (algorithm, rest) = h.split_once(' ').unwrap_or((h, ""));
     if algorithm != ALGORITHM {
         return Err(Error::IncompleteSignature(format!("Unsupported AWS 'algorithm': '{algorithm}'")));
@@ -185,9 +183,8 @@ fn parse_header(req: &Request<'_>, h: &str) -> Result<Auth, Error> {
 
 fn parse_presigned(get: &dyn Fn(&str) -> Option<String>) -> Result<Auth, Error> {
     let require = |name: &str| {
-        get(name).ok_or_else(|| {
-            Error::IncompleteSignature(format!("AWS query-string parameters must include '{name}'. Re-examine the query-string parameters."))
-        })
+        get(name)
+            .ok_or_else(|| Error::IncompleteSignature(format!("AWS query-string parameters must include '{name}'. Re-examine the query-string parameters.")))
     };
     let algorithm = require("X-Amz-Algorithm")?;
     if algorithm != ALGORITHM {
@@ -217,9 +214,7 @@ fn build_auth(
     expires: Option<i64>,
 ) -> Result<Auth, Error> {
     let timestamp = parse_amz_date(amz_date).ok_or_else(|| {
-        Error::IncompleteSignature(format!(
-            "Date must be in ISO-8601 'basic format'. Got '{amz_date}'. See http://en.wikipedia.org/wiki/ISO_8601"
-        ))
+        Error::IncompleteSignature(format!("Date must be in ISO-8601 'basic format'. Got '{amz_date}'. See http://en.wikipedia.org/wiki/ISO_8601"))
     })?;
     let parts: Vec<&str> = credential.split('/').collect();
     if parts.len() != 5 || parts[4] != "aws4_request" || parts[0].is_empty() {
@@ -380,9 +375,7 @@ pub fn canonical_request(req: &Request<'_>, auth: &Auth, normalize: bool) -> Res
 /// As `canonical_request`; `omit_token` leaves a presigned `X-Amz-Security-Token` out of the query.
 pub fn canonical_request_with(req: &Request<'_>, auth: &Auth, normalize: bool, omit_token: bool) -> Result<String, Error> {
     if !auth.signed_headers.iter().any(|h| h == "host") {
-        return Err(Error::SignatureDoesNotMatch(
-            "'Host' must be a 'SignedHeader' in the AWS Authorization.".into(),
-        ));
+        return Err(Error::SignatureDoesNotMatch("'Host' must be a 'SignedHeader' in the AWS Authorization.".into()));
     }
     let mut sorted: Vec<&str> = auth.signed_headers.iter().map(|s| s.as_str()).collect();
     sorted.sort_unstable();
@@ -427,12 +420,7 @@ pub fn canonical_request_with(req: &Request<'_>, auth: &Auth, normalize: bool, o
 }
 
 pub fn string_to_sign(auth: &Auth, canonical_request: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{}\n{}\n{}",
-        auth.amz_date,
-        auth.scope(),
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
-    )
+    format!("{ALGORITHM}\n{}\n{}\n{}", auth.amz_date, auth.scope(), hex::encode(Sha256::digest(canonical_request.as_bytes())))
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -472,15 +460,7 @@ pub fn verify(req: &Request<'_>, auth: &Auth, signing_key: &[u8; 32], normalize:
 
 /// Client side, for tests and the load benchmark: signs a POST form request with header auth and
 /// returns the Authorization header value.
-pub fn sign_header(
-    req: &Request<'_>,
-    access_key_id: &str,
-    secret: &str,
-    amz_date: &str,
-    region: &str,
-    service: &str,
-    signed_headers: &[&str],
-) -> String {
+pub fn sign_header(req: &Request<'_>, access_key_id: &str, secret: &str, amz_date: &str, region: &str, service: &str, signed_headers: &[&str]) -> String {
     let auth = Auth {
         kind: AuthKind::Header,
         access_key_id: access_key_id.into(),

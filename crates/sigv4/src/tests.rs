@@ -137,14 +137,19 @@ fn incomplete_header_names_the_missing_part() {
             e => panic!("{e:?}"),
         }
     }
-    let h = [("Host", "localhost"), ("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=00")];
+    let h =
+        [("Host", "localhost"), ("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=00")];
     match parse(&req_with(&h, "")).unwrap_err() {
         Error::IncompleteSignature(m) => assert!(m.starts_with("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")),
         e => panic!("{e:?}"),
     }
     let h = [("Host", "localhost"), ("Authorization", "AWS4-HMAC-SHA512 Credential=a")];
     assert_eq!(parse(&req_with(&h, "")).unwrap_err(), Error::IncompleteSignature("Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA512'".into()));
-    let h = [("Host", "localhost"), ("X-Amz-Date", "2015-08-30"), ("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=00")];
+    let h = [
+        ("Host", "localhost"),
+        ("X-Amz-Date", "2015-08-30"),
+        ("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=00"),
+    ];
     match parse(&req_with(&h, "")).unwrap_err() {
         Error::IncompleteSignature(m) => assert!(m.starts_with("Date must be in ISO-8601 'basic format'. Got '2015-08-30'.")),
         e => panic!("{e:?}"),
@@ -213,7 +218,14 @@ fn a_plus_and_its_escape_decode_differently_everywhere() {
 fn presigned_requests_must_say_when_they_expire() {
     let base = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fsts%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Signature=0000000000000000000000000000000000000000000000000000000000000000";
     let headers = [("host", "example.amazonaws.com")];
-    for (extra, ok) in [("", false), ("&X-Amz-Expires=", false), ("&X-Amz-Expires=0", false), ("&X-Amz-Expires=604801", false), ("&X-Amz-Expires=-5", false), ("&X-Amz-Expires=60", true)] {
+    for (extra, ok) in [
+        ("", false),
+        ("&X-Amz-Expires=", false),
+        ("&X-Amz-Expires=0", false),
+        ("&X-Amz-Expires=604801", false),
+        ("&X-Amz-Expires=-5", false),
+        ("&X-Amz-Expires=60", true),
+    ] {
         let q = format!("{base}{extra}");
         let req = Request { method: "GET", path: "/", query: &q, headers: &headers, body: b"" };
         let r = parse(&req);

@@ -1,9 +1,9 @@
 //! The IAM and STS operations: each decodes and checks its parameters, is authorized, calls one domain
 //! function and writes its `<OpResult>` body (`None` for operations without output).
 
+use super::action::Action;
 use super::params::{self, Params};
 use super::xml::Xml;
-use super::action::Action;
 use super::{mfa, policies, roles, target, App, Caller};
 use crate::domain::passwords::PasswordPolicy;
 use crate::domain::{accounts, iso8601, keys, user_arn, users, Owner};
@@ -192,10 +192,8 @@ async fn get_user(app: &App, c: &Caller, p: &mut Params) -> Out {
     x.open("User");
     match owner {
         Owner::Root => {
-            let created: i64 = sqlx::query_scalar("SELECT created_at FROM accounts WHERE account_id = $1")
-                .bind(account(c))
-                .fetch_one(&app.iam.store.read)
-                .await?;
+            let created: i64 =
+                sqlx::query_scalar("SELECT created_at FROM accounts WHERE account_id = $1").bind(account(c)).fetch_one(&app.iam.store.read).await?;
             x.text("UserId", account(c)).text("Arn", &Owner::Root.arn(account(c))).text("CreateDate", &iso8601(created));
         }
         Owner::User(u) => {
@@ -362,7 +360,9 @@ pub async fn may_change_password(app: &App, c: &Caller, user: &crate::domain::Us
     let arn = user_arn(account(c), &user.path, &user.name);
     match super::authz::decide(app, c, Action::ChangePassword, &arn).await? {
         policy::Decision::Allow => Ok(()),
-        policy::Decision::ImplicitDeny if accounts::get_password_policy(&app.iam, account(c)).await?.is_some_and(|p| p.allow_users_to_change_password) => Ok(()),
+        policy::Decision::ImplicitDeny if accounts::get_password_policy(&app.iam, account(c)).await?.is_some_and(|p| p.allow_users_to_change_password) => {
+            Ok(())
+        }
         d => Err(super::authz::denied(c, Action::ChangePassword, &arn, d)),
     }
 }
@@ -479,13 +479,17 @@ async fn get_access_key_last_used(app: &App, c: &Caller, p: &mut Params) -> Out 
     p.finish()?;
     // Authorized on the key's owner. A key that does not exist, is another account's, or is root's
     // (to anyone but root) gets the same AccessDenied, as AWS answers for an unknown key.
-    let unknown = || AwsError::access_denied(format!("User: {} is not authorized to perform: iam:GetAccessKeyLastUsed on resource: access key {key}", c.principal.arn()));
+    let unknown =
+        || AwsError::access_denied(format!("User: {} is not authorized to perform: iam:GetAccessKeyLastUsed on resource: access key {key}", c.principal.arn()));
     let lu = keys::last_used(&app.iam, account(c), &key).await?.filter(|lu| c.principal.is_root() || !lu.owner.is_root()).ok_or_else(unknown)?;
     authorize(app, c, Action::GetAccessKeyLastUsed, &lu.owner.arn(account(c))).await?;
     let mut x = Xml::new();
     x.opt("UserName", lu.owner.user().map(|u| u.name.as_str())).open("AccessKeyLastUsed");
     match lu.last_used_at {
-        Some(t) => x.text("LastUsedDate", &iso8601(t)).text("ServiceName", lu.service.as_deref().unwrap_or("N/A")).text("Region", lu.region.as_deref().unwrap_or("N/A")),
+        Some(t) => x
+            .text("LastUsedDate", &iso8601(t))
+            .text("ServiceName", lu.service.as_deref().unwrap_or("N/A"))
+            .text("Region", lu.region.as_deref().unwrap_or("N/A")),
         None => x.text("ServiceName", "N/A").text("Region", "N/A"),
     };
     x.close("AccessKeyLastUsed");

@@ -31,10 +31,7 @@ pub async fn create_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) ->
     target::new_entity(app, c, Action::CreateVirtualMFADevice, &serial).await?;
     let d = mfa::create_virtual(&app.iam, account(c), &name, &path, &tags).await?;
     let mut x = Xml::new();
-    x.open("VirtualMFADevice")
-        .text("SerialNumber", &d.serial)
-        .text("Base32StringSeed", &b64(d.seed_base32.as_bytes()))
-        .text("QRCodePNG", &b64(&d.qr_png));
+    x.open("VirtualMFADevice").text("SerialNumber", &d.serial).text("Base32StringSeed", &b64(d.seed_base32.as_bytes())).text("QRCodePNG", &b64(&d.qr_png));
     if !tags.is_empty() {
         x.tags("Tags", &tags);
     }

@@ -5,18 +5,18 @@
 pub mod action;
 pub mod authz;
 pub mod iam;
-pub mod target;
 pub mod junk;
-pub mod policies;
-pub mod roles;
 pub mod mfa;
 pub mod params;
+pub mod policies;
+pub mod roles;
+pub mod target;
 pub mod xml;
 
+use crate::audit;
 use crate::domain::sessions::Session;
 use crate::domain::{keys, sessions, Iam, Principal};
-use crate::audit;
-use crate::error::AwsError;
+use crate::error::{AwsError, ErrorCode};
 use crate::ids;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Request, Response, StatusCode};
@@ -124,7 +124,7 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
         }
         // A client that stops sending its body gets an error instead of holding the request open.
         let bytes = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
-            Err(_) => return Err(AwsError { code: "RequestTimeout", status: 400, message: "Your socket connection to the server was not read from or written to within the timeout period.".into() }),
+            Err(_) => return Err(AwsError::request_timeout("Your socket connection to the server was not read from or written to within the timeout period.")),
             Ok(r) => r.map_err(|_| too_large())?,
         };
         // The record is named before authentication so that refused attempts are recorded by name.
@@ -165,7 +165,7 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
         }
         if caller.service == Service::CloudTrail || json_target.is_some() {
             if caller.service != Service::CloudTrail || json_target.as_deref().and_then(cloudtrail_operation).is_none() {
-                return Err(AwsError { code: "UnknownOperationException", status: 400, message: "Unknown operation".into() });
+                return Err(AwsError::unknown_operation("Unknown operation"));
             }
             let out = audit::lookup::dispatch(app, &caller, &action, &bytes).await?;
             return Ok(Reply::Json(out));
@@ -176,7 +176,7 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
         }
         let mut params = params.unwrap_or_else(|| params::Params::parse(b""));
         if action.is_empty() {
-            return Err(AwsError { code: "MissingAction", status: 400, message: "Missing Action".into() });
+            return Err(AwsError::missing_action("Missing Action"));
         }
         let version = params.raw("Version").unwrap_or("").to_string();
         if version != caller.service.version() {
@@ -206,7 +206,10 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
     let (mut outcome, cur) = audit::scope(event, guarded).await;
     // A refusal before the caller was known (authentication) is in the namespace of the service the
     // request was for: its credential scope's, or else its action's.
-    if outcome.is_err() && ns == xml::IAM_NS && (cur.event.source == "sts.amazonaws.com" || action::Action::by_name(&action).is_some_and(|a| a.service() == Service::Sts)) {
+    if outcome.is_err()
+        && ns == xml::IAM_NS
+        && (cur.event.source == "sts.amazonaws.com" || action::Action::by_name(&action).is_some_and(|a| a.service() == Service::Sts))
+    {
         ns = xml::STS_NS;
     }
     // A successful read is acknowledged only when its record can be kept: while the trail cannot be
@@ -214,7 +217,7 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
     let recording = !cur.written && !cur.event.identity.kind.is_empty();
     let accepting = recording && app.iam.audit.accepting();
     if outcome.is_ok() && recording && !accepting {
-        outcome = Err(AwsError { code: "ServiceUnavailable", status: 503, message: "The audit trail cannot be written right now; retry shortly.".into() });
+        outcome = Err(AwsError::service_unavailable("The audit trail cannot be written right now; retry shortly."));
     }
     // The record of a call that committed nothing (a read or a refusal); a request that never named
     // an access key is not recorded.
@@ -246,7 +249,9 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     match &code {
         None => tracing::info!(request_id, action, principal, status, ms, source_ip = peer.as_deref(), "request"),
-        Some(e) => tracing::info!(request_id, action, principal, status, code = e.code, error = %e.message, ms, source_ip = peer.as_deref(), "request"),
+        Some(e) => {
+            tracing::info!(request_id, action, principal, status, code = e.code.as_str(), error = %e.message, ms, source_ip = peer.as_deref(), "request")
+        }
     }
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -264,10 +269,10 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
 /// A JSON 1.1 error body. The Query protocol's authentication codes have JSON-protocol names.
 fn json_error(e: &AwsError) -> String {
     let code = match e.code {
-        "InvalidClientTokenId" => "UnrecognizedClientException",
-        "SignatureDoesNotMatch" => "InvalidSignatureException",
-        "AccessDenied" => "AccessDeniedException",
-        c => c,
+        ErrorCode::InvalidClientTokenId => "UnrecognizedClientException",
+        ErrorCode::SignatureDoesNotMatch => "InvalidSignatureException",
+        ErrorCode::AccessDenied => "AccessDeniedException",
+        c => c.as_str(),
     };
     serde_json::json!({"__type": code, "message": e.message}).to_string()
 }
@@ -314,15 +319,8 @@ fn too_large() -> AwsError {
 /// SigV4 first: parse, check scope and time, find the key, verify the signature.
 async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]) -> Result<Caller, AwsError> {
     // A header value that is not UTF-8 canonicalises as empty: its signature cannot match.
-    let header_refs: Vec<(&str, &str)> =
-        parts.headers.iter().map(|(n, v)| (n.as_str(), std::str::from_utf8(v.as_bytes()).unwrap_or(""))).collect();
-    let req = sigv4::Request {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or(""),
-        headers: &header_refs,
-        body,
-    };
+    let header_refs: Vec<(&str, &str)> = parts.headers.iter().map(|(n, v)| (n.as_str(), std::str::from_utf8(v.as_bytes()).unwrap_or(""))).collect();
+    let req = sigv4::Request { method: parts.method.as_str(), path: parts.uri.path(), query: parts.uri.query().unwrap_or(""), headers: &header_refs, body };
     let auth = sigv4::parse(&req).map_err(|e| AwsError::from_sigv4(&e))?;
     // From here on the attempt names an access key: it is recorded, refused or not.
     audit::with(|e| {
@@ -339,10 +337,10 @@ async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]
         "iam" => Service::Iam,
         "sts" => Service::Sts,
         "cloudtrail" => Service::CloudTrail,
-        _ => return Err(AwsError { code: "SignatureDoesNotMatch", status: 403, message: "Credential should be scoped to correct service: 'iam'.".into() }),
+        _ => return Err(AwsError::signature_does_not_match("Credential should be scoped to correct service: 'iam'.")),
     };
-    if !app.regions.is_empty() && !app.regions.iter().any(|r| *r == auth.region) {
-        return Err(AwsError { code: "SignatureDoesNotMatch", status: 403, message: "Credential should be scoped to a valid region.".into() });
+    if !app.regions.is_empty() && !app.regions.contains(&auth.region) {
+        return Err(AwsError::signature_does_not_match("Credential should be scoped to a valid region."));
     }
     sigv4::check_time(&auth, app.iam.clock.now_secs()).map_err(|e| AwsError::from_sigv4(&e))?;
     if auth.access_key_id.starts_with("ASIA") {

@@ -5,12 +5,15 @@
 use crate::error::AwsError;
 use std::collections::HashMap;
 
+/// A pattern's check: whether a value matches it.
+pub type Check = fn(&str) -> bool;
+
 /// A model constraint on a string member.
 #[derive(Clone, Copy)]
 pub struct Spec {
     pub min: usize,
     pub max: usize,
-    pub pattern: Option<(fn(&str) -> bool, &'static str)>,
+    pub pattern: Option<(Check, &'static str)>,
     /// Never echo the value (passwords).
     pub sensitive: bool,
 }
@@ -57,11 +60,7 @@ fn description_chars(s: &str) -> bool {
 fn alias_ok(s: &str) -> bool {
     let b = s.as_bytes();
     let inner = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    b.len() >= 3
-        && inner(b[0])
-        && inner(b[b.len() - 1])
-        && b.iter().all(|&c| inner(c) || c == b'-')
-        && !s.contains("--")
+    b.len() >= 3 && inner(b[0]) && inner(b[b.len() - 1]) && b.iter().all(|&c| inner(c) || c == b'-') && !s.contains("--")
 }
 
 fn serial_chars(s: &str) -> bool {
@@ -157,9 +156,7 @@ impl Params {
         for (k, v) in wire::pairs(query.as_bytes()) {
             if from_body.contains(&k) && !crate::audit::is_signing_param(&k) {
                 let shown: String = k.chars().take(64).collect();
-                return Err(AwsError::invalid_parameter_combination(format!(
-                    "The parameter {shown} appears both in the URL and in the body; send it once."
-                )));
+                return Err(AwsError::invalid_parameter_combination(format!("The parameter {shown} appears both in the URL and in the body; send it once.")));
             }
             p.map.entry(k).or_insert(v);
         }
@@ -168,8 +165,7 @@ impl Params {
 
     /// The parameters that may enter the audit record (no codes, passwords or signatures), sorted.
     pub fn record_pairs(&self) -> Vec<(String, String)> {
-        let mut v: Vec<(String, String)> =
-            self.map.iter().filter(|(k, _)| !crate::audit::is_secret_param(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut v: Vec<(String, String)> = self.map.iter().filter(|(k, _)| !crate::audit::is_secret_param(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
         v.sort_unstable();
         v
     }
@@ -262,7 +258,8 @@ impl Params {
             None => None,
             Some(v) if values.contains(&v.as_str()) => Some(v),
             Some(v) => {
-                self.errors.push(format!("Value '{v}' at '{member}' failed to satisfy constraint: Member must satisfy enum value set: [{}]", values.join(", ")));
+                self.errors
+                    .push(format!("Value '{v}' at '{member}' failed to satisfy constraint: Member must satisfy enum value set: [{}]", values.join(", ")));
                 None
             }
         }
@@ -333,11 +330,7 @@ impl Params {
         }
         let n = self.errors.len();
         let errors = std::mem::take(&mut self.errors);
-        Err(AwsError::validation(format!(
-            "{n} validation error{} detected: {}",
-            if n == 1 { "" } else { "s" },
-            errors.join("; ")
-        )))
+        Err(AwsError::validation(format!("{n} validation error{} detected: {}", if n == 1 { "" } else { "s" }, errors.join("; "))))
     }
 }
 
@@ -365,7 +358,7 @@ mod tests {
         p.req("UserName", &USER_NAME);
         p.opt("Path", &PATH);
         let e = p.finish().unwrap_err();
-        assert_eq!(e.code, "ValidationError");
+        assert_eq!(e.code, crate::error::ErrorCode::ValidationError);
         assert_eq!(e.status, 400);
         assert_eq!(
             e.message,

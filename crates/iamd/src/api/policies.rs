@@ -5,11 +5,11 @@ use super::action::Action;
 use super::iam::{account, authorize, decode_marker, encode_marker, write_user, Out};
 use super::mfa::page;
 use super::params::{self, encode_doc, Params, Spec, DESCRIPTION, DOCUMENT, GROUP_NAME, POLICY_NAME};
-use super::xml::Xml;
 use super::target::{self, group_arn};
+use super::xml::Xml;
 use super::{App, Caller};
-use crate::domain::policies::{self, Holder};
 use crate::domain::iso8601;
+use crate::domain::policies::{self, Holder};
 use crate::error::AwsError;
 
 fn version_ok(s: &str) -> bool {
@@ -19,7 +19,9 @@ fn version_ok(s: &str) -> bool {
     })
 }
 fn managed_path_ok(s: &str) -> bool {
-    s.starts_with('/') && s.ends_with('/') && s.split('/').filter(|p| !p.is_empty()).all(|p| p.chars().all(|c| c.is_ascii_alphanumeric() || ".,+@=_-".contains(c)))
+    s.starts_with('/')
+        && s.ends_with('/')
+        && s.split('/').filter(|p| !p.is_empty()).all(|p| p.chars().all(|c| c.is_ascii_alphanumeric() || ".,+@=_-".contains(c)))
 }
 
 const VERSION_ID: Spec = Spec { min: 1, max: 128, pattern: Some((version_ok, r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?")), sensitive: false };
@@ -77,7 +79,11 @@ pub async fn delete_user_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
 // ---- groups ----
 
 fn write_group(x: &mut Xml, acct: &str, g: &policies::Group) {
-    x.text("Path", &g.path).text("GroupName", &g.name).text("GroupId", &g.group_id).text("Arn", &group_arn(acct, &g.path, &g.name)).text("CreateDate", &iso8601(g.created_at));
+    x.text("Path", &g.path)
+        .text("GroupName", &g.name)
+        .text("GroupId", &g.group_id)
+        .text("Arn", &group_arn(acct, &g.path, &g.name))
+        .text("CreateDate", &iso8601(g.created_at));
 }
 
 pub async fn create_group(app: &App, c: &Caller, p: &mut Params) -> Out {

@@ -4,10 +4,10 @@ use super::action::Action;
 use super::authz;
 use super::iam::{account, decode_marker, encode_marker, Out};
 use super::mfa::page;
+use super::mfa::{check_request_mfa, NOT_YOURS};
 use super::params::{self, encode_doc, Params, Spec, ARN, DESCRIPTION, DOCUMENT, POLICY_NAME, ROLE_NAME, SESSION_NAME};
 use super::xml::Xml;
 use super::{target, App, Caller};
-use super::mfa::{check_request_mfa, NOT_YOURS};
 use crate::domain::policies::{self, Holder};
 use crate::domain::{iso8601, roles, sessions, Owner};
 use crate::error::AwsError;
@@ -244,14 +244,20 @@ pub async fn assume_role(app: &App, c: &Caller, p: &mut Params) -> Out {
     let trust = policy::parse_stored(&role.trust_policy).map_err(|e| AwsError::internal(format!("the role's trust policy does not parse: {e}")))?;
     let caller_arn = c.principal.arn();
     let canonical = roles::arn(account(c), &role);
-    let req = policy::Request { action: "sts:AssumeRole", resource: &canonical, context: &ctx, principal_arn: Some(&caller_arn), principal_account: Some(account(c)) };
+    let req = policy::Request {
+        action: "sts:AssumeRole",
+        resource: &canonical,
+        context: &ctx,
+        principal_arn: Some(&caller_arn),
+        principal_account: Some(account(c)),
+    };
     let (decision, matched) = policy::evaluate(&[&trust], &req);
     if decision != Decision::Allow {
         return Err(denied());
     }
     // Naming the caller in the trust policy replaces the need for an identity-policy Allow, never
     // the effect of a Deny: the identity policies are evaluated either way.
-    let named_directly = matched.iter().any(|m| trust.statements[m.statement].principal.as_ref().is_some_and(|p| p.aws.iter().any(|a| *a == caller_arn)));
+    let named_directly = matched.iter().any(|m| trust.statements[m.statement].principal.as_ref().is_some_and(|p| p.aws.contains(&caller_arn)));
     match authz::decide(app, c, Action::AssumeRole, &canonical).await? {
         Decision::Allow => {}
         Decision::ImplicitDeny if named_directly => {}
@@ -299,7 +305,8 @@ fn context_entries(p: &mut Params) -> Vec<Entry> {
     let mut out = Vec::new();
     let mut i = 1;
     while let Some(key) = p.raw(&format!("ContextEntries.member.{i}.ContextKeyName")).map(|s| s.to_string()) {
-        let values = p.string_list(&format!("ContextEntries.member.{i}.ContextKeyValues"), &Spec { min: 0, max: 4096, pattern: None, sensitive: false }, 1000, false);
+        let values =
+            p.string_list(&format!("ContextEntries.member.{i}.ContextKeyValues"), &Spec { min: 0, max: 4096, pattern: None, sensitive: false }, 1000, false);
         out.push(Entry { key, values });
         i += 1;
     }
@@ -309,15 +316,19 @@ fn context_entries(p: &mut Params) -> Vec<Entry> {
 /// Runs the engine for one page of the action × resource pairs (action-major, as AWS lists them), as
 /// enforcement would, and writes EvaluationResults with AWS's Marker/IsTruncated paging: a request
 /// costs at most MaxItems (≤ 1000) evaluations, however many pairs it names.
-fn simulate(sources: &[(String, String, String)], actions: &[String], resources: &[String], mut ctx: policy::Context, entries: &[Entry], paging: (Option<String>, i64)) -> Result<String, AwsError> {
+fn simulate(
+    sources: &[(String, String, String)],
+    actions: &[String],
+    resources: &[String],
+    mut ctx: policy::Context,
+    entries: &[Entry],
+    paging: (Option<String>, i64),
+) -> Result<String, AwsError> {
     for e in entries {
         ctx.set_many(&e.key, e.values.clone());
     }
-    let parsed: Vec<policy::Policy> = sources
-        .iter()
-        .map(|(_, _, d)| policy::parse(d, DocKind::Identity))
-        .collect::<Result<_, _>>()
-        .map_err(|e| AwsError { code: "MalformedPolicyDocument", status: 400, message: e.0 })?;
+    let parsed: Vec<policy::Policy> =
+        sources.iter().map(|(_, _, d)| policy::parse(d, DocKind::Identity)).collect::<Result<_, _>>().map_err(|e| AwsError::malformed_policy_document(e.0))?;
     let refs: Vec<&policy::Policy> = parsed.iter().collect();
     let resources: Vec<String> = if resources.is_empty() { vec!["*".into()] } else { resources.to_vec() };
     let total = actions.len() * resources.len();
@@ -342,8 +353,7 @@ fn simulate(sources: &[(String, String, String)], actions: &[String], resources:
                 Decision::ImplicitDeny => "implicitDeny",
             },
         );
-        let relevant: Vec<&policy::Matched> =
-            matched.iter().filter(|m| (*d == Decision::ExplicitDeny) == (m.effect == policy::Effect::Deny)).collect();
+        let relevant: Vec<&policy::Matched> = matched.iter().filter(|m| (*d == Decision::ExplicitDeny) == (m.effect == policy::Effect::Deny)).collect();
         x.list("MatchedStatements", &relevant, |x, m| {
             let (id, kind, _) = &sources[m.policy];
             x.text("SourcePolicyId", id).text("SourcePolicyType", kind);
@@ -368,7 +378,14 @@ fn policy_inputs(p: &mut Params) -> Vec<(String, String, String)> {
 static SIMULATIONS: std::sync::LazyLock<tokio::sync::Semaphore> =
     std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)));
 
-async fn simulate_off_workers(sources: Vec<(String, String, String)>, actions: Vec<String>, resources: Vec<String>, ctx: policy::Context, entries: Vec<Entry>, paging: (Option<String>, i64)) -> Result<String, AwsError> {
+async fn simulate_off_workers(
+    sources: Vec<(String, String, String)>,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    ctx: policy::Context,
+    entries: Vec<Entry>,
+    paging: (Option<String>, i64),
+) -> Result<String, AwsError> {
     let _turn = SIMULATIONS.acquire().await.map_err(|e| AwsError::from(anyhow::anyhow!("simulation gate: {e}")))?;
     tokio::task::spawn_blocking(move || simulate(&sources, &actions, &resources, ctx, &entries, paging))
         .await

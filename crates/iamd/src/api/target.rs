@@ -124,9 +124,7 @@ pub async fn policy(app: &App, c: &Caller, a: Action, arn: &str) -> Result<Optio
 
 /// An MFA device by serial number. Root's devices exist only for root.
 pub async fn device(app: &App, c: &Caller, a: Action, serial: &str) -> Result<Option<mfa::Device>> {
-    let d = mfa::get(&app.iam, acct(c), serial)
-        .await?
-        .filter(|d| c.principal.is_root() || !d.owner.as_deref().is_some_and(is_root_column));
+    let d = mfa::get(&app.iam, acct(c), serial).await?.filter(|d| c.principal.is_root() || !d.owner.as_deref().is_some_and(is_root_column));
     let given = if serial.starts_with("arn:") { serial.to_string() } else { format!("arn:aws:iam::{}:mfa/{serial}", acct(c)) };
     authorize(app, c, a, d.as_ref().map_or(given.as_str(), |d| d.serial.as_str())).await?;
     Ok(d)
@@ -150,9 +148,19 @@ pub async fn principal_arn(app: &App, c: &Caller, a: Action, arn: &str) -> Resul
     let found = if name.is_empty() {
         None
     } else if rest.starts_with("user/") {
-        users::find(&app.iam.store.read, acct(c), name).await?.map(|u| Principal { kind: "user", arn: user_arn(acct(c), &u.path, &u.name), id: u.user_id.clone(), user: Some(u) })
+        users::find(&app.iam.store.read, acct(c), name).await?.map(|u| Principal {
+            kind: "user",
+            arn: user_arn(acct(c), &u.path, &u.name),
+            id: u.user_id.clone(),
+            user: Some(u),
+        })
     } else if rest.starts_with("group/") {
-        policies::find_group(&app.iam.store.read, acct(c), name).await?.map(|g| Principal { kind: "group", arn: group_arn(acct(c), &g.path, &g.name), id: g.group_id, user: None })
+        policies::find_group(&app.iam.store.read, acct(c), name).await?.map(|g| Principal {
+            kind: "group",
+            arn: group_arn(acct(c), &g.path, &g.name),
+            id: g.group_id,
+            user: None,
+        })
     } else if rest.starts_with("role/") {
         roles::find(&app.iam.store.read, acct(c), name).await?.map(|r| Principal { kind: "role", arn: roles::arn(acct(c), &r), id: r.role_id, user: None })
     } else {

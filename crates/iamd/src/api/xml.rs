@@ -92,7 +92,7 @@ impl Xml {
 
 pub fn response(op: &str, ns: &str, result: Option<&str>, request_id: &str) -> String {
     let mut s = String::with_capacity(200 + result.map_or(0, |r| r.len()));
-    s.push_str("<");
+    s.push('<');
     s.push_str(op);
     s.push_str("Response xmlns=\"");
     s.push_str(ns);

@@ -102,11 +102,19 @@ pub async fn rows_in(iam: &Iam, start: i64, end: i64) -> anyhow::Result<Vec<Row>
     rows_between(&iam.store.read, iam.store.backend, start, end).await
 }
 
+/// An `audit_log` row as read: seq, account, first and last time, count, body, deflated body.
+type LogRow = (i64, String, i64, i64, i64, String, Option<Vec<u8>>);
+/// An `audit_digests` row as read (`STORED_COLS`).
+type DigestRow = (i64, i64, i64, i64, i64, String, String, String);
+
 async fn rows_between<'e>(db: impl sqlx::Executor<'e, Database = sqlx::Any>, backend: Backend, start: i64, end: i64) -> anyhow::Result<Vec<Row>> {
     let col = cursor_col(backend);
     let q = format!("SELECT seq, account_id, first_ms, last_ms, n, body, body_z FROM audit_log WHERE {col} > $1 AND {col} <= $2 ORDER BY seq");
-    let rows: Vec<(i64, String, i64, i64, i64, String, Option<Vec<u8>>)> = sqlx::query_as(&q).bind(start).bind(end).fetch_all(db).await?;
-    Ok(rows.into_iter().map(|(seq, account, first_ms, last_ms, n, body, z)| Row { seq, account, first_ms, last_ms, n, body: super::row_body(body, z) }).collect())
+    let rows: Vec<LogRow> = sqlx::query_as(&q).bind(start).bind(end).fetch_all(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, account, first_ms, last_ms, n, body, z)| Row { seq, account, first_ms, last_ms, n, body: super::row_body(body, z) })
+        .collect())
 }
 
 /// A log file: rows of one account, consecutive in that account's part of a range.
@@ -202,7 +210,10 @@ fn log_object(f: &LogFile, digest_no: i64, index: usize, end_ms: i64) -> String 
 
 fn digest_object(digest_no: i64, end_ms: i64) -> String {
     let ts = chrono::DateTime::from_timestamp_millis(end_ms).map(|t| t.format("%Y%m%dT%H%M%SZ").to_string()).unwrap_or_default();
-    format!("AWSLogs/{TRAIL_ACCOUNT}/CloudTrail-Digest/{REGION}/{}/{TRAIL_ACCOUNT}_CloudTrail-Digest_{REGION}_iamd_{REGION}_{ts}_{digest_no:08}.json.gz", day_path(end_ms))
+    format!(
+        "AWSLogs/{TRAIL_ACCOUNT}/CloudTrail-Digest/{REGION}/{}/{TRAIL_ACCOUNT}_CloudTrail-Digest_{REGION}_iamd_{REGION}_{ts}_{digest_no:08}.json.gz",
+        day_path(end_ms)
+    )
 }
 
 /// CloudTrail's string to sign (awscli `validation.py`).
@@ -232,7 +243,7 @@ fn stored(r: (i64, i64, i64, i64, i64, String, String, String)) -> Stored {
 
 pub async fn all(iam: &Iam) -> anyhow::Result<Vec<Stored>> {
     let q = format!("SELECT {STORED_COLS} FROM audit_digests ORDER BY digest_no");
-    let rows: Vec<(i64, i64, i64, i64, i64, String, String, String)> = sqlx::query_as(&q).fetch_all(&iam.store.read).await?;
+    let rows: Vec<DigestRow> = sqlx::query_as(&q).fetch_all(&iam.store.read).await?;
     Ok(rows.into_iter().map(stored).collect())
 }
 
@@ -352,8 +363,13 @@ pub async fn check_tail(iam: &Iam, expect: Option<(i64, String)>, max_age_s: Opt
     let mut problems = Vec::new();
     if let Some((n, hash)) = expect {
         match digests.iter().find(|d| d.digest_no == n) {
-            None => problems.push(format!("digest {n}, which you expected, is not in the chain: its tail was cut (the newest is {})", digests.last().map_or("none".into(), |d| d.digest_no.to_string()))),
-            Some(d) if sha256_hex(d.body.as_bytes()) != hash => problems.push(format!("digest {n} is not the one you expected (its SHA-256 differs): the chain was rewritten")),
+            None => problems.push(format!(
+                "digest {n}, which you expected, is not in the chain: its tail was cut (the newest is {})",
+                digests.last().map_or("none".into(), |d| d.digest_no.to_string())
+            )),
+            Some(d) if sha256_hex(d.body.as_bytes()) != hash => {
+                problems.push(format!("digest {n} is not the one you expected (its SHA-256 differs): the chain was rewritten"))
+            }
             Some(_) => {}
         }
     }
@@ -385,14 +401,19 @@ fn prune_to_sign(through_digest: i64, digest_body: &str, before_ms: i64, pruned_
 /// Every prune row with whether its signature holds (against the digest it names).
 async fn signed_prunes(iam: &Iam, key: &KeyPair, digests: &[Stored]) -> anyhow::Result<Vec<(i64, i64, i64, bool)>> {
     let rows: Vec<(i64, i64, i64, i64, Option<String>)> =
-        sqlx::query_as("SELECT prune_no, through_digest, before_ms, pruned_at, signature FROM audit_prunes ORDER BY prune_no").fetch_all(&iam.store.read).await?;
+        sqlx::query_as("SELECT prune_no, through_digest, before_ms, pruned_at, signature FROM audit_prunes ORDER BY prune_no")
+            .fetch_all(&iam.store.read)
+            .await?;
     let verifier = VerifyingKey::<Sha256>::new(key.public());
     Ok(rows
         .into_iter()
         .map(|(no, through, before, at, sig)| {
             let ok = digests.iter().find(|d| d.digest_no == through).is_some_and(|d| {
                 let msg = prune_to_sign(through, &d.body, before, at);
-                sig.as_deref().and_then(|s| hex::decode(s).ok()).and_then(|s| Signature::try_from(s.as_slice()).ok()).is_some_and(|s| verifier.verify(msg.as_bytes(), &s).is_ok())
+                sig.as_deref()
+                    .and_then(|s| hex::decode(s).ok())
+                    .and_then(|s| Signature::try_from(s.as_slice()).ok())
+                    .is_some_and(|s| verifier.verify(msg.as_bytes(), &s).is_ok())
             });
             (no, through, before, ok)
         })
@@ -416,7 +437,9 @@ pub async fn verify(iam: &Iam) -> anyhow::Result<Report> {
             if ok {
                 pruned = Some((through, before));
             } else {
-                report.problems.push(format!("prune {no} (through digest {through}) is not signed by the audit key: records may have been deleted outside `iamd audit prune`"));
+                report.problems.push(format!(
+                    "prune {no} (through digest {through}) is not signed by the audit key: records may have been deleted outside `iamd audit prune`"
+                ));
             }
         }
     }
@@ -450,7 +473,10 @@ pub async fn verify(iam: &Iam) -> anyhow::Result<Report> {
         let end_time = body["digestEndTime"].as_str().unwrap_or("");
         let object = body["digestS3Object"].as_str().unwrap_or("");
         let to_sign = string_to_sign(end_time, object, &d.body, body["previousDigestSignature"].as_str());
-        let sig_ok = hex::decode(&d.signature).ok().and_then(|s| Signature::try_from(s.as_slice()).ok()).is_some_and(|s| verifier.verify(to_sign.as_bytes(), &s).is_ok());
+        let sig_ok = hex::decode(&d.signature)
+            .ok()
+            .and_then(|s| Signature::try_from(s.as_slice()).ok())
+            .is_some_and(|s| verifier.verify(to_sign.as_bytes(), &s).is_ok());
         if !sig_ok {
             report.problems.push(format!("digest {n}: the signature does not match (the digest was altered)"));
         }
@@ -459,7 +485,9 @@ pub async fn verify(iam: &Iam) -> anyhow::Result<Report> {
         }
         match prev {
             Some(p) => {
-                if body["previousDigestHashValue"].as_str() != Some(sha256_hex(p.body.as_bytes()).as_str()) || body["previousDigestSignature"].as_str() != Some(p.signature.as_str()) {
+                if body["previousDigestHashValue"].as_str() != Some(sha256_hex(p.body.as_bytes()).as_str())
+                    || body["previousDigestSignature"].as_str() != Some(p.signature.as_str())
+                {
                     report.problems.push(format!("digest {n} does not chain to digest {} (a digest was altered or replaced)", p.digest_no));
                 }
             }
@@ -495,7 +523,12 @@ pub async fn verify(iam: &Iam) -> anyhow::Result<Report> {
             let want = f["iamdRecords"].as_i64().unwrap_or(-1);
             let got = file.record_count();
             report.records += got.min(want.max(0));
-            let place = format!("digest {n}, log file {} ({}: account {}, rows seq {first}–{last})", i + 1, f["s3Object"].as_str().unwrap_or(""), if account.is_empty() { "unattributed" } else { account });
+            let place = format!(
+                "digest {n}, log file {} ({}: account {}, rows seq {first}–{last})",
+                i + 1,
+                f["s3Object"].as_str().unwrap_or(""),
+                if account.is_empty() { "unattributed" } else { account }
+            );
             if got < want {
                 report.problems.push(format!("removed: {} record(s) missing from {place}", want - got));
             } else if got > want {
@@ -510,7 +543,12 @@ pub async fn verify(iam: &Iam) -> anyhow::Result<Report> {
         }
         for (j, r) in rows.iter().enumerate() {
             if !claimed[j] {
-                report.problems.push(format!("inserted: row seq {} ({} record(s), account {}) lies in digest {n}'s range but is in none of its log files", r.seq, r.n, if r.account.is_empty() { "unattributed" } else { &r.account }));
+                report.problems.push(format!(
+                    "inserted: row seq {} ({} record(s), account {}) lies in digest {n}'s range but is in none of its log files",
+                    r.seq,
+                    r.n,
+                    if r.account.is_empty() { "unattributed" } else { &r.account }
+                ));
             }
         }
         prev = Some(d);
@@ -520,7 +558,10 @@ pub async fn verify(iam: &Iam) -> anyhow::Result<Report> {
     }
     let last_end = digests.last().map(|d| d.end_cursor).unwrap_or(FIRST_CURSOR);
     let col = cursor_col(iam.store.backend);
-    let tail: i64 = sqlx::query_scalar(&format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM audit_log WHERE {col} > $1")).bind(last_end).fetch_one(&iam.store.read).await?;
+    let tail: i64 = sqlx::query_scalar(&format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM audit_log WHERE {col} > $1"))
+        .bind(last_end)
+        .fetch_one(&iam.store.read)
+        .await?;
     if tail > 0 {
         report.notes.push(format!("{tail} record(s) newer than the last digest are not covered yet"));
     }
@@ -554,7 +595,13 @@ pub async fn prune(iam: &Iam, before_ms: i64) -> anyhow::Result<Option<(i64, u64
     // The prune's own record goes in first: it is then the newest row, which keeps seq increasing
     // on SQLite (seq is max + 1) even when every older row goes.
     sqlx::query(super::INSERT_ONE).bind(&event.account).bind(event.time_ms).bind(event.render()).execute(&mut *tx).await?;
-    sqlx::query("INSERT INTO audit_prunes (through_digest, before_ms, pruned_at, signature) VALUES ($1, $2, $3, $4)").bind(d.digest_no).bind(before_ms).bind(now).bind(signature).execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO audit_prunes (through_digest, before_ms, pruned_at, signature) VALUES ($1, $2, $3, $4)")
+        .bind(d.digest_no)
+        .bind(before_ms)
+        .bind(now)
+        .bind(signature)
+        .execute(&mut *tx)
+        .await?;
     let col = cursor_col(iam.store.backend);
     let removed = sqlx::query(&format!("DELETE FROM audit_log WHERE {col} <= $1")).bind(d.end_cursor).execute(&mut *tx).await?.rows_affected();
     tx.commit().await?;
@@ -590,7 +637,7 @@ pub async fn export(iam: &Iam, since_ms: i64, dir: &std::path::Path, mut progres
     for (i, d) in chosen.iter().enumerate() {
         progress(i + 1, chosen.len());
         let body: Value = serde_json::from_str(&d.body)?;
-        if !pruned.is_some_and(|(t, _)| d.digest_no <= t) {
+        if pruned.is_none_or(|(t, _)| d.digest_no > t) {
             let rows = rows_in(iam, d.start_cursor, d.end_cursor).await?;
             let entries = body["logFiles"].as_array().cloned().unwrap_or_default();
             for (f, entry) in log_files(&rows).iter().zip(entries.iter()) {
@@ -624,13 +671,19 @@ pub async fn stream_jsonl(iam: &Iam, since_ms: i64, out: &mut impl std::io::Writ
     let mut count = 0;
     loop {
         let rows: Vec<(i64, String, Option<Vec<u8>>)> =
-            sqlx::query_as("SELECT seq, body, body_z FROM audit_log WHERE seq > $1 AND last_ms >= $2 ORDER BY seq LIMIT 500").bind(seq).bind(since_ms).fetch_all(&iam.store.read).await?;
+            sqlx::query_as("SELECT seq, body, body_z FROM audit_log WHERE seq > $1 AND last_ms >= $2 ORDER BY seq LIMIT 500")
+                .bind(seq)
+                .bind(since_ms)
+                .fetch_all(&iam.store.read)
+                .await?;
         let rows: Vec<(i64, String)> = rows.into_iter().map(|(s, b, z)| (s, super::row_body(b, z))).collect();
         let Some(last) = rows.last() else { break };
         seq = last.0;
         for (_, body) in &rows {
             for line in body.split('\n') {
-                let t = serde_json::from_str::<Value>(line).ok().and_then(|v| v["eventTime"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.timestamp_millis()));
+                let t = serde_json::from_str::<Value>(line)
+                    .ok()
+                    .and_then(|v| v["eventTime"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.timestamp_millis()));
                 if t.unwrap_or(0) >= since_ms - since_ms.rem_euclid(1000) {
                     out.write_all(line.as_bytes())?;
                     out.write_all(b"\n")?;

@@ -2,39 +2,35 @@
 //! first, filtered by one attribute and a time range, 50 at most per page.
 
 use crate::api::{App, Caller};
-use crate::error::AwsError;
+use crate::error::{AwsError, ErrorCode};
 use base64::Engine;
 use serde_json::{json, Value};
 use sha2::Digest;
 
-fn err(code: &'static str, message: impl Into<String>) -> AwsError {
-    AwsError { code, status: 400, message: message.into() }
+fn err(code: ErrorCode, message: impl Into<String>) -> AwsError {
+    AwsError::new(code, message)
 }
 
 pub async fn dispatch(app: &App, c: &Caller, action: &str, body: &[u8]) -> Result<String, AwsError> {
     let input: Value = if body.is_empty() {
         json!({})
     } else {
-        serde_json::from_slice(body).map_err(|_| err("SerializationException", "The request body is not valid JSON."))?
+        serde_json::from_slice(body).map_err(|_| err(ErrorCode::SerializationException, "The request body is not valid JSON."))?
     };
     if !input.is_object() {
-        return Err(err("SerializationException", "The request body must be a JSON object."));
+        return Err(err(ErrorCode::SerializationException, "The request body must be a JSON object."));
     }
     crate::audit::with(|e| e.params_json = Some(lower_camel_keys(&input)));
     match action {
         "LookupEvents" => lookup_events(app, c, &input).await,
-        _ => Err(err("UnknownOperationException", format!("Unknown operation {action}"))),
+        _ => Err(err(ErrorCode::UnknownOperationException, format!("Unknown operation {action}"))),
     }
 }
 
 /// requestParameters for a JSON call: the input with lowerCamelCase keys.
 fn lower_camel_keys(v: &Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (crate::api::params::lower_camel(k), lower_camel_keys(v)))
-                .collect(),
-        ),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (crate::api::params::lower_camel(k), lower_camel_keys(v))).collect()),
         Value::Array(a) => Value::Array(a.iter().map(lower_camel_keys).collect()),
         other => other.clone(),
     }
@@ -44,7 +40,7 @@ pub const ATTRIBUTE_KEYS: [&str; 8] = ["EventId", "EventName", "ReadOnly", "User
 
 /// A timestamp as botocore sends it (epoch seconds, possibly fractional) or an ISO 8601 string; ms.
 fn timestamp(v: &Value, name: &str) -> Result<Option<i64>, AwsError> {
-    let bad = || err("InvalidTimeRangeException", format!("{name} is not a valid timestamp."));
+    let bad = || err(ErrorCode::InvalidTimeRangeException, format!("{name} is not a valid timestamp."));
     match v {
         Value::Null => Ok(None),
         Value::Number(n) => n.as_f64().filter(|f| f.is_finite() && *f >= 0.0 && *f < 1e11).map(|f| Some((f * 1000.0).floor() as i64)).ok_or_else(bad),
@@ -86,7 +82,15 @@ pub fn summarize(rec: &Value) -> Summary {
     };
     let mut resources = Vec::new();
     if let Some(p) = rec["requestParameters"].as_object() {
-        for (k, t) in [("userName", "AWS::IAM::User"), ("roleName", "AWS::IAM::Role"), ("roleArn", "AWS::IAM::Role"), ("groupName", "AWS::IAM::Group"), ("policyArn", "AWS::IAM::Policy"), ("serialNumber", "AWS::IAM::MFADevice"), ("accessKeyId", "AWS::IAM::AccessKey")] {
+        for (k, t) in [
+            ("userName", "AWS::IAM::User"),
+            ("roleName", "AWS::IAM::Role"),
+            ("roleArn", "AWS::IAM::Role"),
+            ("groupName", "AWS::IAM::Group"),
+            ("policyArn", "AWS::IAM::Policy"),
+            ("serialNumber", "AWS::IAM::MFADevice"),
+            ("accessKeyId", "AWS::IAM::AccessKey"),
+        ] {
             if let Some(v) = p.get(k).and_then(|v| v.as_str()) {
                 resources.push((t, v.to_string()));
             }
@@ -129,21 +133,24 @@ async fn lookup_events(app: &App, c: &Caller, input: &Value) -> Result<String, A
     let attrs = match &input["LookupAttributes"] {
         Value::Null => Vec::new(),
         Value::Array(a) => a.clone(),
-        _ => return Err(err("InvalidLookupAttributesException", "LookupAttributes must be a list.")),
+        _ => return Err(err(ErrorCode::InvalidLookupAttributesException, "LookupAttributes must be a list.")),
     };
     if attrs.len() > 1 {
-        return Err(err("InvalidLookupAttributesException", "You can only specify one lookup attribute."));
+        return Err(err(ErrorCode::InvalidLookupAttributesException, "You can only specify one lookup attribute."));
     }
     let (key, value) = match attrs.first() {
         None => (None, String::new()),
         Some(a) => {
             let k = a["AttributeKey"].as_str().unwrap_or("");
             if !ATTRIBUTE_KEYS.contains(&k) {
-                return Err(err("InvalidLookupAttributesException", format!("{k:?} is not a valid attribute key; use one of {}.", ATTRIBUTE_KEYS.join(", "))));
+                return Err(err(
+                    ErrorCode::InvalidLookupAttributesException,
+                    format!("{k:?} is not a valid attribute key; use one of {}.", ATTRIBUTE_KEYS.join(", ")),
+                ));
             }
             let v = a["AttributeValue"].as_str().unwrap_or("");
             if v.is_empty() || v.chars().count() > 2000 {
-                return Err(err("InvalidLookupAttributesException", "AttributeValue must be 1 to 2000 characters long."));
+                return Err(err(ErrorCode::InvalidLookupAttributesException, "AttributeValue must be 1 to 2000 characters long."));
             }
             (Some(k.to_string()), v.to_string())
         }
@@ -153,19 +160,19 @@ async fn lookup_events(app: &App, c: &Caller, input: &Value) -> Result<String, A
     let end = timestamp(&input["EndTime"], "EndTime")?;
     if let (Some(s), Some(e)) = (start, end) {
         if s > e {
-            return Err(err("InvalidTimeRangeException", "Start time must be before end time."));
+            return Err(err(ErrorCode::InvalidTimeRangeException, "Start time must be before end time."));
         }
     }
     if let Some(s) = start {
         if s > now {
-            return Err(err("InvalidTimeRangeException", "Start time must not be in the future."));
+            return Err(err(ErrorCode::InvalidTimeRangeException, "Start time must not be in the future."));
         }
     }
     let max = match &input["MaxResults"] {
         Value::Null => 50,
         v => match v.as_i64() {
             Some(n) if (1..=50).contains(&n) => n as usize,
-            _ => return Err(err("InvalidMaxResultsException", "MaxResults must be between 1 and 50.")),
+            _ => return Err(err(ErrorCode::InvalidMaxResultsException, "MaxResults must be between 1 and 50.")),
         },
     };
     match &input["EventCategory"] {
@@ -174,7 +181,7 @@ async fn lookup_events(app: &App, c: &Caller, input: &Value) -> Result<String, A
             // iamd makes no Insights events.
             return Ok(json!({"Events": []}).to_string());
         }
-        _ => return Err(err("InvalidEventCategoryException", "EventCategory must be insight.")),
+        _ => return Err(err(ErrorCode::InvalidEventCategoryException, "EventCategory must be insight.")),
     }
     let q = Query { key, value, start_ms: start.unwrap_or(0), end_ms: end.unwrap_or(now), max };
     // The token is bound to the query that made it.
@@ -184,7 +191,7 @@ async fn lookup_events(app: &App, c: &Caller, input: &Value) -> Result<String, A
     };
     let (mut seq, mut skip) = match input["NextToken"].as_str() {
         None => (i64::MAX, 0usize),
-        Some(t) => decode_token(t, &fingerprint).ok_or_else(|| err("InvalidNextTokenException", "The NextToken is not valid for this query."))?,
+        Some(t) => decode_token(t, &fingerprint).ok_or_else(|| err(ErrorCode::InvalidNextTokenException, "The NextToken is not valid for this query."))?,
     };
     // Records still waiting for their group commit are written first, so this lookup sees them.
     app.iam.audit.flush().await;

@@ -102,10 +102,7 @@ impl Event {
                 account_id: &id.account_id,
                 user_name: name,
             }),
-            attributes: Attributes {
-                creation_date: id.session_created_ms.map(crate::domain::iso8601),
-                mfa_authenticated: if mfa { "true" } else { "false" },
-            },
+            attributes: Attributes { creation_date: id.session_created_ms.map(crate::domain::iso8601), mfa_authenticated: if mfa { "true" } else { "false" } },
         });
         let params = match &self.params_json {
             Some(v) => v.clone(),
@@ -281,7 +278,12 @@ pub fn is_signing_param(name: &str) -> bool {
 }
 
 fn numeric_param(name: &str) -> bool {
-    name.ends_with("Seconds") || name.ends_with("Items") || name.ends_with("Duration") || name.ends_with("Age") || name.ends_with("Length") || name.ends_with("Prevention")
+    name.ends_with("Seconds")
+        || name.ends_with("Items")
+        || name.ends_with("Duration")
+        || name.ends_with("Age")
+        || name.ends_with("Length")
+        || name.ends_with("Prevention")
 }
 
 #[derive(Default)]
@@ -475,7 +477,10 @@ pub async fn commit_refusal<T>(tx: sqlx::Transaction<'_, sqlx::Any>, e: AwsError
 
 /// One statement in its own transaction, committed with the current call's record when it changed
 /// a row (and rolled back, recording nothing, when it changed none).
-pub async fn execute<'q>(store: &crate::store::Store, q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
+pub async fn execute<'q>(
+    store: &crate::store::Store,
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
     let mut tx = store.begin_write().await?;
     let r = q.execute(&mut *tx).await?;
     if r.rows_affected() > 0 {
@@ -486,7 +491,8 @@ pub async fn execute<'q>(store: &crate::store::Store, q: sqlx::query::Query<'q, 
 
 /// The rusqlite form, for work on the SQLite writer thread: inserts one rendered record into `tx`.
 pub fn insert_line_rusqlite(tx: &rusqlite::Connection, account: &str, time_ms: i64, line: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO audit_log (account_id, first_ms, last_ms, n, body) VALUES (?1, ?2, ?2, 1, ?3)")?.execute(rusqlite::params![account, time_ms, line])?;
+    tx.prepare_cached("INSERT INTO audit_log (account_id, first_ms, last_ms, n, body) VALUES (?1, ?2, ?2, 1, ?3)")?
+        .execute(rusqlite::params![account, time_ms, line])?;
     Ok(())
 }
 
@@ -525,7 +531,16 @@ mod tests {
     fn a_record_has_cloudtrails_shape() {
         let mut e = Event::new(1_688_000_000_000, "sts.amazonaws.com", "GetSessionToken");
         e.account = "111122223333".into();
-        e.identity = Identity { kind: "IAMUser", principal_id: "AIDAX".into(), arn: "arn:aws:iam::111122223333:user/bob".into(), account_id: "111122223333".into(), access_key_id: "AKIAX".into(), user_name: Some("bob".into()), mfa_authenticated: Some(false), ..Default::default() };
+        e.identity = Identity {
+            kind: "IAMUser",
+            principal_id: "AIDAX".into(),
+            arn: "arn:aws:iam::111122223333:user/bob".into(),
+            account_id: "111122223333".into(),
+            access_key_id: "AKIAX".into(),
+            user_name: Some("bob".into()),
+            mfa_authenticated: Some(false),
+            ..Default::default()
+        };
         e.response = Some(serde_json::json!({"credentials": {"accessKeyId": "ASIA"}}));
         let v: Value = serde_json::from_str(&e.render()).unwrap();
         assert_eq!(v["userIdentity"]["sessionContext"]["attributes"]["mfaAuthenticated"], "false");
@@ -540,4 +555,3 @@ mod tests {
         assert_eq!(sts_time(1_689_696_459_000), "Jul 18, 2023, 4:07:39 PM");
     }
 }
-

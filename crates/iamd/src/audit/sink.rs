@@ -190,8 +190,8 @@ fn stored(body: String) -> (String, Option<Vec<u8>>) {
 
 async fn persist(store: &Store, events: std::sync::Arc<Vec<Event>>) -> anyhow::Result<()> {
     match (store.backend, &store.hot) {
-        (Backend::Sqlite, Some(hot)) => hot
-            .run(move |conn| -> anyhow::Result<()> {
+        (Backend::Sqlite, Some(hot)) => {
+            hot.run(move |conn| -> anyhow::Result<()> {
                 // Inside the writer's batch transaction (see store::HotWriter).
                 let rows = rows(&events);
                 let mut st = conn.prepare_cached("INSERT INTO audit_log (account_id, first_ms, last_ms, n, body, body_z) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
@@ -201,7 +201,8 @@ async fn persist(store: &Store, events: std::sync::Arc<Vec<Event>>) -> anyhow::R
                 }
                 Ok(())
             })
-            .await,
+            .await
+        }
         _ => {
             let rows = rows(&events);
             let mut tx = store.begin_write().await?;

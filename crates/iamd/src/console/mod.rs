@@ -12,13 +12,13 @@
 pub mod html;
 mod pages;
 
+use crate::api::action::Action;
 use crate::api::{self, App, Caller, Service};
 use crate::audit;
 use crate::domain::console::{self as cs, ConsoleSession, Stage};
 use crate::domain::sessions::Session;
-use crate::api::action::Action;
 use crate::domain::{is_root_column, keys, Owner, Principal, UserRef};
-use crate::error::AwsError;
+use crate::error::{AwsError, ErrorCode};
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use serde_json::json;
@@ -82,7 +82,9 @@ impl Config {
         let given_origin = origin;
         let default_origin = if rp_id == "localhost" { "http://localhost".to_string() } else { format!("https://{rp_id}") };
         let origin = Url::parse(origin.unwrap_or(&default_origin)).map_err(|e| anyhow::anyhow!("--webauthn-origin: {e}"))?;
-        let mut b = WebauthnBuilder::new(rp_id, &origin).map_err(|e| anyhow::anyhow!("WebAuthn relying party {rp_id} / {origin}: {e:?}"))?.rp_name("iamd")
+        let mut b = WebauthnBuilder::new(rp_id, &origin)
+            .map_err(|e| anyhow::anyhow!("WebAuthn relying party {rp_id} / {origin}: {e:?}"))?
+            .rp_name("iamd")
             // A security key here is the second factor after the password: user presence (a touch) is
             // what is asked, as AWS asks it; no PIN or biometric is required (and credProtect's
             // "user verification required" would make browsers refuse keys that have no PIN).
@@ -252,8 +254,12 @@ fn error_page(e: &AwsError, request_id: &str) -> Out {
         421 => (421, "Wrong address", "This console answers only at its own address."),
         503 => (503, "Busy", "The console is busy checking other sign-ins. Wait a second, then try again."),
         _ => {
-            tracing::error!(request_id, code = e.code, error = %e.message, "console request failed");
-            (500, "Something went wrong", "The console could not complete this request. Try again; if it keeps failing, give your administrator the request id below.")
+            tracing::error!(request_id, code = e.code.as_str(), error = %e.message, "console request failed");
+            (
+                500,
+                "Something went wrong",
+                "The console could not complete this request. Try again; if it keeps failing, give your administrator the request id below.",
+            )
         }
     };
     let body = format!(
@@ -266,23 +272,23 @@ fn error_page(e: &AwsError, request_id: &str) -> Out {
 }
 
 fn forbidden() -> AwsError {
-    AwsError { code: "Forbidden", status: 403, message: "refused".into() }
+    AwsError::forbidden("refused")
 }
 
 async fn read(parts: axum::http::request::Parts, body: Body, peer: Option<String>, secure: bool, hosts: &Hosts, request_id: String) -> Result<Req, AwsError> {
     let header = |n: header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     if header(header::CONTENT_LENGTH).parse::<usize>().is_ok_and(|n| n > MAX_FORM_BYTES) {
-        return Err(AwsError { code: "TooLarge", status: 413, message: "too large".into() });
+        return Err(AwsError::too_large("too large"));
     }
     let bytes = match tokio::time::timeout(api::BODY_TIMEOUT, axum::body::to_bytes(body, MAX_FORM_BYTES)).await {
         Ok(Ok(b)) => b,
-        _ => return Err(AwsError { code: "TooLarge", status: 413, message: "too large".into() }),
+        _ => return Err(AwsError::too_large("too large")),
     };
     let host = header(header::HOST);
     // DNS rebinding: a page on another name that resolves here sends its own Host (and a matching
     // Origin); the console answers only to its own names.
     if !hosts.allows(&host) {
-        return Err(AwsError { code: "MisdirectedRequest", status: 421, message: "not this console's host".into() });
+        return Err(AwsError::misdirected_request("not this console's host"));
     }
     let origin = format!("{}://{}", if secure { "https" } else { "http" }, host);
     if parts.method == Method::POST {
@@ -450,7 +456,7 @@ async fn route(app: &App, r: &Req) -> R {
         }
     }
     if r.method != Method::GET && !post {
-        return Err(AwsError { code: "MethodNotAllowed", status: 400, message: "method".into() });
+        return Err(AwsError::method_not_allowed("method"));
     }
     let Some(ctx) = ctx else {
         return match (post, path) {
@@ -534,7 +540,14 @@ fn event(app: &App, r: &Req, ctx: Option<&Ctx>, source: &'static str, name: &str
 
 /// Runs a console action as its API call: the record commits with the change (or, when the action
 /// is refused, is written before the page answers).
-pub async fn act<T>(app: &App, r: &Req, ctx: &Ctx, action: Action, params: serde_json::Value, f: impl std::future::Future<Output = Result<T, AwsError>>) -> Result<T, AwsError> {
+pub async fn act<T>(
+    app: &App,
+    r: &Req,
+    ctx: &Ctx,
+    action: Action,
+    params: serde_json::Value,
+    f: impl std::future::Future<Output = Result<T, AwsError>>,
+) -> Result<T, AwsError> {
     let mut ev = event(app, r, Some(ctx), "iam.amazonaws.com", action.name());
     ev.params_json = Some(params);
     ev.read_only = action.read_only();
@@ -572,7 +585,7 @@ pub async fn can(app: &App, ctx: &Ctx, action: Action, resource: &str) -> Result
 /// Whether an error is an authorization refusal (AWS's "… is not authorized to perform …"), to turn
 /// it into a message on the page; other AccessDenied answers (a wrong old password) are not.
 pub fn refused(e: &AwsError) -> bool {
-    e.status == 403 && e.code == "AccessDenied" && e.message.contains(" is not authorized to perform: ")
+    e.status == 403 && e.code == ErrorCode::AccessDenied && e.message.contains(" is not authorized to perform: ")
 }
 
 pub fn json_params(pairs: &[(&str, &str)]) -> serde_json::Value {

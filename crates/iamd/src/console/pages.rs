@@ -1,15 +1,18 @@
 //! The console's pages and the actions behind their forms.
 
 use super::html::{self, csrf_field, error_box, esc, field, hidden, notice_box, when, Nav};
-use super::{act, can, refused, clear_cookie, is_known_browser, known_cookie, event, finish_record, write_now, json_params, pre_cookie, same_token, session_cookie, Ctx, Out, Req, R, PRE_COOKIE, STEP_TTL_MS};
+use super::{
+    act, can, clear_cookie, event, finish_record, is_known_browser, json_params, known_cookie, pre_cookie, refused, same_token, session_cookie, write_now, Ctx,
+    Out, Req, PRE_COOKIE, R, STEP_TTL_MS,
+};
 use crate::api::action::Action;
-use crate::api::{params, target};
 use crate::api::App;
+use crate::api::{params, target};
 use crate::audit;
 use crate::domain::console::{self as cs, Stage};
 use crate::domain::mfa::{self, Device, Kind};
 use crate::domain::{keys, passwords, user_arn, users, Owner, UserRef};
-use crate::error::AwsError;
+use crate::error::{AwsError, ErrorCode};
 use base64::Engine;
 use serde_json::json;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential, SecurityKey, SecurityKeyAuthentication, SecurityKeyRegistration, Uuid};
@@ -80,11 +83,8 @@ pub async fn signin(app: &App, r: &Req) -> R {
         return Ok(signin_page(app, root, Some("This sign-in page expired. Please try again."), account_in, name_in));
     }
     let password = r.form("password");
-    let shaped = if root {
-        !name_in.is_empty() && name_in.len() <= 256
-    } else {
-        !account_in.is_empty() && account_in.len() <= 63 && params::USER_NAME.accepts(name_in)
-    };
+    let shaped =
+        if root { !name_in.is_empty() && name_in.len() <= 256 } else { !account_in.is_empty() && account_in.len() <= 63 && params::USER_NAME.accepts(name_in) };
     if !shaped || password.is_empty() || password.chars().count() > 128 {
         return Ok(signin_page(app, root, Some(GENERIC_FAILURE), account_in, name_in));
     }
@@ -358,7 +358,9 @@ pub fn forced_password_page(ctx: &Ctx, error: Option<&str>) -> Out {
 
 async fn set_password(app: &App, ctx: &Ctx, old: &str, new: &str) -> Result<(), AwsError> {
     match ctx.user() {
-        Some(u) => users::change_password(&app.iam, ctx.account(), u, old, new, Some(&ctx.s.token_hash), &ctx.caller.source_ip.clone().unwrap_or_default()).await,
+        Some(u) => {
+            users::change_password(&app.iam, ctx.account(), u, old, new, Some(&ctx.s.token_hash), &ctx.caller.source_ip.clone().unwrap_or_default()).await
+        }
         None => cs::change_root_password(&app.iam, ctx.account(), old, new, Some(&ctx.s.token_hash), &ctx.caller.source_ip.clone().unwrap_or_default()).await,
     }
 }
@@ -403,9 +405,9 @@ pub async fn forced_password(app: &App, r: &Req, ctx: &Ctx) -> R {
 
 fn password_error(e: &AwsError) -> String {
     match e.code {
-        "PasswordPolicyViolation" => format!("The new password does not meet the account's password policy: {}.", e.message.trim_end_matches('.')),
-        "AccessDenied" if super::refused(e) => "You are not allowed to change your password (iam:ChangePassword). Ask your administrator.".into(),
-        "AccessDenied" => "The old password is incorrect.".into(),
+        ErrorCode::PasswordPolicyViolation => format!("The new password does not meet the account's password policy: {}.", e.message.trim_end_matches('.')),
+        ErrorCode::AccessDenied if super::refused(e) => "You are not allowed to change your password (iam:ChangePassword). Ask your administrator.".into(),
+        ErrorCode::AccessDenied => "The old password is incorrect.".into(),
         _ if e.status >= 500 => "The password could not be changed. Try again.".into(),
         _ => e.message.clone(),
     }
@@ -502,7 +504,9 @@ fn devices_table(ctx: &Ctx, devices: &[Device], remove_action: &str, can_remove:
             u = when(d.last_used_at),
         ));
     }
-    format!(r#"<table><thead><tr><th>Device name</th><th>Type</th><th>Identifier</th><th class="opt">Assigned</th><th class="opt">Last used</th><th></th></tr></thead><tbody>{rows}</tbody></table>"#)
+    format!(
+        r#"<table><thead><tr><th>Device name</th><th>Type</th><th>Identifier</th><th class="opt">Assigned</th><th class="opt">Last used</th><th></th></tr></thead><tbody>{rows}</tbody></table>"#
+    )
 }
 
 /// The Security credentials page. `message`: Ok(notice) or Err(error) to show at the top.
@@ -513,7 +517,12 @@ pub async fn security(app: &App, r: &Req, ctx: &Ctx, message: Option<Result<Stri
         Some(Err(e)) => (None, Some(e.clone())),
         None => (notice_text(r.query("notice")).map(str::to_string), None),
     };
-    let mut body = format!(r#"<h1>Security credentials</h1>{}{}<div class="card"><p>Signed in as <strong>{}</strong></p></div>"#, notice_box(notice.as_deref()), error_box(error.as_deref()), esc(&me));
+    let mut body = format!(
+        r#"<h1>Security credentials</h1>{}{}<div class="card"><p>Signed in as <strong>{}</strong></p></div>"#,
+        notice_box(notice.as_deref()),
+        error_box(error.as_deref()),
+        esc(&me)
+    );
 
     // MFA
     body.push_str(r#"<div class="card"><h2>Multi-factor authentication (MFA)</h2><p class="muted">Use up to 8 MFA devices of any type; any one of them signs you in.</p>"#);
@@ -577,7 +586,11 @@ pub async fn security(app: &App, r: &Req, ctx: &Ctx, message: Option<Result<Stri
                     )
                 };
                 if may_update {
-                    buttons.push_str(&if k.status == "Active" { op_form("deactivate", "Deactivate", "secondary") } else { op_form("activate", "Activate", "secondary") });
+                    buttons.push_str(&if k.status == "Active" {
+                        op_form("deactivate", "Deactivate", "secondary")
+                    } else {
+                        op_form("activate", "Activate", "secondary")
+                    });
                 }
                 if may_delete && k.status != "Active" {
                     buttons.push_str(&op_form("delete", "Delete", "danger"));
@@ -652,11 +665,13 @@ pub async fn assign(app: &App, r: &Req, ctx: &Ctx) -> R {
                     cs::set_serial(&app.iam, &ctx.s.token_hash, false, Some(&e.encode())).await?;
                     Ok(app_page(ctx, &name, &d.serial, &d.seed_base32, None))
                 }
-                Err(e) if e.code == "EntityAlreadyExists" => {
+                Err(e) if e.code == ErrorCode::EntityAlreadyExists => {
                     let msg = format!("The device name \u{201c}{name}\u{201d} is already in use in this account. Choose another name.");
                     assign_page(app, ctx, Some(&msg), &name).await
                 }
-                Err(e) if e.code == "AccessDenied" => assign_page(app, ctx, Some("You do not have permission to create an authenticator app device (iam:CreateVirtualMFADevice)."), &name).await,
+                Err(e) if e.code == ErrorCode::AccessDenied => {
+                    assign_page(app, ctx, Some("You do not have permission to create an authenticator app device (iam:CreateVirtualMFADevice)."), &name).await
+                }
                 Err(e) => Err(e),
             }
         }
@@ -753,11 +768,15 @@ async fn key_page(app: &App, ctx: &Ctx, name: &str, error: Option<&str>) -> R {
 
 fn enable_error(e: &AwsError) -> String {
     match e.code {
-        "InvalidAuthenticationCode" => "The MFA codes were not accepted. Enter two consecutive codes, the second one after the first has changed.".into(),
-        "LimitExceeded" => "You already have 8 MFA devices, the most a user can have. Remove a device before you assign another.".into(),
-        "NoSuchEntity" => "There is no available hardware token with that serial number in this account. Check the serial number printed on the token.".into(),
-        "EntityAlreadyExists" => "That device is already assigned.".into(),
-        "AccessDenied" => "You do not have permission to assign MFA devices (iam:EnableMFADevice).".into(),
+        ErrorCode::InvalidAuthenticationCode => {
+            "The MFA codes were not accepted. Enter two consecutive codes, the second one after the first has changed.".into()
+        }
+        ErrorCode::LimitExceeded => "You already have 8 MFA devices, the most a user can have. Remove a device before you assign another.".into(),
+        ErrorCode::NoSuchEntity => {
+            "There is no available hardware token with that serial number in this account. Check the serial number printed on the token.".into()
+        }
+        ErrorCode::EntityAlreadyExists => "That device is already assigned.".into(),
+        ErrorCode::AccessDenied => "You do not have permission to assign MFA devices (iam:EnableMFADevice).".into(),
         _ => e.message.clone(),
     }
 }
@@ -894,7 +913,7 @@ pub async fn add_key(app: &App, r: &Req, ctx: &Ctx) -> R {
     .await;
     match res {
         Ok(_) => Ok(Out::redirect("/console/security?notice=assigned")),
-        Err(e) if e.code == "EntityAlreadyExists" && e.message.contains("same path and name") => {
+        Err(e) if e.code == ErrorCode::EntityAlreadyExists && e.message.contains("same path and name") => {
             let msg = format!("You already have a security key named \u{201c}{}\u{201d}. Choose another name.", pending.name);
             assign_page(app, ctx, Some(&msg), &pending.name).await
         }
@@ -915,7 +934,9 @@ pub async fn remove_device(app: &App, r: &Req, ctx: &Ctx, for_user: Option<&str>
     let owner = match target::owner(app, &ctx.caller, Action::DeactivateMFADevice, name.as_deref()).await {
         Ok(o) => o,
         Err(e) if refused(&e) => {
-            let msg = "You do not have permission to remove this device (iam:DeactivateMFADevice). Policies often allow it only in a session signed in with MFA.".to_string();
+            let msg =
+                "You do not have permission to remove this device (iam:DeactivateMFADevice). Policies often allow it only in a session signed in with MFA."
+                    .to_string();
             return match for_user {
                 None => security(app, r, ctx, Some(Err(msg))).await,
                 Some(_) => Err(e),
@@ -968,8 +989,10 @@ pub async fn remove_device(app: &App, r: &Req, ctx: &Ctx, for_user: Option<&str>
             }
             Ok(Out::redirect(&format!("{back}?notice=removed")))
         }
-        Err(e) if e.code == "AccessDenied" => {
-            let msg = "You do not have permission to remove this device (iam:DeactivateMFADevice). Policies often allow it only in a session signed in with MFA.".to_string();
+        Err(e) if e.code == ErrorCode::AccessDenied => {
+            let msg =
+                "You do not have permission to remove this device (iam:DeactivateMFADevice). Policies often allow it only in a session signed in with MFA."
+                    .to_string();
             match for_user {
                 None => security(app, r, ctx, Some(Err(msg))).await,
                 Some(n) => user_page(app, ctx, n, Some(Err(msg))).await,
@@ -989,13 +1012,15 @@ pub async fn access_keys(app: &App, r: &Req, ctx: &Ctx) -> R {
         p.push(("userName", n.as_str()));
     }
     let res: Result<Option<(String, String)>, AwsError> = match r.form("op") {
-        "create" => act(app, r, ctx, Action::CreateAccessKey, json_params(&p), async {
-            let owner = target::owner(app, &ctx.caller, Action::CreateAccessKey, None).await?;
-            let (id, secret, _) = keys::create(&app.iam, ctx.account(), &owner).await?;
-            audit::respond(json!({"accessKey": {"accessKeyId": id, "status": "Active", "userName": user_name}}));
-            Ok(Some((id, secret)))
-        })
-        .await,
+        "create" => {
+            act(app, r, ctx, Action::CreateAccessKey, json_params(&p), async {
+                let owner = target::owner(app, &ctx.caller, Action::CreateAccessKey, None).await?;
+                let (id, secret, _) = keys::create(&app.iam, ctx.account(), &owner).await?;
+                audit::respond(json!({"accessKey": {"accessKeyId": id, "status": "Active", "userName": user_name}}));
+                Ok(Some((id, secret)))
+            })
+            .await
+        }
         op @ ("activate" | "deactivate") => {
             let status = if op == "activate" { "Active" } else { "Inactive" };
             p.push(("accessKeyId", &key));
@@ -1014,7 +1039,7 @@ pub async fn access_keys(app: &App, r: &Req, ctx: &Ctx) -> R {
             })
             .await
         }
-        _ => return Err(AwsError { code: "BadRequest", status: 400, message: "op".into() }),
+        _ => return Err(AwsError::bad_request("op")),
     };
     match res {
         Ok(Some((id, secret))) => {
@@ -1085,7 +1110,13 @@ pub async fn user_page(app: &App, ctx: &Ctx, name: &str, message: Option<Result<
         Some(Err(e)) => (None, Some(e)),
         None => (None, None),
     };
-    let mut body = format!(r#"<h1>User {}</h1>{}{}<div class="card"><p class="id">{}</p>"#, esc(&u.name), notice_box(notice.as_deref()), error_box(error.as_deref()), esc(&arn));
+    let mut body = format!(
+        r#"<h1>User {}</h1>{}{}<div class="card"><p class="id">{}</p>"#,
+        esc(&u.name),
+        notice_box(notice.as_deref()),
+        error_box(error.as_deref()),
+        esc(&arn)
+    );
     body.push_str("<h2>MFA devices</h2>");
     if can(app, ctx, Action::ListMFADevices, &arn).await? {
         let devices = mfa::list_for_owner(&app.iam, ctx.account(), &Owner::User(u.as_ref())).await?;
@@ -1165,7 +1196,8 @@ pub async fn events(app: &App, r: &Req, ctx: &Ctx) -> R {
         if !user.is_empty() && !name.is_empty() && ev_name != name {
             continue;
         }
-        let who = rec["userIdentity"]["userName"].as_str().map(str::to_string).unwrap_or_else(|| rec["userIdentity"]["type"].as_str().unwrap_or("").to_string());
+        let who =
+            rec["userIdentity"]["userName"].as_str().map(str::to_string).unwrap_or_else(|| rec["userIdentity"]["type"].as_str().unwrap_or("").to_string());
         let device = rec["additionalEventData"]["MFAIdentifier"].as_str().or(rec["requestParameters"]["serialNumber"].as_str()).unwrap_or("");
         let outcome = rec["errorMessage"].as_str().or(rec["errorCode"].as_str()).unwrap_or("Success");
         rows.push_str(&format!(
@@ -1261,7 +1293,9 @@ async fn sign_in_chart(app: &App, ctx: &Ctx, start: i64, end: i64, user: &str) -
             svg.push_str(&format!(r##"<text x="{:.1}" y="{}" font-size="10" fill="#545b64">{}</text>"##, x + 1.0, h + 14.0, &day_label(day0 + i as i64)[5..]));
         }
     }
-    svg.push_str(&format!(r##"<text x="0" y="12" font-size="10" fill="#545b64">{max}</text><line x1="{pad}" y1="{h}" x2="{w}" y2="{h}" stroke="#879596"/></svg>"##));
+    svg.push_str(&format!(
+        r##"<text x="0" y="12" font-size="10" fill="#545b64">{max}</text><line x1="{pad}" y1="{h}" x2="{w}" y2="{h}" stroke="#879596"/></svg>"##
+    ));
     let total: u32 = counts.iter().map(|c| c.iter().sum::<u32>()).sum();
     let mut legend = String::from(r#"<p class="legend">"#);
     for (k, name) in CHART_KINDS.iter().enumerate() {

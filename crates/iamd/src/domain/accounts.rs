@@ -84,13 +84,7 @@ pub async fn list_accounts(iam: &Iam) -> anyhow::Result<Vec<AccountInfo>> {
     .await?;
     Ok(rows
         .iter()
-        .map(|r| AccountInfo {
-            account_id: r.get(0),
-            root_email: r.get(1),
-            alias: r.get(2),
-            created: super::iso8601(r.get(3)),
-            users: r.get(4),
-        })
+        .map(|r| AccountInfo { account_id: r.get(0), root_email: r.get(1), alias: r.get(2), created: super::iso8601(r.get(3)), users: r.get(4) })
         .collect())
 }
 
@@ -111,10 +105,7 @@ pub async fn create_alias(iam: &Iam, account: &str, alias: &str) -> Result<()> {
 }
 
 pub async fn delete_alias(iam: &Iam, account: &str, alias: &str) -> Result<()> {
-    let n = crate::audit::execute(&iam.store, sqlx::query("UPDATE accounts SET alias = NULL WHERE account_id = $1 AND alias = $2")
-        .bind(account)
-        .bind(alias)
-        )
+    let n = crate::audit::execute(&iam.store, sqlx::query("UPDATE accounts SET alias = NULL WHERE account_id = $1 AND alias = $2").bind(account).bind(alias))
         .await?
         .rows_affected();
     if n == 0 {

@@ -8,6 +8,7 @@
 //! - `p:` the principal from anywhere: 20 free failures, then waits doubling up to 1 min only — so a
 //!   distributed guesser is slowed to about one guess a minute, but cannot lock the owner out for long;
 //! - `ip:` one source address, whatever it names: 100 free failures, then waits up to 15 min.
+//!
 //! A success clears the principal's scopes. Failures older than an hour are forgotten.
 
 use super::{Iam, UserRef};
@@ -92,7 +93,15 @@ fn from_row(r: &sqlx::any::AnyRow) -> ConsoleSession {
 }
 
 /// Opens a session; returns the cookie's token (only its hash is stored).
-pub async fn create(iam: &Iam, account: &str, owner: &str, stage: Stage, mfa: Option<(i64, String)>, ttl_ms: i64, ip: &str) -> Result<(String, ConsoleSession)> {
+pub async fn create(
+    iam: &Iam,
+    account: &str,
+    owner: &str,
+    stage: Stage,
+    mfa: Option<(i64, String)>,
+    ttl_ms: i64,
+    ip: &str,
+) -> Result<(String, ConsoleSession)> {
     let token = random_token();
     let now = iam.clock.now_ms();
     let s = ConsoleSession {
@@ -134,10 +143,8 @@ pub async fn load(iam: &Iam, token: &str) -> Result<Option<ConsoleSession>> {
     if token.is_empty() || token.len() > 100 {
         return Ok(None);
     }
-    let row = sqlx::query(&format!("SELECT {COLS} FROM console_sessions WHERE token_hash = $1"))
-        .bind(hash_token(token))
-        .fetch_optional(&iam.store.write)
-        .await?;
+    let row =
+        sqlx::query(&format!("SELECT {COLS} FROM console_sessions WHERE token_hash = $1")).bind(hash_token(token)).fetch_optional(&iam.store.write).await?;
     Ok(row.as_ref().map(from_row).filter(|s| s.expires_at > iam.clock.now_ms()))
 }
 
@@ -147,7 +154,13 @@ pub async fn load(iam: &Iam, token: &str) -> Result<Option<ConsoleSession>> {
 /// changed its own password, proving the old one). Tags, policies and other edits never call this.
 /// One mechanism for every kind of session that rests on a principal's credentials; returns how
 /// many ended.
-pub async fn credentials_changed<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E, account: &str, owner: &str, using: Option<&str>, keep: Option<&str>) -> Result<u64> {
+pub async fn credentials_changed<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
+    account: &str,
+    owner: &str,
+    using: Option<&str>,
+    keep: Option<&str>,
+) -> Result<u64> {
     let mut sql = String::from("DELETE FROM console_sessions WHERE account_id = $1 AND owner = $2");
     let mut q_using = None;
     let mut q_keep = None;
@@ -220,11 +233,7 @@ pub async fn promote(iam: &Iam, old: &ConsoleSession, stage: Stage, mfa: Option<
 /// Remembers the device picked for the second factor, or the device being assigned.
 pub async fn set_serial(iam: &Iam, token_hash: &str, chosen: bool, serial: Option<&str>) -> Result<()> {
     let col = if chosen { "chosen_serial" } else { "pending_serial" };
-    sqlx::query(&format!("UPDATE console_sessions SET {col} = $1 WHERE token_hash = $2"))
-        .bind(serial)
-        .bind(token_hash)
-        .execute(&iam.store.write)
-        .await?;
+    sqlx::query(&format!("UPDATE console_sessions SET {col} = $1 WHERE token_hash = $2")).bind(serial).bind(token_hash).execute(&iam.store.write).await?;
     Ok(())
 }
 
@@ -240,10 +249,8 @@ pub async fn put_ceremony(iam: &Iam, token_hash: &str, kind: &str, state: &[u8])
 pub async fn take_ceremony(iam: &Iam, token_hash: &str, kind: &str) -> Result<Option<Vec<u8>>> {
     let mut tx = iam.store.begin_write().await?;
     let lock = if iam.store.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
-    let sealed: Option<Option<Vec<u8>>> = sqlx::query_scalar(&format!("SELECT ceremony FROM console_sessions WHERE token_hash = $1{lock}"))
-        .bind(token_hash)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let sealed: Option<Option<Vec<u8>>> =
+        sqlx::query_scalar(&format!("SELECT ceremony FROM console_sessions WHERE token_hash = $1{lock}")).bind(token_hash).fetch_optional(&mut *tx).await?;
     let Some(Some(sealed)) = sealed else { return Ok(None) };
     sqlx::query("UPDATE console_sessions SET ceremony = NULL WHERE token_hash = $1").bind(token_hash).execute(&mut *tx).await?;
     tx.commit().await?;
@@ -301,7 +308,13 @@ pub async fn password_used(iam: &Iam, c: &Candidate) -> Result<()> {
     let now = iam.clock.now_ms();
     match &c.user {
         Some(u) => sqlx::query("UPDATE users SET password_last_used = $1 WHERE user_id = $2").bind(now).bind(&u.user_id).execute(&iam.store.write).await?,
-        None => sqlx::query("UPDATE accounts SET root_password_last_used = $1 WHERE account_id = $2").bind(now).bind(&c.account_id).execute(&iam.store.write).await?,
+        None => {
+            sqlx::query("UPDATE accounts SET root_password_last_used = $1 WHERE account_id = $2")
+                .bind(now)
+                .bind(&c.account_id)
+                .execute(&iam.store.write)
+                .await?
+        }
     };
     Ok(())
 }
@@ -388,7 +401,10 @@ pub async fn count_attempt(iam: &Iam, scopes: &[Scope]) -> Result<std::result::R
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        let r = sqlx::query(&format!("SELECT failures, locked_until, updated_at FROM signin_throttle WHERE scope = $1{lock}")).bind(key).fetch_one(&mut *tx).await?;
+        let r = sqlx::query(&format!("SELECT failures, locked_until, updated_at FROM signin_throttle WHERE scope = $1{lock}"))
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
         let (mut failures, locked_until, updated): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
         if locked_until > now {
             tx.rollback().await?;

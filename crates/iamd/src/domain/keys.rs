@@ -10,7 +10,7 @@
 
 use super::{Iam, Owner, UserRef};
 use crate::crypto::Purpose;
-use crate::error::{is_unique_violation, AwsError, Result};
+use crate::error::{is_unique_violation, AwsError, ErrorCode, Result};
 use crate::ids;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -21,6 +21,9 @@ use std::sync::{Arc, Mutex, RwLock};
 /// reads do not turn into writes.
 pub const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 
+/// A key's last signing scope (date, region, service) and the signing key derived for it.
+type Signing = (String, String, String, [u8; 32]);
+
 #[derive(Debug)]
 pub struct KeyEntry {
     pub access_key_id: String,
@@ -30,7 +33,7 @@ pub struct KeyEntry {
     secret: String,
     last_used_at: AtomicI64,
     /// The last (date, region, service) and its signing key.
-    signing: Mutex<Option<(String, String, String, [u8; 32])>>,
+    signing: Mutex<Option<Signing>>,
 }
 
 impl KeyEntry {
@@ -59,7 +62,13 @@ pub struct KeyCache {
 
 impl KeyCache {
     pub fn new(enabled: bool) -> Self {
-        KeyCache { enabled, generation: AtomicU64::new(0), map: RwLock::new(HashMap::new()), users: RwLock::new(HashMap::new()), policies: RwLock::new(HashMap::new()) }
+        KeyCache {
+            enabled,
+            generation: AtomicU64::new(0),
+            map: RwLock::new(HashMap::new()),
+            users: RwLock::new(HashMap::new()),
+            policies: RwLock::new(HashMap::new()),
+        }
     }
     /// Called by every write that changes a key or a user, after its commit and before it answers.
     pub fn invalidate(&self) {
@@ -156,11 +165,8 @@ pub async fn lookup_user(iam: &Iam, account: &str, user_id: &str) -> Result<Opti
         }
     }
     let generation = cache.generation.load(Ordering::SeqCst);
-    let row = sqlx::query("SELECT name, path FROM users WHERE user_id = $1 AND account_id = $2")
-        .bind(user_id)
-        .bind(account)
-        .fetch_optional(&iam.store.read)
-        .await?;
+    let row =
+        sqlx::query("SELECT name, path FROM users WHERE user_id = $1 AND account_id = $2").bind(user_id).bind(account).fetch_optional(&iam.store.read).await?;
     let Some(row) = row else { return Ok(None) };
     let u = UserRef { user_id: user_id.to_string(), name: row.get(0), path: row.get(1) };
     if cache.enabled {
@@ -204,11 +210,8 @@ pub async fn insert_key(iam: &Iam, tx: &mut sqlx::Transaction<'_, sqlx::Any>, ac
         }
     }
     let owner = owner.column();
-    let used: Vec<i64> = sqlx::query_scalar("SELECT slot FROM access_keys WHERE account_id = $1 AND owner = $2")
-        .bind(account)
-        .bind(owner)
-        .fetch_all(&mut **tx)
-        .await?;
+    let used: Vec<i64> =
+        sqlx::query_scalar("SELECT slot FROM access_keys WHERE account_id = $1 AND owner = $2").bind(account).bind(owner).fetch_all(&mut **tx).await?;
     let quota = || AwsError::limit_exceeded("Cannot exceed quota for AccessKeysPerUser: 2");
     let slot = [1i64, 2].into_iter().find(|s| !used.contains(s)).ok_or_else(quota)?;
     let id = ids::access_key_id();
@@ -234,7 +237,7 @@ pub async fn insert_key(iam: &Iam, tx: &mut sqlx::Transaction<'_, sqlx::Any>, ac
 }
 
 fn slot_race() -> AwsError {
-    AwsError { code: "ConcurrentModification", status: 409, message: "The access keys of this user were changed by another request; try again.".into() }
+    AwsError::concurrent_modification("The access keys of this user were changed by another request; try again.")
 }
 
 #[derive(Debug, Clone)]
@@ -259,7 +262,7 @@ pub async fn create(iam: &Iam, account: &str, owner: &Owner) -> Result<(String, 
                 crate::audit::commit(tx).await?;
                 return Ok((id, secret, iam.clock.now_ms()));
             }
-            Err(e) if e.code == "ConcurrentModification" => last = e,
+            Err(e) if e.code == ErrorCode::ConcurrentModification => last = e,
             Err(e) => return Err(e),
         }
     }
@@ -280,14 +283,16 @@ fn no_such_key(id: &str) -> AwsError {
 }
 
 pub async fn update_status(iam: &Iam, account: &str, owner: &Owner, key_id: &str, status: &str) -> Result<()> {
-    let n = crate::audit::execute(&iam.store, sqlx::query("UPDATE access_keys SET status = $1 WHERE access_key_id = $2 AND account_id = $3 AND owner = $4")
-        .bind(status)
-        .bind(key_id)
-        .bind(account)
-        .bind(owner.column())
-        )
-        .await?
-        .rows_affected();
+    let n = crate::audit::execute(
+        &iam.store,
+        sqlx::query("UPDATE access_keys SET status = $1 WHERE access_key_id = $2 AND account_id = $3 AND owner = $4")
+            .bind(status)
+            .bind(key_id)
+            .bind(account)
+            .bind(owner.column()),
+    )
+    .await?
+    .rows_affected();
     iam.keys.invalidate();
     if n == 0 {
         return Err(no_such_key(key_id));
@@ -296,13 +301,12 @@ pub async fn update_status(iam: &Iam, account: &str, owner: &Owner, key_id: &str
 }
 
 pub async fn delete(iam: &Iam, account: &str, owner: &Owner, key_id: &str) -> Result<()> {
-    let n = crate::audit::execute(&iam.store, sqlx::query("DELETE FROM access_keys WHERE access_key_id = $1 AND account_id = $2 AND owner = $3")
-        .bind(key_id)
-        .bind(account)
-        .bind(owner.column())
-        )
-        .await?
-        .rows_affected();
+    let n = crate::audit::execute(
+        &iam.store,
+        sqlx::query("DELETE FROM access_keys WHERE access_key_id = $1 AND account_id = $2 AND owner = $3").bind(key_id).bind(account).bind(owner.column()),
+    )
+    .await?
+    .rows_affected();
     iam.keys.invalidate();
     if n == 0 {
         return Err(no_such_key(key_id));

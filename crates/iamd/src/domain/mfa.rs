@@ -9,12 +9,13 @@
 //!   (one SQLite writer, or `SELECT … FOR UPDATE` on PostgreSQL), five consecutive failures are free,
 //!   then each further attempt waits `min(2^(n-1), 900)` seconds after the n-th failure past the
 //!   threshold. A refused attempt is not checked at all, so its answer says nothing about the code.
+//!
 //! Seeds are sealed under the master key with the device's id as associated data.
 
 use super::tags::Taggable;
 use super::{Iam, Owner, UserRef};
 use crate::crypto::Purpose;
-use crate::error::{is_unique_violation, AwsError, Result};
+use crate::error::{is_unique_violation, AwsError, ErrorCode, Result};
 use crate::store::Backend;
 use rand::RngCore;
 use sqlx::Row;
@@ -114,7 +115,7 @@ pub fn virtual_serial(account: &str, path: &str, name: &str) -> String {
 }
 
 fn invalid_code() -> AwsError {
-    AwsError { code: "InvalidAuthenticationCode", status: 403, message: "Authentication code for device is not valid.".into() }
+    AwsError::invalid_authentication_code("Authentication code for device is not valid.")
 }
 
 pub fn no_such_device(serial: &str) -> AwsError {
@@ -254,7 +255,8 @@ pub enum Refusal {
 }
 
 pub const BAD_CODE: &str = "MultiFactorAuthentication failed with invalid MFA one time pass code.";
-pub const NOT_YOURS: &str = "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.";
+pub const NOT_YOURS: &str =
+    "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.";
 
 impl Refusal {
     /// AWS's answer to an STS call refused this way.
@@ -314,7 +316,7 @@ pub async fn check_code(iam: &Iam, account: &str, owner: &Owner, serial: &str, c
 /// Commits a refused check's failure count with the call's record (which names the refusal).
 async fn refuse(tx: sqlx::Transaction<'_, sqlx::Any>, r: Refusal) -> Result<std::result::Result<Device, Refusal>> {
     match crate::audit::commit_refusal::<()>(tx, r.error()).await {
-        Err(e) if e.code == "AccessDenied" => Ok(Err(r)),
+        Err(e) if e.code == ErrorCode::AccessDenied => Ok(Err(r)),
         Err(e) => Err(e),
         Ok(()) => Ok(Err(r)),
     }
@@ -328,7 +330,16 @@ fn sqlite_err(e: rusqlite::Error) -> AwsError {
 /// excludes the sqlx writer) reads the device and the principal's throttle, checks the code and
 /// writes the outcome.
 #[allow(clippy::too_many_arguments)]
-fn check_code_sqlite(iam: &Iam, conn: &rusqlite::Connection, account: &str, owner: &str, serial: &str, code: &str, now: i64, event: Option<(String, crate::audit::Event)>) -> (Result<std::result::Result<Device, Refusal>>, bool) {
+fn check_code_sqlite(
+    iam: &Iam,
+    conn: &rusqlite::Connection,
+    account: &str,
+    owner: &str,
+    serial: &str,
+    code: &str,
+    now: i64,
+    event: Option<(String, crate::audit::Event)>,
+) -> (Result<std::result::Result<Device, Refusal>>, bool) {
     match check_code_sqlite_tx(iam, conn, account, owner, serial, code, now, event.as_ref()) {
         Ok((r, committed)) => (Ok(r), committed && event.is_some()),
         Err(e) => (Err(e), false),
@@ -337,7 +348,16 @@ fn check_code_sqlite(iam: &Iam, conn: &rusqlite::Connection, account: &str, owne
 
 /// Returns the outcome and whether the transaction (with the call's record) committed.
 #[allow(clippy::too_many_arguments)]
-fn check_code_sqlite_tx(iam: &Iam, conn: &rusqlite::Connection, account: &str, owner: &str, serial: &str, code: &str, now: i64, event: Option<&(String, crate::audit::Event)>) -> Result<(std::result::Result<Device, Refusal>, bool)> {
+fn check_code_sqlite_tx(
+    iam: &Iam,
+    conn: &rusqlite::Connection,
+    account: &str,
+    owner: &str,
+    serial: &str,
+    code: &str,
+    now: i64,
+    event: Option<&(String, crate::audit::Event)>,
+) -> Result<(std::result::Result<Device, Refusal>, bool)> {
     use rusqlite::OptionalExtension;
     let record = |tx: &rusqlite::Connection, refusal: Option<Refusal>| -> Result<()> {
         if let Some((line, e)) = event {
@@ -446,11 +466,8 @@ async fn accept(iam: &Iam, conn: &mut sqlx::AnyConnection, account: &str, owner:
 }
 
 async fn free_slot(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &str) -> Result<i64> {
-    let used: Vec<i64> = sqlx::query_scalar("SELECT owner_slot FROM mfa_devices WHERE account_id = $1 AND owner = $2")
-        .bind(account)
-        .bind(owner)
-        .fetch_all(&mut **tx)
-        .await?;
+    let used: Vec<i64> =
+        sqlx::query_scalar("SELECT owner_slot FROM mfa_devices WHERE account_id = $1 AND owner = $2").bind(account).bind(owner).fetch_all(&mut **tx).await?;
     (1..=MAX_DEVICES).find(|s| !used.contains(s)).ok_or_else(|| AwsError::limit_exceeded(format!("Cannot exceed quota for MFADevicesPerUser: {MAX_DEVICES}")))
 }
 
@@ -472,7 +489,7 @@ pub async fn enable(iam: &Iam, account: &str, owner: &Owner, guesser: &str, seri
             Ok(()) => return Ok(()),
         }
     }
-    Err(AwsError { code: "ConcurrentModification", status: 409, message: "The device was changed by another request; try again.".into() })
+    Err(AwsError::concurrent_modification("The device was changed by another request; try again."))
 }
 
 enum Retry {
@@ -493,7 +510,16 @@ impl From<sqlx::Error> for Retry {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn enable_once(iam: &Iam, account: &str, owner: &str, guesser: &str, serial: &str, only: Option<&str>, code1: &str, code2: &str) -> std::result::Result<(), Retry> {
+async fn enable_once(
+    iam: &Iam,
+    account: &str,
+    owner: &str,
+    guesser: &str,
+    serial: &str,
+    only: Option<&str>,
+    code1: &str,
+    code2: &str,
+) -> std::result::Result<(), Retry> {
     let now = iam.clock.now_ms();
     let mut tx = iam.store.begin_write().await?;
     let dev = find(&mut *tx, account, serial, "")
@@ -516,17 +542,16 @@ async fn enable_once(iam: &Iam, account: &str, owner: &str, guesser: &str, seria
         return Err(crate::audit::commit_refusal::<()>(tx, invalid_code()).await.unwrap_err().into());
     };
     let slot = free_slot(&mut tx, account, owner).await?;
-    let r = sqlx::query(
-        "UPDATE mfa_devices SET owner = $1, owner_slot = $2, enabled_at = $3, last_step = $4, drift = $5 WHERE device_id = $6 AND owner IS NULL",
-    )
-    .bind(owner)
-    .bind(slot)
-    .bind(now)
-    .bind(sync.last_step)
-    .bind(sync.drift)
-    .bind(&dev.device_id)
-    .execute(&mut *tx)
-    .await;
+    let r =
+        sqlx::query("UPDATE mfa_devices SET owner = $1, owner_slot = $2, enabled_at = $3, last_step = $4, drift = $5 WHERE device_id = $6 AND owner IS NULL")
+            .bind(owner)
+            .bind(slot)
+            .bind(now)
+            .bind(sync.last_step)
+            .bind(sync.drift)
+            .bind(&dev.device_id)
+            .execute(&mut *tx)
+            .await;
     match r {
         Err(e) if is_unique_violation(&e) => return Err(Retry::Again),
         Err(e) => return Err(Retry::Fail(e.into())),
@@ -543,7 +568,10 @@ pub async fn resync(iam: &Iam, account: &str, owner: &Owner, guesser: &str, seri
     let owner = owner.column();
     let now = iam.clock.now_ms();
     let mut tx = iam.store.begin_write().await?;
-    let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.owner.as_deref() == Some(owner) && d.kind != Kind::U2f).ok_or_else(|| no_such_device(serial))?;
+    let dev = find(&mut *tx, account, serial, "")
+        .await?
+        .filter(|d| d.owner.as_deref() == Some(owner) && d.kind != Kind::U2f)
+        .ok_or_else(|| no_such_device(serial))?;
     let Some(failures) = throttle_enter(iam, &mut tx, account, guesser, now).await? else {
         return crate::audit::commit_refusal(tx, invalid_code()).await;
     };
@@ -718,13 +746,14 @@ pub async fn import_hardware(iam: &Iam, account: &str, tokens: &[otp::pskc::Toke
     let mut tx = iam.store.begin_write().await?;
     // Two tokens with one seed would be one token under two serials (a code from either opens both):
     // a seed already in the account's inventory, or twice in the file, is refused.
-    let existing: Vec<(String, String, Vec<u8>)> = sqlx::query("SELECT device_id, serial, seed_sealed FROM mfa_devices WHERE account_id = $1 AND kind = 'hardware' AND seed_sealed IS NOT NULL")
-        .bind(account)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
+    let existing: Vec<(String, String, Vec<u8>)> =
+        sqlx::query("SELECT device_id, serial, seed_sealed FROM mfa_devices WHERE account_id = $1 AND kind = 'hardware' AND seed_sealed IS NOT NULL")
+            .bind(account)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
     let mut known: Vec<(String, Vec<u8>)> = Vec::with_capacity(existing.len() + tokens.len());
     for (device_id, serial, sealed) in existing {
         if let Some(seed) = iam.sealer.open(Purpose::MfaSeed, &seed_aad(account, &device_id), &sealed) {
@@ -868,7 +897,10 @@ pub async fn add_u2f(iam: &Iam, account: &str, owner: &Owner, user_name: Option<
         .await;
         match r {
             Err(e) if is_unique_violation(&e) => {
-                let registered: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mfa_devices WHERE credential_id = $1").bind(&key.credential_id).fetch_one(&iam.store.write).await?;
+                let registered: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mfa_devices WHERE credential_id = $1")
+                    .bind(&key.credential_id)
+                    .fetch_one(&iam.store.write)
+                    .await?;
                 if registered > 0 {
                     return Err(AwsError::entity_already_exists("This security key is already registered."));
                 }
@@ -880,12 +912,13 @@ pub async fn add_u2f(iam: &Iam, account: &str, owner: &Owner, user_name: Option<
         crate::audit::commit(tx).await?;
         return find(&iam.store.write, account, &serial, "").await?.ok_or_else(|| no_such_device(&serial));
     }
-    Err(AwsError { code: "ConcurrentModification", status: 409, message: "The device was changed by another request; try again.".into() })
+    Err(AwsError::concurrent_modification("The device was changed by another request; try again."))
 }
 
 /// GetMFADevice's Certifications of a security key.
 pub async fn certifications(iam: &Iam, device_id: &str) -> Result<Vec<(String, String)>> {
-    let text: Option<String> = sqlx::query_scalar("SELECT certifications FROM mfa_devices WHERE device_id = $1").bind(device_id).fetch_optional(&iam.store.read).await?.flatten();
+    let text: Option<String> =
+        sqlx::query_scalar("SELECT certifications FROM mfa_devices WHERE device_id = $1").bind(device_id).fetch_optional(&iam.store.read).await?.flatten();
     let map: serde_json::Map<String, serde_json::Value> = text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     Ok(map.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect())
 }
@@ -918,7 +951,12 @@ pub struct Asserted {
 /// as codes (the attempt is refused unchecked while the principal waits). `verify` checks the
 /// signature against the keys it is given. The counter only moves forward, by a conditional write:
 /// a cloned key that presents an old counter, or two nodes accepting the same assertion, fail.
-pub async fn check_u2f(iam: &Iam, account: &str, owner: &Owner, verify: impl FnOnce(&[(Device, Vec<u8>)]) -> Option<Asserted>) -> Result<std::result::Result<Device, Refusal>> {
+pub async fn check_u2f(
+    iam: &Iam,
+    account: &str,
+    owner: &Owner,
+    verify: impl FnOnce(&[(Device, Vec<u8>)]) -> Option<Asserted>,
+) -> Result<std::result::Result<Device, Refusal>> {
     let owner = owner.column();
     let now = iam.clock.now_ms();
     let keys = u2f_keys_of(iam, account, owner).await?;
@@ -977,7 +1015,11 @@ pub async fn set_name(iam: &Iam, account: &str, owner: &Owner, serial: &str, nam
 /// The seed of a virtual device that is not yet assigned, for showing it again while it is being
 /// assigned (once assigned, a seed never leaves the server).
 pub async fn unassigned_seed(iam: &Iam, account: &str, device_id: &str) -> Result<Option<String>> {
-    let row = sqlx::query(&format!("SELECT {COLS} FROM mfa_devices WHERE account_id = $1 AND device_id = $2")).bind(account).bind(device_id).fetch_optional(&iam.store.read).await?;
+    let row = sqlx::query(&format!("SELECT {COLS} FROM mfa_devices WHERE account_id = $1 AND device_id = $2"))
+        .bind(account)
+        .bind(device_id)
+        .fetch_optional(&iam.store.read)
+        .await?;
     match row.as_ref().map(from_row) {
         Some(d) if d.kind == Kind::Virtual && d.owner.is_none() => Ok(Some(otp::base32::encode(&d.seed(iam, account)?))),
         _ => Ok(None),

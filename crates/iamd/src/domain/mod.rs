@@ -5,12 +5,12 @@ pub mod accounts;
 pub mod console;
 pub mod keys;
 pub mod mfa;
-pub mod sessions;
-pub mod tags;
 pub mod passwords;
 pub mod policies;
 pub mod report;
 pub mod roles;
+pub mod sessions;
+pub mod tags;
 pub mod users;
 
 use crate::crypto::Sealer;
@@ -66,8 +66,7 @@ impl Iam {
 pub async fn check_master_key(iam: &Iam) -> anyhow::Result<()> {
     use crate::crypto::Purpose;
     const AAD: &[u8] = b"master_key_check";
-    let stored: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT value FROM meta WHERE name = 'master_key_check'").fetch_optional(&iam.store.write).await?;
+    let stored: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM meta WHERE name = 'master_key_check'").fetch_optional(&iam.store.write).await?;
     match stored {
         Some(v) => {
             if iam.sealer.open(Purpose::KeyCheck, AAD, &v).as_deref() != Some(b"iamd".as_slice()) {
@@ -222,7 +221,5 @@ pub fn user_arn(account: &str, path: &str, name: &str) -> String {
 
 /// ISO 8601 UTC with seconds, as IAM writes timestamps.
 pub fn iso8601(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default()
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()
 }

@@ -24,7 +24,7 @@ static GATE: std::sync::LazyLock<Gate> = std::sync::LazyLock::new(|| {
 const GATE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub fn busy() -> AwsError {
-    AwsError { code: "ServiceUnavailable", status: 503, message: "Too many password checks are running; retry in a second.".into() }
+    AwsError::service_unavailable("Too many password checks are running; retry in a second.")
 }
 
 async fn turn() -> Result<tokio::sync::SemaphorePermit<'static>> {
@@ -168,7 +168,7 @@ mod tests {
         assert_eq!(check(Some(&p), "short", &[]).unwrap_err().message, "Password should have a minimum length of 10");
         assert_eq!(check(Some(&p), "longenough1", &[]).unwrap_err().message, "Password should have at least one symbol");
         assert_eq!(check(Some(&p), "longenough!", &[]).unwrap_err().message, "Password should have at least one number");
-        assert_eq!(check(Some(&p), "longenough!", &[]).unwrap_err().code, "PasswordPolicyViolation");
+        assert_eq!(check(Some(&p), "longenough!", &[]).unwrap_err().code, crate::error::ErrorCode::PasswordPolicyViolation);
         assert!(check(Some(&p), "longenough1!", &[]).is_ok());
     }
 

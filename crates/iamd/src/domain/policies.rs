@@ -18,7 +18,7 @@ pub const ATTACHED_PER_ENTITY: i64 = 10;
 pub const VERSIONS_PER_POLICY: i64 = 5;
 
 fn malformed(e: policy::Error) -> AwsError {
-    AwsError { code: "MalformedPolicyDocument", status: 400, message: e.0 }
+    AwsError::malformed_policy_document(e.0)
 }
 
 /// Validates an inline identity policy document.
@@ -90,7 +90,12 @@ pub async fn put_inline(iam: &Iam, owner: Holder, owner_id: &str, owner_name: &s
         return Err(AwsError::limit_exceeded(format!("{msg} {owner_name}.")));
     }
     sqlx::query(&format!("DELETE FROM {table} WHERE {col} = $1 AND policy_name = $2")).bind(owner_id).bind(name).execute(&mut *tx).await?;
-    sqlx::query(&format!("INSERT INTO {table} ({col}, policy_name, document) VALUES ($1, $2, $3)")).bind(owner_id).bind(name).bind(doc).execute(&mut *tx).await?;
+    sqlx::query(&format!("INSERT INTO {table} ({col}, policy_name, document) VALUES ($1, $2, $3)"))
+        .bind(owner_id)
+        .bind(name)
+        .bind(doc)
+        .execute(&mut *tx)
+        .await?;
     crate::audit::commit(tx).await?;
     iam.keys.invalidate();
     Ok(())
@@ -114,7 +119,9 @@ pub async fn list_inline(iam: &Iam, owner: Holder, owner_id: &str) -> Result<Vec
 
 pub async fn delete_inline(iam: &Iam, owner: Holder, owner_id: &str, name: &str) -> Result<()> {
     let (table, col) = owner.table();
-    let n = crate::audit::execute(&iam.store, sqlx::query(&format!("DELETE FROM {table} WHERE {col} = $1 AND policy_name = $2")).bind(owner_id).bind(name)).await?.rows_affected();
+    let n = crate::audit::execute(&iam.store, sqlx::query(&format!("DELETE FROM {table} WHERE {col} = $1 AND policy_name = $2")).bind(owner_id).bind(name))
+        .await?
+        .rows_affected();
     iam.keys.invalidate();
     if n == 0 {
         let kind = owner.kind();
@@ -178,7 +185,15 @@ pub async fn get_managed<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E,
     Ok(row.as_ref().map(managed_row))
 }
 
-pub async fn create_managed(iam: &Iam, account: &str, name: &str, path: &str, doc: &str, description: Option<&str>, tags: &[(String, String)]) -> Result<Managed> {
+pub async fn create_managed(
+    iam: &Iam,
+    account: &str,
+    name: &str,
+    path: &str,
+    doc: &str,
+    description: Option<&str>,
+    tags: &[(String, String)],
+) -> Result<Managed> {
     validate_managed(doc)?;
     if policy::quota_size(doc) > MANAGED_QUOTA {
         return Err(AwsError::limit_exceeded(format!("Cannot exceed quota for PolicySize: {MANAGED_QUOTA}")));
@@ -198,14 +213,32 @@ pub async fn create_managed(iam: &Iam, account: &str, name: &str, path: &str, do
         .execute(&mut *tx)
         .await;
     match r {
-        Err(e) if is_unique_violation(&e) => return Err(AwsError::entity_already_exists(format!("A policy called {name} already exists. Duplicate names are not allowed."))),
+        Err(e) if is_unique_violation(&e) => {
+            return Err(AwsError::entity_already_exists(format!("A policy called {name} already exists. Duplicate names are not allowed.")))
+        }
         Err(e) => return Err(e.into()),
         Ok(_) => {}
     }
-    sqlx::query("INSERT INTO policy_versions (policy_id, version_id, document, created_at) VALUES ($1, 'v1', $2, $3)").bind(&id).bind(doc).bind(now).execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO policy_versions (policy_id, version_id, document, created_at) VALUES ($1, 'v1', $2, $3)")
+        .bind(&id)
+        .bind(doc)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     super::tags::put(&mut tx, super::tags::Taggable::Policy, &id, tags).await?;
     crate::audit::commit(tx).await?;
-    Ok(Managed { policy_id: id, account_id: account.into(), arn, name: name.into(), path: path.into(), description: description.map(Into::into), default_version: "v1".into(), created_at: now, updated_at: now, attachments: 0 })
+    Ok(Managed {
+        policy_id: id,
+        account_id: account.into(),
+        arn,
+        name: name.into(),
+        path: path.into(),
+        description: description.map(Into::into),
+        default_version: "v1".into(),
+        created_at: now,
+        updated_at: now,
+        attachments: 0,
+    })
 }
 
 pub async fn list_managed(iam: &Iam, account: &str, scope: &str, only_attached: bool, path_prefix: &str) -> Result<Vec<Managed>> {
@@ -228,7 +261,10 @@ pub async fn list_managed(iam: &Iam, account: &str, scope: &str, only_attached: 
 
 pub async fn delete_managed(iam: &Iam, account: &str, arn: &str) -> Result<()> {
     let mut tx = iam.store.begin_write().await?;
-    let m = get_managed(&mut *tx, account, arn).await?.filter(|m| m.account_id == account).ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
+    let m = get_managed(&mut *tx, account, arn)
+        .await?
+        .filter(|m| m.account_id == account)
+        .ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
     super::lock_parent(&mut tx, iam.store.backend, super::Parent::Policy, &m.policy_id).await?;
     if m.attachments > 0 {
         return Err(AwsError::delete_conflict("Cannot delete a policy attached to entities."));
@@ -272,7 +308,10 @@ pub struct PolicyVersion {
 }
 
 async fn own_policy(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, arn: &str) -> Result<Managed> {
-    get_managed(&mut **tx, account, arn).await?.filter(|m| m.account_id == account).ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))
+    get_managed(&mut **tx, account, arn)
+        .await?
+        .filter(|m| m.account_id == account)
+        .ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))
 }
 
 pub async fn create_version(iam: &Iam, account: &str, arn: &str, doc: &str, set_default: bool) -> Result<PolicyVersion> {
@@ -284,12 +323,20 @@ pub async fn create_version(iam: &Iam, account: &str, arn: &str, doc: &str, set_
     let m = own_policy(&mut tx, account, arn).await?;
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1").bind(&m.policy_id).fetch_one(&mut *tx).await?;
     if count >= VERSIONS_PER_POLICY {
-        return Err(AwsError::limit_exceeded("A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version."));
+        return Err(AwsError::limit_exceeded(
+            "A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.",
+        ));
     }
     let next: i64 = sqlx::query_scalar("SELECT next_version FROM managed_policies WHERE policy_id = $1").bind(&m.policy_id).fetch_one(&mut *tx).await?;
     let vid = format!("v{next}");
     let now = iam.clock.now_ms();
-    sqlx::query("INSERT INTO policy_versions (policy_id, version_id, document, created_at) VALUES ($1, $2, $3, $4)").bind(&m.policy_id).bind(&vid).bind(doc).bind(now).execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO policy_versions (policy_id, version_id, document, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(&m.policy_id)
+        .bind(&vid)
+        .bind(doc)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     let q = if set_default {
         "UPDATE managed_policies SET next_version = next_version + 1, default_version = $2, updated_at = $3 WHERE policy_id = $1"
     } else {
@@ -323,7 +370,12 @@ pub async fn delete_version(iam: &Iam, account: &str, arn: &str, vid: &str) -> R
     if m.default_version == vid {
         return Err(AwsError::delete_conflict("Cannot delete the default version of a policy."));
     }
-    let n = sqlx::query("DELETE FROM policy_versions WHERE policy_id = $1 AND version_id = $2").bind(&m.policy_id).bind(vid).execute(&mut *tx).await?.rows_affected();
+    let n = sqlx::query("DELETE FROM policy_versions WHERE policy_id = $1 AND version_id = $2")
+        .bind(&m.policy_id)
+        .bind(vid)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     if n == 0 {
         return Err(AwsError::no_such_entity(format!("Policy {arn} version {vid} does not exist.")));
     }
@@ -334,11 +386,20 @@ pub async fn delete_version(iam: &Iam, account: &str, arn: &str, vid: &str) -> R
 pub async fn set_default_version(iam: &Iam, account: &str, arn: &str, vid: &str) -> Result<()> {
     let mut tx = iam.store.begin_write().await?;
     let m = own_policy(&mut tx, account, arn).await?;
-    let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1 AND version_id = $2").bind(&m.policy_id).bind(vid).fetch_one(&mut *tx).await?;
+    let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1 AND version_id = $2")
+        .bind(&m.policy_id)
+        .bind(vid)
+        .fetch_one(&mut *tx)
+        .await?;
     if exists == 0 {
         return Err(AwsError::no_such_entity(format!("Policy {arn} version {vid} does not exist.")));
     }
-    sqlx::query("UPDATE managed_policies SET default_version = $1, updated_at = $2 WHERE policy_id = $3").bind(vid).bind(iam.clock.now_ms()).bind(&m.policy_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE managed_policies SET default_version = $1, updated_at = $2 WHERE policy_id = $3")
+        .bind(vid)
+        .bind(iam.clock.now_ms())
+        .bind(&m.policy_id)
+        .execute(&mut *tx)
+        .await?;
     crate::audit::commit(tx).await?;
     iam.keys.invalidate();
     Ok(())
@@ -357,7 +418,11 @@ pub async fn attach(iam: &Iam, account: &str, entity_type: &str, entity_id: &str
         return Err(AwsError::no_such_entity(format!("The {entity_type} cannot be found.")));
     }
     let m = get_managed(&mut *tx, account, arn).await?.ok_or_else(|| no_such_policy(arn))?;
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_attachments WHERE entity_type = $1 AND entity_id = $2").bind(entity_type).bind(entity_id).fetch_one(&mut *tx).await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_attachments WHERE entity_type = $1 AND entity_id = $2")
+        .bind(entity_type)
+        .bind(entity_id)
+        .fetch_one(&mut *tx)
+        .await?;
     let already: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_attachments WHERE policy_id = $1 AND entity_type = $2 AND entity_id = $3")
         .bind(&m.policy_id)
         .bind(entity_type)
@@ -389,13 +454,15 @@ pub async fn attach(iam: &Iam, account: &str, entity_type: &str, entity_id: &str
 
 pub async fn detach(iam: &Iam, account: &str, entity_type: &str, entity_id: &str, arn: &str) -> Result<()> {
     let m = get_managed(&iam.store.read, account, arn).await?.ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
-    let n = crate::audit::execute(&iam.store, sqlx::query("DELETE FROM policy_attachments WHERE policy_id = $1 AND entity_type = $2 AND entity_id = $3")
-        .bind(&m.policy_id)
-        .bind(entity_type)
-        .bind(entity_id)
-        )
-        .await?
-        .rows_affected();
+    let n = crate::audit::execute(
+        &iam.store,
+        sqlx::query("DELETE FROM policy_attachments WHERE policy_id = $1 AND entity_type = $2 AND entity_id = $3")
+            .bind(&m.policy_id)
+            .bind(entity_type)
+            .bind(entity_id),
+    )
+    .await?
+    .rows_affected();
     iam.keys.invalidate();
     if n == 0 {
         return Err(AwsError::no_such_entity(format!("Policy {arn} was not found.")));
@@ -423,7 +490,10 @@ pub async fn entities(iam: &Iam, account: &str, arn: &str) -> Result<Vec<(String
     .bind(account)
     .fetch_all(&iam.store.read)
     .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get::<Option<String>, _>(1).unwrap_or_default(), r.get(2), r.get::<Option<String>, _>(3).unwrap_or_default())).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get::<Option<String>, _>(1).unwrap_or_default(), r.get(2), r.get::<Option<String>, _>(3).unwrap_or_default()))
+        .collect())
 }
 
 // ---- groups ----
@@ -445,21 +515,32 @@ pub fn no_such_group(name: &str) -> AwsError {
 }
 
 pub async fn find_group<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E, account: &str, name: &str) -> Result<Option<Group>> {
-    let row = sqlx::query("SELECT group_id, name, path, created_at FROM groups WHERE account_id = $1 AND name_lower = $2").bind(account).bind(name.to_ascii_lowercase()).fetch_optional(ex).await?;
+    let row = sqlx::query("SELECT group_id, name, path, created_at FROM groups WHERE account_id = $1 AND name_lower = $2")
+        .bind(account)
+        .bind(name.to_ascii_lowercase())
+        .fetch_optional(ex)
+        .await?;
     Ok(row.as_ref().map(group_row))
 }
 
 pub async fn create_group(iam: &Iam, account: &str, name: &str, path: &str) -> Result<Group> {
-    let g = Group { group_id: format!("AGPA{}", &uuid::Uuid::new_v4().simple().to_string().to_uppercase()[..17]), name: name.into(), path: path.into(), created_at: iam.clock.now_ms() };
-    let r = crate::audit::execute(&iam.store, sqlx::query("INSERT INTO groups (group_id, account_id, name, name_lower, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(&g.group_id)
-        .bind(account)
-        .bind(name)
-        .bind(name.to_ascii_lowercase())
-        .bind(path)
-        .bind(g.created_at)
-        )
-        .await;
+    let g = Group {
+        group_id: format!("AGPA{}", &uuid::Uuid::new_v4().simple().to_string().to_uppercase()[..17]),
+        name: name.into(),
+        path: path.into(),
+        created_at: iam.clock.now_ms(),
+    };
+    let r = crate::audit::execute(
+        &iam.store,
+        sqlx::query("INSERT INTO groups (group_id, account_id, name, name_lower, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&g.group_id)
+            .bind(account)
+            .bind(name)
+            .bind(name.to_ascii_lowercase())
+            .bind(path)
+            .bind(g.created_at),
+    )
+    .await;
     match r {
         Err(e) if is_unique_violation(&e) => Err(AwsError::entity_already_exists(format!("Group with name {name} already exists."))),
         Err(e) => Err(e.into()),
@@ -468,11 +549,12 @@ pub async fn create_group(iam: &Iam, account: &str, name: &str, path: &str) -> R
 }
 
 pub async fn list_groups(iam: &Iam, account: &str, path_prefix: &str) -> Result<Vec<Group>> {
-    let rows = sqlx::query("SELECT group_id, name, path, created_at FROM groups WHERE account_id = $1 AND substr(path, 1, length($2)) = $2 ORDER BY name_lower")
-        .bind(account)
-        .bind(path_prefix)
-        .fetch_all(&iam.store.read)
-        .await?;
+    let rows =
+        sqlx::query("SELECT group_id, name, path, created_at FROM groups WHERE account_id = $1 AND substr(path, 1, length($2)) = $2 ORDER BY name_lower")
+            .bind(account)
+            .bind(path_prefix)
+            .fetch_all(&iam.store.read)
+            .await?;
     Ok(rows.iter().map(group_row).collect())
 }
 
@@ -498,13 +580,15 @@ pub async fn groups_for_user(iam: &Iam, user_id: &str) -> Result<Vec<Group>> {
 pub async fn update_group(iam: &Iam, account: &str, name: &str, new_name: Option<&str>, new_path: Option<&str>) -> Result<()> {
     let g = find_group(&iam.store.read, account, name).await?.ok_or_else(|| no_such_group(name))?;
     let nn = new_name.unwrap_or(&g.name);
-    let r = crate::audit::execute(&iam.store, sqlx::query("UPDATE groups SET name = $1, name_lower = $2, path = $3 WHERE group_id = $4")
-        .bind(nn)
-        .bind(nn.to_ascii_lowercase())
-        .bind(new_path.unwrap_or(&g.path))
-        .bind(&g.group_id)
-        )
-        .await;
+    let r = crate::audit::execute(
+        &iam.store,
+        sqlx::query("UPDATE groups SET name = $1, name_lower = $2, path = $3 WHERE group_id = $4")
+            .bind(nn)
+            .bind(nn.to_ascii_lowercase())
+            .bind(new_path.unwrap_or(&g.path))
+            .bind(&g.group_id),
+    )
+    .await;
     match r {
         Err(e) if is_unique_violation(&e) => Err(AwsError::entity_already_exists(format!("Group with name {nn} already exists."))),
         Err(e) => Err(e.into()),
@@ -550,7 +634,11 @@ pub async fn add_member(iam: &Iam, account: &str, group: &str, user: &UserRef) -
         return Err(super::users::no_such_user(&user.name));
     }
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE user_id = $1").bind(&user.user_id).fetch_one(&mut *tx).await?;
-    let already: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE user_id = $1 AND group_id = $2").bind(&user.user_id).bind(&g.group_id).fetch_one(&mut *tx).await?;
+    let already: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE user_id = $1 AND group_id = $2")
+        .bind(&user.user_id)
+        .bind(&g.group_id)
+        .fetch_one(&mut *tx)
+        .await?;
     if already > 0 {
         return Ok(());
     }
@@ -565,7 +653,10 @@ pub async fn add_member(iam: &Iam, account: &str, group: &str, user: &UserRef) -
 
 pub async fn remove_member(iam: &Iam, account: &str, group: &str, user: &UserRef) -> Result<()> {
     let g = find_group(&iam.store.read, account, group).await?.ok_or_else(|| no_such_group(group))?;
-    let n = crate::audit::execute(&iam.store, sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2").bind(&g.group_id).bind(&user.user_id)).await?.rows_affected();
+    let n =
+        crate::audit::execute(&iam.store, sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2").bind(&g.group_id).bind(&user.user_id))
+            .await?
+            .rows_affected();
     iam.keys.invalidate();
     if n == 0 {
         return Err(AwsError::no_such_entity(format!("The user with name {} cannot be found in group {}.", user.name, g.name)));
@@ -592,8 +683,7 @@ fn mentions_principal_tag(p: &Policy) -> bool {
 
 /// Parsed documents by their text: parsing is pure, so the cache is right on every node whatever
 /// the database says; it only saves the parse (the documents are still read each time on PostgreSQL).
-static PARSED: std::sync::LazyLock<std::sync::RwLock<std::collections::HashMap<String, Arc<Policy>>>> =
-    std::sync::LazyLock::new(Default::default);
+static PARSED: std::sync::LazyLock<std::sync::RwLock<std::collections::HashMap<String, Arc<Policy>>>> = std::sync::LazyLock::new(Default::default);
 const PARSED_MAX: usize = 10_000;
 
 fn parse_all(docs: &[String]) -> Vec<Arc<Policy>> {
@@ -674,7 +764,11 @@ pub async fn sources(iam: &Iam, entity_type: &str, entity_id: &str) -> Result<Ve
         "group" => ("group_policies", "group_id"),
         _ => ("role_policies", "role_id"),
     };
-    for r in sqlx::query(&format!("SELECT policy_name, document FROM {table} WHERE {col} = $1 ORDER BY policy_name")).bind(entity_id).fetch_all(&iam.store.read).await? {
+    for r in sqlx::query(&format!("SELECT policy_name, document FROM {table} WHERE {col} = $1 ORDER BY policy_name"))
+        .bind(entity_id)
+        .fetch_all(&iam.store.read)
+        .await?
+    {
         out.push((r.get(0), entity_type.to_string(), r.get(1)));
     }
     let managed = "SELECT m.name, v.document FROM policy_attachments a JOIN managed_policies m ON m.policy_id = a.policy_id JOIN policy_versions v ON v.policy_id = m.policy_id AND v.version_id = m.default_version WHERE a.entity_type = $1 AND a.entity_id = $2 ORDER BY m.name";
@@ -693,9 +787,21 @@ pub async fn sources(iam: &Iam, entity_type: &str, entity_id: &str) -> Result<Ve
 
 const AWS_MANAGED: &[(&str, &str, &str)] = &[
     ("AdministratorAccess", "/", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#),
-    ("IAMFullAccess", "/", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:*","organizations:DescribeAccount","organizations:DescribeOrganization","organizations:DescribeOrganizationalUnit","organizations:DescribePolicy","organizations:ListChildren","organizations:ListParents","organizations:ListPoliciesForTarget","organizations:ListRoots","organizations:ListPolicies","organizations:ListTargetsForPolicy"],"Resource":"*"}]}"#),
-    ("IAMReadOnlyAccess", "/", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GenerateCredentialReport","iam:GenerateServiceLastAccessedDetails","iam:Get*","iam:List*","iam:SimulateCustomPolicy","iam:SimulatePrincipalPolicy"],"Resource":"*"}]}"#),
-    ("IAMUserChangePassword", "/", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:ChangePassword"],"Resource":["arn:aws:iam::*:user/${aws:username}"]},{"Effect":"Allow","Action":["iam:GetAccountPasswordPolicy"],"Resource":"*"}]}"#),
+    (
+        "IAMFullAccess",
+        "/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:*","organizations:DescribeAccount","organizations:DescribeOrganization","organizations:DescribeOrganizationalUnit","organizations:DescribePolicy","organizations:ListChildren","organizations:ListParents","organizations:ListPoliciesForTarget","organizations:ListRoots","organizations:ListPolicies","organizations:ListTargetsForPolicy"],"Resource":"*"}]}"#,
+    ),
+    (
+        "IAMReadOnlyAccess",
+        "/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GenerateCredentialReport","iam:GenerateServiceLastAccessedDetails","iam:Get*","iam:List*","iam:SimulateCustomPolicy","iam:SimulatePrincipalPolicy"],"Resource":"*"}]}"#,
+    ),
+    (
+        "IAMUserChangePassword",
+        "/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:ChangePassword"],"Resource":["arn:aws:iam::*:user/${aws:username}"]},{"Effect":"Allow","Action":["iam:GetAccountPasswordPolicy"],"Resource":"*"}]}"#,
+    ),
 ];
 
 /// Makes AWS's managed policies available under `arn:aws:iam::aws:policy/…` (idempotent).
@@ -721,7 +827,11 @@ pub async fn seed_aws_managed(iam: &Iam) -> anyhow::Result<()> {
             }
             return Err(e.into());
         }
-        sqlx::query("INSERT INTO policy_versions (policy_id, version_id, document, created_at) VALUES ($1, 'v1', $2, 0)").bind(&id).bind(*doc).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO policy_versions (policy_id, version_id, document, created_at) VALUES ($1, 'v1', $2, 0)")
+            .bind(&id)
+            .bind(*doc)
+            .execute(&mut *tx)
+            .await?;
         crate::audit::commit(tx).await?;
     }
     Ok(())

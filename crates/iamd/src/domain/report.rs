@@ -17,11 +17,12 @@ fn tf(b: bool) -> &'static str {
 }
 
 async fn key_columns(iam: &Iam, account: &str, owner: &str) -> Result<Vec<String>> {
-    let rows = sqlx::query("SELECT slot, status, created_at, last_used_at, last_used_region, last_used_service FROM access_keys WHERE account_id = $1 AND owner = $2")
-        .bind(account)
-        .bind(owner)
-        .fetch_all(&iam.store.read)
-        .await?;
+    let rows =
+        sqlx::query("SELECT slot, status, created_at, last_used_at, last_used_region, last_used_service FROM access_keys WHERE account_id = $1 AND owner = $2")
+            .bind(account)
+            .bind(owner)
+            .fetch_all(&iam.store.read)
+            .await?;
     let mut out = Vec::new();
     for slot in [1i64, 2] {
         match rows.iter().find(|r| r.get::<i64, _>(0) == slot) {
@@ -40,12 +41,19 @@ async fn key_columns(iam: &Iam, account: &str, owner: &str) -> Result<Vec<String
 }
 
 async fn mfa_active(iam: &Iam, account: &str, owner: &str) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mfa_devices WHERE account_id = $1 AND owner = $2").bind(account).bind(owner).fetch_one(&iam.store.read).await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mfa_devices WHERE account_id = $1 AND owner = $2")
+        .bind(account)
+        .bind(owner)
+        .fetch_one(&iam.store.read)
+        .await?;
     Ok(n > 0)
 }
 
 pub async fn build(iam: &Iam, account: &str) -> Result<String> {
-    let acct = sqlx::query("SELECT created_at, root_password_last_used, password_policy FROM accounts WHERE account_id = $1").bind(account).fetch_one(&iam.store.read).await?;
+    let acct = sqlx::query("SELECT created_at, root_password_last_used, password_policy FROM accounts WHERE account_id = $1")
+        .bind(account)
+        .fetch_one(&iam.store.read)
+        .await?;
     let policy: Option<super::passwords::PasswordPolicy> = acct.get::<Option<String>, _>(2).and_then(|t| serde_json::from_str(&t).ok());
     let mut csv = String::from(HEADER);
     csv.push('\n');
@@ -118,21 +126,27 @@ fn push_row(csv: &mut String, fields: &[String]) {
 /// GenerateCredentialReport: (State, Description).
 pub async fn generate(iam: &Iam, account: &str) -> Result<(&'static str, &'static str)> {
     let now = iam.clock.now_ms();
-    let at: Option<i64> = sqlx::query_scalar("SELECT generated_at FROM credential_reports WHERE account_id = $1").bind(account).fetch_optional(&iam.store.read).await?;
+    let at: Option<i64> =
+        sqlx::query_scalar("SELECT generated_at FROM credential_reports WHERE account_id = $1").bind(account).fetch_optional(&iam.store.read).await?;
     if at.is_some_and(|t| now - t < REUSE_MS) {
         return Ok(("COMPLETE", "No report generation necessary: a report younger than four hours exists."));
     }
     let csv = build(iam, account).await?;
     let mut tx = iam.store.begin_write().await?;
     sqlx::query("DELETE FROM credential_reports WHERE account_id = $1").bind(account).execute(&mut *tx).await?;
-    sqlx::query("INSERT INTO credential_reports (account_id, generated_at, content) VALUES ($1, $2, $3)").bind(account).bind(now).bind(csv.into_bytes()).execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO credential_reports (account_id, generated_at, content) VALUES ($1, $2, $3)")
+        .bind(account)
+        .bind(now)
+        .bind(csv.into_bytes())
+        .execute(&mut *tx)
+        .await?;
     crate::audit::commit(tx).await?;
     Ok(("COMPLETE", "Report generated."))
 }
 
 pub async fn get(iam: &Iam, account: &str) -> Result<(Vec<u8>, i64)> {
     let row = sqlx::query("SELECT content, generated_at FROM credential_reports WHERE account_id = $1").bind(account).fetch_optional(&iam.store.read).await?;
-    let row = row.ok_or_else(|| AwsError { code: "ReportNotPresent", status: 410, message: "Credential report not present. Call GenerateCredentialReport first.".into() })?;
+    let row = row.ok_or_else(|| AwsError::report_not_present("Credential report not present. Call GenerateCredentialReport first."))?;
     Ok((row.get(0), row.get(1)))
 }
 

@@ -82,10 +82,21 @@ pub fn no_such_role(name: &str) -> AwsError {
 }
 
 pub fn validate_trust(doc: &str) -> Result<policy::Policy> {
-    policy::parse(doc, DocKind::Trust).map_err(|e| AwsError { code: "MalformedPolicyDocument", status: 400, message: e.0 })
+    policy::parse(doc, DocKind::Trust).map_err(|e| AwsError::malformed_policy_document(e.0))
 }
 
-pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, trust: &str, description: Option<&str>, max: i64, tags: &[(String, String)]) -> Result<Role> {
+// The eight are CreateRole's own parameters, each one used once.
+#[allow(clippy::too_many_arguments)]
+pub async fn create(
+    iam: &Iam,
+    account: &str,
+    name: &str,
+    path: &str,
+    trust: &str,
+    description: Option<&str>,
+    max: i64,
+    tags: &[(String, String)],
+) -> Result<Role> {
     validate_trust(trust)?;
     if policy::quota_size(trust) > 2048 {
         return Err(AwsError::limit_exceeded("Cannot exceed quota for ACLSizePerRole: 2048"));
@@ -124,7 +135,11 @@ pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, trust: &st
 }
 
 pub async fn find<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(ex: E, account: &str, name: &str) -> Result<Option<Role>> {
-    let r = sqlx::query(&format!("SELECT {COLS} FROM roles WHERE account_id = $1 AND name_lower = $2")).bind(account).bind(name.to_ascii_lowercase()).fetch_optional(ex).await?;
+    let r = sqlx::query(&format!("SELECT {COLS} FROM roles WHERE account_id = $1 AND name_lower = $2"))
+        .bind(account)
+        .bind(name.to_ascii_lowercase())
+        .fetch_optional(ex)
+        .await?;
     Ok(r.as_ref().map(row))
 }
 
@@ -134,7 +149,11 @@ pub async fn get(iam: &Iam, account: &str, name: &str) -> Result<Role> {
 
 /// By id, for role sessions: a deleted role's sessions stop at once.
 pub async fn lookup(iam: &Iam, account: &str, role_id: &str) -> Result<Option<Role>> {
-    let r = sqlx::query(&format!("SELECT {COLS} FROM roles WHERE account_id = $1 AND role_id = $2")).bind(account).bind(role_id).fetch_optional(&iam.store.read).await?;
+    let r = sqlx::query(&format!("SELECT {COLS} FROM roles WHERE account_id = $1 AND role_id = $2"))
+        .bind(account)
+        .bind(role_id)
+        .fetch_optional(&iam.store.read)
+        .await?;
     Ok(r.as_ref().map(row))
 }
 
@@ -157,12 +176,14 @@ pub async fn list(iam: &Iam, account: &str, path_prefix: &str) -> Result<Vec<Rol
 
 pub async fn update(iam: &Iam, account: &str, name: &str, description: Option<&str>, max: Option<i64>) -> Result<()> {
     let r = get(iam, account, name).await?;
-    crate::audit::execute(&iam.store, sqlx::query("UPDATE roles SET description = COALESCE($1, description), max_session_duration = $2 WHERE role_id = $3")
-        .bind(description)
-        .bind(max.unwrap_or(r.max_session_duration))
-        .bind(&r.role_id)
-        )
-        .await?;
+    crate::audit::execute(
+        &iam.store,
+        sqlx::query("UPDATE roles SET description = COALESCE($1, description), max_session_duration = $2 WHERE role_id = $3")
+            .bind(description)
+            .bind(max.unwrap_or(r.max_session_duration))
+            .bind(&r.role_id),
+    )
+    .await?;
     Ok(())
 }
 

@@ -88,14 +88,26 @@ mod tests {
     #[test]
     fn tokens_expire_and_cannot_be_moved_or_forged() {
         let sealer = Sealer::new(&[3u8; 32]);
-        let s = Session { account_id: "123456789012".into(), owner: "AIDAX".into(), access_key_id: "ASIAXXXXXXXXXXXXXXXX".into(), secret: "s".into(), issued_ms: 0, expires_ms: 900_000, mfa: Some((0, "arn:aws:iam::123456789012:mfa/x".into())), role: None };
+        let s = Session {
+            account_id: "123456789012".into(),
+            owner: "AIDAX".into(),
+            access_key_id: "ASIAXXXXXXXXXXXXXXXX".into(),
+            secret: "s".into(),
+            issued_ms: 0,
+            expires_ms: 900_000,
+            mfa: Some((0, "arn:aws:iam::123456789012:mfa/x".into())),
+            role: None,
+        };
         let t = token(&sealer, &s);
         assert_eq!(open_at(&sealer, 899_999, &s.access_key_id, &t).unwrap(), s);
         let e = open_at(&sealer, 900_000, &s.access_key_id, &t).unwrap_err();
-        assert_eq!((e.code, e.status, e.message.as_str()), ("ExpiredToken", 403, "The security token included in the request is expired"));
-        assert_eq!(open_at(&sealer, 0, "ASIAYYYYYYYYYYYYYYYY", &t).unwrap_err().code, "InvalidClientTokenId");
-        assert_eq!(open_at(&Sealer::new(&[4u8; 32]), 0, &s.access_key_id, &t).unwrap_err().code, "InvalidClientTokenId");
-        assert_eq!(open_at(&sealer, 0, &s.access_key_id, "bm90IGEgdG9rZW4=").unwrap_err().code, "InvalidClientTokenId");
+        assert_eq!(
+            (e.code, e.status, e.message.as_str()),
+            (crate::error::ErrorCode::ExpiredToken, 403, "The security token included in the request is expired")
+        );
+        assert_eq!(open_at(&sealer, 0, "ASIAYYYYYYYYYYYYYYYY", &t).unwrap_err().code, crate::error::ErrorCode::InvalidClientTokenId);
+        assert_eq!(open_at(&Sealer::new(&[4u8; 32]), 0, &s.access_key_id, &t).unwrap_err().code, crate::error::ErrorCode::InvalidClientTokenId);
+        assert_eq!(open_at(&sealer, 0, &s.access_key_id, "bm90IGEgdG9rZW4=").unwrap_err().code, crate::error::ErrorCode::InvalidClientTokenId);
         // the plaintext secret is not visible in the token
         assert!(!t.contains("arn:aws"));
     }

@@ -26,7 +26,6 @@ pub fn no_such_user(name: &str) -> AwsError {
     AwsError::no_such_entity(format!("The user with name {name} cannot be found."))
 }
 
-
 pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, tags: &[(String, String)]) -> Result<User> {
     let user_id = ids::user_id();
     let now = iam.clock.now_ms();
@@ -282,7 +281,7 @@ pub async fn delete_login_profile(iam: &Iam, account: &str, user: &UserRef) -> R
 
 /// AWS's throttling answer, with how long to wait.
 pub fn throttled(wait_s: i64) -> AwsError {
-    AwsError { code: "Throttling", status: 400, message: format!("Rate exceeded: too many wrong passwords; retry in {wait_s} seconds.") }
+    AwsError::throttling(format!("Rate exceeded: too many wrong passwords; retry in {wait_s} seconds."))
 }
 
 /// ChangePassword: the calling IAM user changes their own password, proving the old one. The user's
@@ -293,23 +292,23 @@ pub fn throttled(wait_s: i64) -> AwsError {
 /// password is judged only after the old one was accepted, so the answer never says whether a guess
 /// was right without the guess having been counted.
 pub async fn change_password(iam: &Iam, account: &str, user: &UserRef, old: &str, new: &str, keep: Option<&str>, ip: &str) -> Result<()> {
-    let stored: Option<String> = sqlx::query_scalar("SELECT password_hash FROM login_profiles WHERE user_id = $1")
-        .bind(&user.user_id)
-        .fetch_optional(&iam.store.read)
-        .await?;
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT password_hash FROM login_profiles WHERE user_id = $1").bind(&user.user_id).fetch_optional(&iam.store.read).await?;
     let stored = stored.ok_or_else(|| no_login_profile(&user.name))?;
     super::console::prove_old_password(iam, &super::console::principal_key(account, Some(&user.user_id)), ip, old, &stored).await?;
     check_policy(iam, account, new).await?;
     let hash = passwords::hash(new.to_string()).await?;
     // Conditional on the hash we verified: two concurrent changes cannot both win with the same old password.
-    let n = crate::audit::execute(&iam.store, sqlx::query("UPDATE login_profiles SET password_hash = $1, reset_required = 0, changed_at = $2 WHERE user_id = $3 AND password_hash = $4")
-        .bind(hash)
-        .bind(iam.clock.now_ms())
-        .bind(&user.user_id)
-        .bind(stored)
-        )
-        .await?
-        .rows_affected();
+    let n = crate::audit::execute(
+        &iam.store,
+        sqlx::query("UPDATE login_profiles SET password_hash = $1, reset_required = 0, changed_at = $2 WHERE user_id = $3 AND password_hash = $4")
+            .bind(hash)
+            .bind(iam.clock.now_ms())
+            .bind(&user.user_id)
+            .bind(stored),
+    )
+    .await?
+    .rows_affected();
     if n == 0 {
         return Err(AwsError::entity_temporarily_unmodifiable("The password was changed by another request; try again."));
     }
