@@ -1,0 +1,228 @@
+//! Integration tests of the domain layer for what only the end-to-end suite reached before: the same
+//! suite on SQLite and on PostgreSQL (`for_each_backend`). PostgreSQL comes from `IAMD_TEST_PG_URL`
+//! (scripts/test.sh starts a throwaway cluster and sets it); without it the run fails rather than
+//! silently testing one backend.
+
+use hmac::{Hmac, Mac};
+use iamd::audit::{self, Event};
+use iamd::crypto::Sealer;
+use iamd::domain::{accounts, mfa, users, Iam, Owner, UserRef};
+use iamd::error::ErrorCode;
+use iamd::store::Store;
+use sqlx::Row;
+use std::future::Future;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, migrated store on the backend: a temporary directory for SQLite, a new database on the
+/// server `IAMD_TEST_PG_URL` names for PostgreSQL.
+async fn fresh(backend: Backend, dir: &std::path::Path) -> Iam {
+    let url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            let admin = std::env::var("IAMD_TEST_PG_URL").expect("IAMD_TEST_PG_URL is not set: run scripts/test.sh, which starts PostgreSQL and sets it");
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::AnyPool::connect(&admin).await.expect("connecting to IAMD_TEST_PG_URL");
+            let name = format!("iamd_it_{}", uuid::Uuid::new_v4().simple());
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("creating a test database");
+            pool.close().await;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_string();
+            Some(format!("{base}/{name}"))
+        }
+    };
+    let store = Store::open(dir, url.as_deref()).await.expect("opening the store");
+    Iam::new(store, Sealer::new(&[7u8; 32]))
+}
+
+/// Runs `suite` on SQLite and on PostgreSQL and returns what each produced.
+async fn for_each_backend<T, F, Fut>(suite: F) -> Vec<(Backend, T)>
+where
+    F: Fn(Iam) -> Fut,
+    Fut: Future<Output = T>,
+{
+    let mut out = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let iam = fresh(backend, dir.path()).await;
+        out.push((backend, suite(iam).await));
+    }
+    out
+}
+
+/// RFC 6238 with SHA-1 and six digits: the test's own, independent of iamd's otp crate.
+fn totp(seed: &[u8], step: i64) -> String {
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(seed).expect("any key length");
+    mac.update(&(step as u64).to_be_bytes());
+    let h = mac.finalize().into_bytes();
+    let off = (h[19] & 15) as usize;
+    let n = u32::from_be_bytes([h[off] & 0x7f, h[off + 1], h[off + 2], h[off + 3]]) % 1_000_000;
+    format!("{n:06}")
+}
+
+fn base32(text: &str) -> Vec<u8> {
+    let mut bits = 0u64;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in text.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => panic!("not base32: {c}"),
+        };
+        bits = (bits << 5) | v as u64;
+        n += 5;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+/// An account with one user; the clock placed one second into a 30-second step, so a test of a few
+/// seconds sees one current step.
+async fn account_with_user(iam: &Iam, name: &str) -> (String, Owner, i64) {
+    let acct = accounts::create_account(iam, &format!("{name}@example.com")).await.expect("an account").account_id;
+    let u = users::create(iam, &acct, name, "/", &[]).await.expect("a user");
+    let now = iam.clock.now_ms();
+    let start = (now.div_euclid(30_000) + 1) * 30_000 + 1_000;
+    iam.clock.set_offset_ms(start - now);
+    (acct, Owner::User(UserRef { user_id: u.user_id, name: u.name, path: u.path }), start.div_euclid(30_000))
+}
+
+async fn device(iam: &Iam, acct: &str, owner: &Owner, name: &str, step: i64) -> (String, Vec<u8>) {
+    let d = mfa::create_virtual(iam, acct, name, "/", &[]).await.expect("a device");
+    let seed = base32(&d.seed_base32);
+    mfa::enable(iam, acct, owner, owner.column(), &d.serial, None, &totp(&seed, step - 1), &totp(&seed, step)).await.expect("enabling the device");
+    (d.serial, seed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_two_code_check_paths_give_identical_outcomes_for_one_code_sequence() {
+    // SQLite checks codes on its single writer connection (rusqlite, one IMMEDIATE transaction);
+    // PostgreSQL in an sqlx transaction that locks the principal's throttle row. One sequence of
+    // attempts must get the same answers from both.
+    let outcomes = for_each_backend(|iam| async move {
+        let (acct, owner, n) = account_with_user(&iam, "alice").await;
+        let (serial, seed) = device(&iam, &acct, &owner, "alice-phone", n).await;
+        let (other_serial, _) = device(&iam, &acct, &Owner::Root, "root-phone", n).await;
+        // Five failures lock the principal for a second: the sixth attempt is refused unchecked.
+        let attempts: Vec<(&str, String)> = vec![
+            ("the next step", totp(&seed, n + 1)),
+            ("another principal's device", totp(&seed, n + 1)),
+            ("the same code again (a replay)", totp(&seed, n + 1)),
+            ("an enabling step (already used)", totp(&seed, n)),
+            ("two steps ahead (outside the window)", totp(&seed, n + 2)),
+            ("an old step: the fifth failure", totp(&seed, n - 5)),
+            ("while locked", totp(&seed, n + 1)),
+        ];
+        let mut got = Vec::new();
+        for (what, code) in attempts {
+            let target = if what == "another principal's device" { &other_serial } else { &serial };
+            let r = mfa::check_code(&iam, &acct, &owner, target, &code).await.expect("a check that answers");
+            got.push(format!(
+                "{what}: {}",
+                match r {
+                    Ok(d) => format!("accepted by {}", d.serial.rsplit('/').next().unwrap_or("")),
+                    Err(e) => format!("{e:?}"),
+                }
+            ));
+        }
+        got
+    })
+    .await;
+    let (sqlite, pg) = (&outcomes[0].1, &outcomes[1].1);
+    assert_eq!(sqlite, pg, "the backends disagree");
+    let verdicts: Vec<&str> = sqlite.iter().map(|l| l.rsplit(": ").next().unwrap_or("")).collect();
+    assert_eq!(verdicts, ["accepted by alice-phone", "NotYourDevice", "BadCode", "BadCode", "BadCode", "BadCode", "BadCode"], "{sqlite:?}");
+}
+
+async fn audit_rows(iam: &Iam) -> i64 {
+    sqlx::query("SELECT COUNT(*) FROM audit_log").fetch_one(&iam.store.read).await.expect("counting records").get(0)
+}
+
+async fn user_exists(iam: &Iam, acct: &str, name: &str) -> bool {
+    let n: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE account_id = $1 AND name = $2")
+        .bind(acct)
+        .bind(name)
+        .fetch_one(&iam.store.read)
+        .await
+        .expect("counting users")
+        .get(0);
+    n == 1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_and_its_audit_record_commit_or_roll_back_together() {
+    for_each_backend(|iam| async move {
+        let acct = accounts::create_account(&iam, "carol@example.com").await.expect("an account").account_id;
+        let event = |name: &str| {
+            let mut e = Event::new(iam.clock.now_ms(), "iam.amazonaws.com", name);
+            e.account = acct.clone();
+            e.identity.kind = "Root";
+            e
+        };
+        // A change that fails after its first write (the 51st tag): neither the user nor a record.
+        let before = audit_rows(&iam).await;
+        let tags: Vec<(String, String)> = (0..51).map(|i| (format!("k{i}"), "v".into())).collect();
+        let (r, cur) = audit::scope(event("CreateUser"), users::create(&iam, &acct, "half", "/", &tags)).await;
+        assert_eq!(r.expect_err("51 tags are refused").code, ErrorCode::LimitExceeded);
+        assert!(!cur.written, "a rolled-back change wrote its record");
+        assert!(!user_exists(&iam, &acct, "half").await, "the user of a rolled-back change exists");
+        assert_eq!(audit_rows(&iam).await, before);
+        // A change that commits: the user and exactly one record, in the same transaction.
+        let (r, cur) = audit::scope(event("CreateUser"), users::create(&iam, &acct, "whole", "/", &[])).await;
+        r.expect("the user is created");
+        assert!(cur.written, "the committed change did not write its record");
+        assert!(user_exists(&iam, &acct, "whole").await);
+        assert_eq!(audit_rows(&iam).await, before + 1);
+        let body: String = sqlx::query("SELECT body FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_one(&iam.store.read).await.expect("the record").get(0);
+        assert!(body.contains("\"eventName\":\"CreateUser\""), "{body}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_enables_never_give_one_principal_more_than_eight_devices() {
+    for_each_backend(|iam| async move {
+        let (acct, owner, n) = account_with_user(&iam, "dave").await;
+        let mut devices: Vec<(String, Vec<u8>)> = Vec::new();
+        for i in 0..12 {
+            let d = mfa::create_virtual(&iam, &acct, &format!("dave-{i}"), "/", &[]).await.expect("a device");
+            devices.push((d.serial, base32(&d.seed_base32)));
+        }
+        let tasks: Vec<_> = devices
+            .clone()
+            .into_iter()
+            .map(|(serial, seed)| {
+                let (iam, acct, owner) = (iam.clone(), acct.clone(), owner.clone());
+                tokio::spawn(async move { mfa::enable(&iam, &acct, &owner, owner.column(), &serial, None, &totp(&seed, n - 1), &totp(&seed, n)).await })
+            })
+            .collect();
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.expect("the task ran") {
+                Ok(()) => ok += 1,
+                Err(e) => assert!(matches!(e.code, ErrorCode::LimitExceeded | ErrorCode::ConcurrentModification), "{e}"),
+            }
+        }
+        let assigned = mfa::list_for_owner(&iam, &acct, &owner).await.expect("listing");
+        assert_eq!(assigned.len(), ok, "every accepted enable holds a slot, and only those");
+        assert!(ok <= 8, "{ok} devices for one principal");
+        // Whatever lost the race for a reason other than the limit gets its slot now, up to eight.
+        for (serial, seed) in &devices {
+            if assigned.iter().any(|d| &d.serial == serial) {
+                continue;
+            }
+            if let Err(e) = mfa::enable(&iam, &acct, &owner, owner.column(), serial, None, &totp(seed, n - 1), &totp(seed, n)).await {
+                assert_eq!(e.code, ErrorCode::LimitExceeded, "{e}");
+            }
+        }
+        assert_eq!(mfa::list_for_owner(&iam, &acct, &owner).await.expect("listing").len(), 8, "exactly eight devices in the end");
+    })
+    .await;
+}
