@@ -535,7 +535,7 @@ async fn audited<T, E: std::fmt::Display>(
     f: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, E> {
     let mut ev = crate::audit::Event::new(iam.clock.now_ms(), "iam.amazonaws.com", name);
-    crate::audit::digest::cli_identity(&mut ev);
+    crate::domain::trail::digest::cli_identity(&mut ev);
     ev.account = account.to_string();
     ev.params_json = Some(params);
     let (r, cur) = crate::audit::scope(ev, f).await;
@@ -560,7 +560,7 @@ fn parse_when(s: &str) -> anyhow::Result<i64> {
 }
 
 async fn audit_command(cmd: AuditCommand) -> anyhow::Result<()> {
-    use crate::audit::digest;
+    use crate::domain::trail::digest;
     match cmd {
         AuditCommand::Digest { store } => {
             let iam = open(&store).await?;
@@ -780,7 +780,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     }
     let mut iam = iam;
     iam.audit_sync_reads |= a.audit_sync_reads;
-    crate::audit::digest::start_schedule(iam.clone(), std::time::Duration::from_secs(a.audit_digest_interval.max(1)), a.audit_retention_days);
+    crate::domain::trail::digest::start_schedule(iam.clone(), std::time::Duration::from_secs(a.audit_digest_interval.max(1)), a.audit_retention_days);
     let tls = match (&a.tls_cert, &a.tls_key) {
         (Some(c), Some(k)) => Some(tls_acceptor(c, k)?),
         _ => None,

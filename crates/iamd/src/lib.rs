@@ -11,6 +11,7 @@ pub mod api;
 pub mod audit;
 pub mod cli;
 pub mod console;
+pub mod conventions;
 pub mod crypto;
 pub mod domain;
 pub mod error;

@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod authz;
+pub mod cloudtrail;
 pub mod iam;
 pub mod junk;
 pub mod mfa;
@@ -167,7 +168,7 @@ pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -
             if caller.service != Service::CloudTrail || json_target.as_deref().and_then(cloudtrail_operation).is_none() {
                 return Err(AwsError::unknown_operation("Unknown operation"));
             }
-            let out = audit::lookup::dispatch(app, &caller, &action, &bytes).await?;
+            let out = cloudtrail::dispatch(app, &caller, &action, &bytes).await?;
             return Ok(Reply::Json(out));
         }
         ns = caller.service.ns();

@@ -120,14 +120,7 @@ pub struct Params {
     errors: Vec<String>,
 }
 
-/// `UserName` → `userName`: AWS's member names in messages, CloudTrail's parameter names.
-pub fn lower_camel(name: &str) -> String {
-    let mut c = name.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
+pub use crate::conventions::lower_camel;
 
 impl Params {
     /// Decodes an `application/x-www-form-urlencoded` body or query string.

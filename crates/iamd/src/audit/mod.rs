@@ -13,8 +13,6 @@
 //!
 //! Rows are append-only (database triggers); digests ([`digest`]) chain and sign them.
 
-pub mod digest;
-pub mod lookup;
 pub mod sink;
 
 use crate::error::AwsError;
@@ -102,7 +100,10 @@ impl Event {
                 account_id: &id.account_id,
                 user_name: name,
             }),
-            attributes: Attributes { creation_date: id.session_created_ms.map(crate::domain::iso8601), mfa_authenticated: if mfa { "true" } else { "false" } },
+            attributes: Attributes {
+                creation_date: id.session_created_ms.map(crate::conventions::iso8601),
+                mfa_authenticated: if mfa { "true" } else { "false" },
+            },
         });
         let params = match &self.params_json {
             Some(v) => v.clone(),
@@ -137,7 +138,7 @@ impl Event {
                 session_context,
                 invoked_by: id.invoked_by.as_deref(),
             },
-            event_time: crate::domain::iso8601(self.time_ms),
+            event_time: crate::conventions::iso8601(self.time_ms),
             event_source: self.source,
             event_name: &self.name,
             aws_region: &self.region,
@@ -316,7 +317,7 @@ impl Node {
             *self = Node::Map(Default::default());
         }
         if let Node::Map(m) = self {
-            m.entry(crate::api::params::lower_camel(head)).or_default().insert(rest, value, numeric);
+            m.entry(crate::conventions::lower_camel(head)).or_default().insert(rest, value, numeric);
         }
     }
 
@@ -346,10 +347,7 @@ pub fn request_parameters(params: &[(String, String)]) -> Value {
     root.into_json()
 }
 
-/// CloudTrail's time format inside STS responseElements: `Jul 18, 2023, 4:07:39 PM`.
-pub fn sts_time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%b %-d, %Y, %-I:%M:%S %p").to_string()).unwrap_or_default()
-}
+pub use crate::conventions::sts_time;
 
 // ---- the request's record, carried through the task ----
 

@@ -11,7 +11,7 @@ use crate::api::{params, target};
 use crate::audit;
 use crate::domain::console::{self as cs, Stage};
 use crate::domain::mfa::{self, Device, Kind};
-use crate::domain::{keys, passwords, user_arn, users, Owner, UserRef};
+use crate::domain::{keys, passwords, trail, user_arn, users, Owner, UserRef};
 use crate::error::{AwsError, ErrorCode};
 use base64::Engine;
 use serde_json::json;
@@ -1155,9 +1155,17 @@ fn parse_day(s: &str, end: bool) -> Option<i64> {
     Some(t.and_utc().timestamp_millis())
 }
 
-async fn lookup(app: &App, ctx: &Ctx, input: serde_json::Value) -> Result<serde_json::Value, AwsError> {
-    let out = crate::audit::lookup::dispatch(app, &ctx.caller, "LookupEvents", input.to_string().as_bytes()).await?;
-    serde_json::from_str(&out).map_err(|e| AwsError::internal(e.to_string()))
+/// A page of an account's events, through the domain (the events page has checked
+/// `cloudtrail:LookupEvents` first). The console's page tokens are the API's: bound to the
+/// query that made them.
+async fn lookup(app: &App, mut q: trail::LookupQuery, token: Option<&str>) -> Result<(trail::Page, Option<String>), AwsError> {
+    let fingerprint = q.fingerprint();
+    if let Some(t) = token {
+        q.after = Some(trail::decode_token(t, &fingerprint).ok_or_else(|| AwsError::invalid_next_token("The NextToken is not valid for this query."))?);
+    }
+    let page = trail::lookup(&app.iam, &q).await?;
+    let next = page.next.map(|c| trail::encode_token(c, &fingerprint));
+    Ok((page, next))
 }
 
 pub async fn events(app: &App, r: &Req, ctx: &Ctx) -> R {
@@ -1169,19 +1177,18 @@ pub async fn events(app: &App, r: &Req, ctx: &Ctx) -> R {
     let (user, name) = (r.query("user").trim(), r.query("event").trim());
     let start = parse_day(r.query("start"), false).unwrap_or(now - 13 * 86_400_000 - now.rem_euclid(86_400_000));
     let end = parse_day(r.query("end"), true).unwrap_or(now).max(start);
-    let mut input = json!({"StartTime": start as f64 / 1000.0, "EndTime": end as f64 / 1000.0, "MaxResults": 50});
     // CloudTrail looks up one attribute at a time: the user name, else the event name (the other is
     // then filtered here).
-    if !user.is_empty() {
-        input["LookupAttributes"] = json!([{"AttributeKey": "Username", "AttributeValue": user}]);
+    let attribute = if !user.is_empty() {
+        Some((trail::Attribute::Username, user.to_string()))
     } else if !name.is_empty() {
-        input["LookupAttributes"] = json!([{"AttributeKey": "EventName", "AttributeValue": name}]);
-    }
+        Some((trail::Attribute::EventName, name.to_string()))
+    } else {
+        None
+    };
+    let q = trail::LookupQuery { account: ctx.account().to_string(), attribute, start_ms: Some(start), end_ms: Some(end), max: 50, after: None };
     let next = r.query("next");
-    if !next.is_empty() {
-        input["NextToken"] = json!(next);
-    }
-    let page = match lookup(app, ctx, input).await {
+    let (page, next_token) = match lookup(app, q, (!next.is_empty()).then_some(next)).await {
         Ok(p) => p,
         Err(e) if e.status < 500 => {
             let body = format!(r#"<div class="card"><h1>Event history</h1>{}</div>"#, error_box(Some(&e.message)));
@@ -1190,8 +1197,8 @@ pub async fn events(app: &App, r: &Req, ctx: &Ctx) -> R {
         Err(e) => return Err(e),
     };
     let mut rows = String::new();
-    for e in page["Events"].as_array().into_iter().flatten() {
-        let rec: serde_json::Value = serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap_or("{}")).unwrap_or_default();
+    for e in &page.events {
+        let rec: serde_json::Value = serde_json::from_str(&e.record).unwrap_or_default();
         let ev_name = rec["eventName"].as_str().unwrap_or("");
         if !user.is_empty() && !name.is_empty() && ev_name != name {
             continue;
@@ -1210,7 +1217,7 @@ pub async fn events(app: &App, r: &Req, ctx: &Ctx) -> R {
             o = esc(outcome),
         ));
     }
-    let more = match page["NextToken"].as_str() {
+    let more = match next_token.as_deref() {
         Some(t) => {
             let q = wire::encode([("user", user), ("event", name), ("start", r.query("start")), ("end", r.query("end")), ("next", t)]);
             format!(r#"<p><a href="/console/events?{}">Older events</a></p>"#, esc(&q))
@@ -1236,16 +1243,20 @@ async fn sign_in_chart(app: &App, ctx: &Ctx, start: i64, end: i64, user: &str) -
     let day0 = start.div_euclid(86_400_000);
     let days = (end.div_euclid(86_400_000) - day0 + 1).clamp(1, 62) as usize;
     let mut counts = vec![[0u32; 4]; days];
-    let mut token: Option<String> = None;
+    // Successful sign-ins only; at most 20 pages of 50.
+    let mut after = None;
     for _ in 0..20 {
-        let mut input = json!({"StartTime": start as f64 / 1000.0, "EndTime": end as f64 / 1000.0, "MaxResults": 50,
-            "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}]});
-        if let Some(t) = &token {
-            input["NextToken"] = json!(t);
-        }
-        let page = lookup(app, ctx, input).await?;
-        for e in page["Events"].as_array().into_iter().flatten() {
-            let rec: serde_json::Value = serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap_or("{}")).unwrap_or_default();
+        let q = trail::LookupQuery {
+            account: ctx.account().to_string(),
+            attribute: Some((trail::Attribute::EventName, "ConsoleLogin".into())),
+            start_ms: Some(start),
+            end_ms: Some(end),
+            max: 50,
+            after,
+        };
+        let page = trail::lookup(&app.iam, &q).await?;
+        for e in &page.events {
+            let rec: serde_json::Value = serde_json::from_str(&e.record).unwrap_or_default();
             if rec["responseElements"]["ConsoleLogin"].as_str() != Some("Success") {
                 continue;
             }
@@ -1259,8 +1270,8 @@ async fn sign_in_chart(app: &App, ctx: &Ctx, start: i64, end: i64, user: &str) -
                 counts[d as usize][k] += 1;
             }
         }
-        token = page["NextToken"].as_str().map(str::to_string);
-        if token.is_none() {
+        after = page.next;
+        if after.is_none() {
             break;
         }
     }

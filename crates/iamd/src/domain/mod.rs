@@ -11,6 +11,7 @@ pub mod report;
 pub mod roles;
 pub mod sessions;
 pub mod tags;
+pub mod trail;
 pub mod users;
 
 use crate::crypto::Sealer;
@@ -219,7 +220,4 @@ pub fn user_arn(account: &str, path: &str, name: &str) -> String {
     format!("arn:aws:iam::{account}:user{path}{name}")
 }
 
-/// ISO 8601 UTC with seconds, as IAM writes timestamps.
-pub fn iso8601(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()
-}
+pub use crate::conventions::iso8601;

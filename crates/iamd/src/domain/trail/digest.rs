@@ -113,7 +113,7 @@ async fn rows_between<'e>(db: impl sqlx::Executor<'e, Database = sqlx::Any>, bac
     let rows: Vec<LogRow> = sqlx::query_as(&q).bind(start).bind(end).fetch_all(db).await?;
     Ok(rows
         .into_iter()
-        .map(|(seq, account, first_ms, last_ms, n, body, z)| Row { seq, account, first_ms, last_ms, n, body: super::row_body(body, z) })
+        .map(|(seq, account, first_ms, last_ms, n, body, z)| Row { seq, account, first_ms, last_ms, n, body: crate::audit::row_body(body, z) })
         .collect())
 }
 
@@ -587,14 +587,14 @@ pub async fn prune(iam: &Iam, before_ms: i64) -> anyhow::Result<Option<(i64, u64
     // Signed before the transaction opens (on SQLite the key is read through the one writer).
     let keys = key_pair(iam).await?;
     let signature = hex::encode(SigningKey::<Sha256>::new(keys.key.clone()).sign(prune_to_sign(d.digest_no, &d.body, before_ms, now).as_bytes()).to_vec());
-    let mut event = super::Event::new(now, "iamd.audit", "PruneAuditRecords");
+    let mut event = crate::audit::Event::new(now, "iamd.audit", "PruneAuditRecords");
     cli_identity(&mut event);
     event.params_json = Some(json!({"before": iso8601(before_ms), "throughDigest": d.digest_no}));
     event.response = Some(json!({"recordsThrough": iso8601(d.end_ms)}));
     let mut tx = iam.store.begin_write().await?;
     // The prune's own record goes in first: it is then the newest row, which keeps seq increasing
     // on SQLite (seq is max + 1) even when every older row goes.
-    sqlx::query(super::INSERT_ONE).bind(&event.account).bind(event.time_ms).bind(event.render()).execute(&mut *tx).await?;
+    sqlx::query(crate::audit::INSERT_ONE).bind(&event.account).bind(event.time_ms).bind(event.render()).execute(&mut *tx).await?;
     sqlx::query("INSERT INTO audit_prunes (through_digest, before_ms, pruned_at, signature) VALUES ($1, $2, $3, $4)")
         .bind(d.digest_no)
         .bind(before_ms)
@@ -609,10 +609,10 @@ pub async fn prune(iam: &Iam, before_ms: i64) -> anyhow::Result<Option<(i64, u64
 }
 
 /// userIdentity for the administrative command line.
-pub fn cli_identity(e: &mut super::Event) {
+pub fn cli_identity(e: &mut crate::audit::Event) {
     let who = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
     e.event_type = "AwsServiceEvent";
-    e.identity = super::Identity { kind: "AWSService", invoked_by: Some(format!("iamd-cli ({who})")), ..Default::default() };
+    e.identity = crate::audit::Identity { kind: "AWSService", invoked_by: Some(format!("iamd-cli ({who})")), ..Default::default() };
     e.source_ip = "iamd-cli".into();
     e.user_agent = format!("iamd/{}", env!("CARGO_PKG_VERSION"));
 }
@@ -676,7 +676,7 @@ pub async fn stream_jsonl(iam: &Iam, since_ms: i64, out: &mut impl std::io::Writ
                 .bind(since_ms)
                 .fetch_all(&iam.store.read)
                 .await?;
-        let rows: Vec<(i64, String)> = rows.into_iter().map(|(s, b, z)| (s, super::row_body(b, z))).collect();
+        let rows: Vec<(i64, String)> = rows.into_iter().map(|(s, b, z)| (s, crate::audit::row_body(b, z))).collect();
         let Some(last) = rows.last() else { break };
         seq = last.0;
         for (_, body) in &rows {
