@@ -1,7 +1,7 @@
 //! The `iamd` command line: `serve`, `init`, and the administrator's `account` commands. Every flag
 //! also reads an `IAMD_*` environment variable.
 
-use crate::api::{self, App};
+use crate::app::App;
 use crate::crypto::{self, Sealer};
 use crate::domain::{accounts, Iam, Owner};
 use crate::store::{self, Store};
@@ -798,7 +798,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         tls: tls.is_some(),
         trusted_proxies: Arc::new(a.trusted_proxies.clone()),
     };
-    let router = axum::Router::new().fallback(api::handle).with_state(Arc::new(app));
+    let router = axum::Router::new().fallback(crate::http::route).with_state(Arc::new(app));
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(listen = %addr, backend = ?router_backend(s), tls = tls.is_some(), "iamd serving IAM and STS");
     println!("iamd: listening on {scheme}://{addr}");

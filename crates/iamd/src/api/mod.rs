@@ -14,15 +14,15 @@ pub mod roles;
 pub mod target;
 pub mod xml;
 
+pub use crate::app::App;
+
 use crate::audit;
 use crate::domain::sessions::Session;
-use crate::domain::{keys, sessions, Iam, Principal};
+use crate::domain::{keys, sessions, Principal};
 use crate::error::{AwsError, ErrorCode};
 use crate::ids;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Request, Response, StatusCode};
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// The largest request body iamd reads. IAM's largest input (a policy document of 131,072
@@ -31,18 +31,6 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// How long a request body may take to arrive.
 pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-#[derive(Clone)]
-pub struct App {
-    pub iam: Iam,
-    /// Regions a credential scope may name; empty = any (botocore signs with the client's region).
-    pub regions: Arc<Vec<String>>,
-    pub console: Arc<crate::console::Config>,
-    /// Served over TLS (`aws:SecureTransport`).
-    pub tls: bool,
-    /// Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (`--trusted-proxies`).
-    pub trusted_proxies: Arc<Vec<crate::net::Cidr>>,
-}
 
 /// Which Query service a request is for, from its credential scope.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -98,16 +86,11 @@ pub fn cloudtrail_operation(target: &str) -> Option<&str> {
     (!op.is_empty() && op.len() <= 64 && op.bytes().all(|b| b.is_ascii_alphabetic())).then_some(op)
 }
 
-pub async fn handle(state: axum::extract::State<Arc<App>>, req: Request<Body>) -> Response<Body> {
-    let app: &App = &state.0;
+/// A Query-protocol (IAM, STS) or JSON 1.1 (CloudTrail) request, from the HTTP edge (`crate::http`),
+/// which has resolved the client's address and scheme.
+pub async fn handle(app: &App, req: Request<Body>, peer: Option<String>, secure: bool) -> Response<Body> {
     let started = Instant::now();
     let request_id = ids::request_id();
-    let client = req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| crate::net::client(c.0.ip(), req.headers(), &app.trusted_proxies));
-    let secure = app.tls || client.as_ref().and_then(|c| c.forwarded_https).unwrap_or(false);
-    let peer = client.map(|c| c.ip.to_string());
-    if req.uri().path() == "/console" || req.uri().path().starts_with("/console/") {
-        return crate::console::handle(app, req, peer, secure).await;
-    }
     let (parts, body) = req.into_parts();
     let json_target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
     let mut ns = xml::IAM_NS;

@@ -13,7 +13,8 @@ pub mod html;
 mod pages;
 
 use crate::api::action::Action;
-use crate::api::{self, App, Caller, Service};
+use crate::api::{self, Caller, Service};
+use crate::app::App;
 use crate::audit;
 use crate::domain::console::{self as cs, ConsoleSession, Stage};
 use crate::domain::sessions::Session;
@@ -23,7 +24,6 @@ use axum::body::Body;
 use axum::http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use serde_json::json;
 use subtle::ConstantTimeEq;
-use webauthn_rs::prelude::{Url, Webauthn, WebauthnBuilder};
 
 /// The largest console form iamd reads.
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -37,79 +37,7 @@ const KNOWN_MAX_AGE_S: i64 = 180 * 86_400;
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The console's settings.
-pub struct Config {
-    pub webauthn: Webauthn,
-    pub session_ttl_ms: i64,
-    /// Served over TLS: cookies are Secure.
-    pub secure: bool,
-    /// The host names the console answers to (a page on another name, a rebound DNS name included,
-    /// gets no console).
-    pub hosts: Hosts,
-}
-
-/// Which `Host` headers the console accepts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Hosts {
-    /// The local default: localhost, 127.0.0.1 and [::1], any port.
-    Loopback,
-    /// This host name, any port (`--webauthn-rp-id` without an origin).
-    Name(String),
-    /// Exactly this host and port (`--webauthn-origin`).
-    HostPort(String),
-}
-
-impl Hosts {
-    pub fn allows(&self, host: &str) -> bool {
-        let host = host.trim().to_ascii_lowercase();
-        let name = match host.strip_prefix('[') {
-            Some(rest) => rest.split(']').next().map(|h| format!("[{h}]")).unwrap_or_default(),
-            None => host.rsplit_once(':').map_or(host.clone(), |(n, p)| if p.bytes().all(|b| b.is_ascii_digit()) { n.to_string() } else { host.clone() }),
-        };
-        match self {
-            Hosts::Loopback => matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]"),
-            Hosts::Name(n) => name == *n,
-            Hosts::HostPort(hp) => host == *hp,
-        }
-    }
-}
-
-impl Config {
-    /// `rp_id` is the WebAuthn relying-party id; `origin` the console's origin. With the local
-    /// default (`localhost`) any port of http://localhost (and https://localhost) is accepted, because
-    /// browsers refuse WebAuthn on an IP-literal origin such as http://127.0.0.1.
-    pub fn new(rp_id: &str, origin: Option<&str>, session_ttl_ms: i64, secure: bool) -> anyhow::Result<Config> {
-        let given_origin = origin;
-        let default_origin = if rp_id == "localhost" { "http://localhost".to_string() } else { format!("https://{rp_id}") };
-        let origin = Url::parse(origin.unwrap_or(&default_origin)).map_err(|e| anyhow::anyhow!("--webauthn-origin: {e}"))?;
-        let mut b = WebauthnBuilder::new(rp_id, &origin)
-            .map_err(|e| anyhow::anyhow!("WebAuthn relying party {rp_id} / {origin}: {e:?}"))?
-            .rp_name("iamd")
-            // A security key here is the second factor after the password: user presence (a touch) is
-            // what is asked, as AWS asks it; no PIN or biometric is required (and credProtect's
-            // "user verification required" would make browsers refuse keys that have no PIN).
-            .danger_set_user_presence_only_security_keys(true);
-        if rp_id == "localhost" {
-            b = b.allow_any_port(true);
-            if let Ok(u) = Url::parse("https://localhost") {
-                b = b.append_allowed_origin(&u);
-            }
-        }
-        let webauthn = b.build().map_err(|e| anyhow::anyhow!("WebAuthn relying party {rp_id} / {origin}: {e:?}"))?;
-        let hosts = match (given_origin, rp_id) {
-            (Some(_), _) => {
-                let h = origin.host_str().unwrap_or("").to_ascii_lowercase();
-                Hosts::HostPort(match origin.port() {
-                    Some(p) => format!("{h}:{p}"),
-                    None => h,
-                })
-            }
-            (None, "localhost") => Hosts::Loopback,
-            (None, other) => Hosts::Name(other.to_ascii_lowercase()),
-        };
-        Ok(Config { webauthn, session_ttl_ms, secure, hosts })
-    }
-}
+pub use crate::app::{ConsoleConfig as Config, Hosts};
 
 /// A console request, read and bounded.
 pub struct Req {

@@ -6,8 +6,8 @@ use super::{
     Out, Req, PRE_COOKIE, R, STEP_TTL_MS,
 };
 use crate::api::action::Action;
-use crate::api::App;
 use crate::api::{params, target};
+use crate::app::App;
 use crate::audit;
 use crate::domain::console::{self as cs, Stage};
 use crate::domain::mfa::{self, Device, Kind};

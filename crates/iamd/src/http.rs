@@ -1,0 +1,26 @@
+//! The HTTP edge: each request's client address and scheme (believing `X-Forwarded-For` and
+//! `X-Forwarded-Proto` only from `--trusted-proxies`), then the console under `/console` or the API
+//! for everything else, side by side. The front-ends never hand a request to each other.
+
+use crate::app::App;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Request, Response};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Whether a path is the console's.
+pub fn is_console(path: &str) -> bool {
+    path == "/console" || path.starts_with("/console/")
+}
+
+pub async fn route(State(app): State<Arc<App>>, req: Request<Body>) -> Response<Body> {
+    let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| crate::net::client(c.0.ip(), req.headers(), &app.trusted_proxies));
+    let secure = app.tls || client.as_ref().and_then(|c| c.forwarded_https).unwrap_or(false);
+    let peer = client.map(|c| c.ip.to_string());
+    if is_console(req.uri().path()) {
+        crate::console::handle(&app, req, peer, secure).await
+    } else {
+        crate::api::handle(&app, req, peer, secure).await
+    }
+}
