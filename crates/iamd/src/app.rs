@@ -5,6 +5,9 @@ use crate::domain::Iam;
 use std::sync::Arc;
 use webauthn_rs::prelude::{Url, Webauthn, WebauthnBuilder};
 
+/// How long a request body may take to arrive (the API's and the console's alike).
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[derive(Clone)]
 pub struct App {
     pub iam: Iam,

@@ -1,9 +1,14 @@
 //! iamd: a self-hosted identity service that speaks AWS IAM and STS on the wire.
 //!
+//! Imports point one way: `cli`/`server` → `http` → {`api`, `console`} → `auth` → `domain` → `audit`
+//! → leaves (`conventions`, `error`, `crypto`, `store`); `app` holds what the layers above the domain
+//! share, and the console uses `api::params` for AWS's parameter rules.
+//!
 //! - `http`: the HTTP edge: client address and scheme, then `/console` to the console and the rest
 //!   to the API, side by side;
 //! - `app`: what every front-end serves with (`App`, `ConsoleConfig`);
-//! - `api`: the API front-end (Query protocol, SigV4, XML; CloudTrail's JSON in `api::cloudtrail`);
+//! - `auth`: SigV4 authentication into a `Caller`, the action table, target resolution, authorization;
+//! - `api`: the API front-end (Query protocol, XML; CloudTrail's JSON in `api::cloudtrail`);
 //! - `console`: the web console under /console (sign-in with MFA, security credentials);
 //! - `audit`: the record of each call, committed with its change; `domain::trail` reads and signs it;
 //! - `conventions`: AWS's wire conventions every layer writes (a leaf);
@@ -15,6 +20,7 @@
 pub mod api;
 pub mod app;
 pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod console;
 pub mod conventions;

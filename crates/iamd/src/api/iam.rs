@@ -349,22 +349,9 @@ async fn change_password(app: &App, c: &Caller, p: &mut Params) -> Out {
     let Some(user) = c.principal.user.clone() else {
         return Err(AwsError::invalid_user_type("The request was rejected because the type of user for the transaction was incorrect."));
     };
-    may_change_password(app, c, &user).await?;
+    super::authz::may_change_password(app, c, &user).await?;
     users::change_password(&app.iam, account(c), &user, &old, &new, None, c.source_ip.as_deref().unwrap_or("")).await?;
     Ok(None)
-}
-
-/// ChangePassword on the caller's own user: an identity-policy Allow, or the account's
-/// AllowUsersToChangePassword in place of one. An explicit Deny refuses either way.
-pub async fn may_change_password(app: &App, c: &Caller, user: &crate::domain::UserRef) -> Result<()> {
-    let arn = user_arn(account(c), &user.path, &user.name);
-    match super::authz::decide(app, c, Action::ChangePassword, &arn).await? {
-        policy::Decision::Allow => Ok(()),
-        policy::Decision::ImplicitDeny if accounts::get_password_policy(&app.iam, account(c)).await?.is_some_and(|p| p.allow_users_to_change_password) => {
-            Ok(())
-        }
-        d => Err(super::authz::denied(c, Action::ChangePassword, &arn, d)),
-    }
 }
 
 async fn update_password_policy(app: &App, c: &Caller, p: &mut Params) -> Out {

@@ -2,8 +2,6 @@
 //! at the Action), dispatch it, and encode the answer or the error. One request id names the request
 //! in the XML, the `x-amzn-RequestId` header and the log line.
 
-pub mod action;
-pub mod authz;
 pub mod cloudtrail;
 pub mod iam;
 pub mod junk;
@@ -11,14 +9,22 @@ pub mod mfa;
 pub mod params;
 pub mod policies;
 pub mod roles;
-pub mod target;
 pub mod xml;
 
 pub use crate::app::App;
+use crate::auth::authenticate;
+pub use crate::auth::{action, authz, identity_of, target, Caller, Service};
+
+/// The XML namespace of a service's answers.
+fn ns_of(s: Service) -> &'static str {
+    match s {
+        Service::Iam => xml::IAM_NS,
+        Service::Sts => xml::STS_NS,
+        Service::CloudTrail => "",
+    }
+}
 
 use crate::audit;
-use crate::domain::sessions::Session;
-use crate::domain::{keys, sessions, Principal};
 use crate::error::{AwsError, ErrorCode};
 use crate::ids;
 use axum::body::Body;
@@ -29,45 +35,7 @@ use std::time::Instant;
 /// characters, percent-encoded) fits; anything larger is refused before it is buffered in full.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// How long a request body may take to arrive.
-pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Which Query service a request is for, from its credential scope.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Service {
-    Iam,
-    Sts,
-    CloudTrail,
-}
-
-impl Service {
-    pub fn ns(self) -> &'static str {
-        match self {
-            Service::Iam => xml::IAM_NS,
-            Service::Sts => xml::STS_NS,
-            Service::CloudTrail => "",
-        }
-    }
-    pub fn version(self) -> &'static str {
-        match self {
-            Service::Iam => "2010-05-08",
-            Service::Sts => "2011-06-15",
-            Service::CloudTrail => "2013-11-01",
-        }
-    }
-}
-
-/// What the authentication step established.
-pub struct Caller {
-    pub principal: Principal,
-    pub service: Service,
-    pub region: String,
-    /// Set when the request was signed with STS session credentials.
-    pub session: Option<Session>,
-    pub source_ip: Option<String>,
-    /// The client used HTTPS (to iamd, or to a trusted proxy in front of it): `aws:SecureTransport`.
-    pub secure: bool,
-}
+pub use crate::app::BODY_TIMEOUT;
 
 /// What a call answers with.
 enum Reply {
@@ -86,7 +54,7 @@ pub fn cloudtrail_operation(target: &str) -> Option<&str> {
     (!op.is_empty() && op.len() <= 64 && op.bytes().all(|b| b.is_ascii_alphabetic())).then_some(op)
 }
 
-/// A Query-protocol (IAM, STS) or JSON 1.1 (CloudTrail) request, from the HTTP edge (`crate::http`),
+/// A Query-protocol (IAM, STS) or JSON 1.1 (CloudTrail) request, from the HTTP edge (`http::route`),
 /// which has resolved the client's address and scheme.
 pub async fn handle(app: &App, req: Request<Body>, peer: Option<String>, secure: bool) -> Response<Body> {
     let started = Instant::now();
@@ -154,7 +122,7 @@ pub async fn handle(app: &App, req: Request<Body>, peer: Option<String>, secure:
             let out = cloudtrail::dispatch(app, &caller, &action, &bytes).await?;
             return Ok(Reply::Json(out));
         }
-        ns = caller.service.ns();
+        ns = ns_of(caller.service);
         if let Some(e) = params_refused {
             return Err(e);
         }
@@ -270,106 +238,6 @@ pub fn read_only(action: &str) -> bool {
     }
 }
 
-/// The caller as CloudTrail's userIdentity.
-pub fn identity_of(c: &Caller) -> audit::Identity {
-    let p = &c.principal;
-    let mut id = audit::Identity {
-        principal_id: p.user_id(),
-        arn: p.arn(),
-        account_id: p.account_id.clone(),
-        access_key_id: p.access_key_id.clone(),
-        mfa_authenticated: Some(c.session.as_ref().is_some_and(|s| s.mfa.is_some())),
-        session_created_ms: c.session.as_ref().map(|s| s.issued_ms),
-        ..Default::default()
-    };
-    match (&p.user, &p.role) {
-        (_, Some(r)) => {
-            id.kind = "AssumedRole";
-            id.issuer = Some((r.role_id.clone(), format!("arn:aws:iam::{}:role/{}", p.account_id, r.name), r.name.clone()));
-        }
-        (Some(u), None) => {
-            id.kind = "IAMUser";
-            id.user_name = Some(u.name.clone());
-        }
-        (None, None) => id.kind = "Root",
-    }
-    id
-}
-
 fn too_large() -> AwsError {
     AwsError::request_entity_too_large(format!("Request body is larger than the limit of {MAX_BODY_BYTES} bytes."))
-}
-
-/// SigV4 first: parse, check scope and time, find the key, verify the signature.
-async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &[u8]) -> Result<Caller, AwsError> {
-    // A header value that is not UTF-8 canonicalises as empty: its signature cannot match.
-    let header_refs: Vec<(&str, &str)> = parts.headers.iter().map(|(n, v)| (n.as_str(), std::str::from_utf8(v.as_bytes()).unwrap_or(""))).collect();
-    let req = sigv4::Request { method: parts.method.as_str(), path: parts.uri.path(), query: parts.uri.query().unwrap_or(""), headers: &header_refs, body };
-    let auth = sigv4::parse(&req).map_err(|e| AwsError::from_sigv4(&e))?;
-    // From here on the attempt names an access key: it is recorded, refused or not.
-    audit::with(|e| {
-        e.identity.kind = "Unknown";
-        e.identity.access_key_id = auth.access_key_id.clone();
-        e.region = auth.region.clone();
-        e.source = match auth.service.as_str() {
-            "sts" => "sts.amazonaws.com",
-            "cloudtrail" => "cloudtrail.amazonaws.com",
-            _ => "iam.amazonaws.com",
-        };
-    });
-    let service = match auth.service.as_str() {
-        "iam" => Service::Iam,
-        "sts" => Service::Sts,
-        "cloudtrail" => Service::CloudTrail,
-        _ => return Err(AwsError::signature_does_not_match("Credential should be scoped to correct service: 'iam'.")),
-    };
-    if !app.regions.is_empty() && !app.regions.contains(&auth.region) {
-        return Err(AwsError::signature_does_not_match("Credential should be scoped to a valid region."));
-    }
-    sigv4::check_time(&auth, app.iam.clock.now_secs()).map_err(|e| AwsError::from_sigv4(&e))?;
-    if auth.access_key_id.starts_with("ASIA") {
-        let token = auth.security_token.as_deref().ok_or_else(AwsError::invalid_token)?;
-        let session = sessions::open(&app.iam, &auth.access_key_id, token)?;
-        let (user, role) = match &session.role {
-            Some((role_id, session_name)) => {
-                let r = crate::domain::roles::lookup(&app.iam, &session.account_id, role_id).await?.ok_or_else(AwsError::invalid_token)?;
-                (None, Some(crate::domain::RoleRef { role_id: role_id.clone(), name: r.name, session_name: session_name.clone() }))
-            }
-            None if crate::domain::is_root_column(&session.owner) => (None, None),
-            None => (Some(keys::lookup_user(&app.iam, &session.account_id, &session.owner).await?.ok_or_else(AwsError::invalid_token)?), None),
-        };
-        let key = sigv4::signing_key(&session.secret, &auth.scope_date, &auth.region, &auth.service);
-        sigv4::verify(&req, &auth, &key, true).map_err(|e| AwsError::from_sigv4(&e))?;
-        return Ok(Caller {
-            principal: Principal { account_id: session.account_id.clone(), user, role, access_key_id: auth.access_key_id.clone() },
-            service,
-            region: auth.region,
-            session: Some(session),
-            source_ip: None,
-            secure: false,
-        });
-    }
-    if !auth.access_key_id.starts_with("AKIA") {
-        return Err(AwsError::invalid_token());
-    }
-    // A long-term key never comes with a session token: AWS answers such a request as it answers an
-    // invalid token ("The security token included in the request is invalid.").
-    if auth.security_token.is_some() {
-        return Err(AwsError::invalid_token());
-    }
-    let entry = keys::lookup(&app.iam, &auth.access_key_id).await?.ok_or_else(AwsError::invalid_token)?;
-    if !entry.active {
-        return Err(AwsError::invalid_token());
-    }
-    let key = entry.signing_key(&auth.scope_date, &auth.region, &auth.service);
-    sigv4::verify(&req, &auth, &key, true).map_err(|e| AwsError::from_sigv4(&e))?;
-    keys::record_use(&app.iam, &entry, &auth.region, &auth.service);
-    Ok(Caller {
-        principal: Principal { account_id: entry.account_id.clone(), user: entry.user.clone(), role: None, access_key_id: entry.access_key_id.clone() },
-        service,
-        region: auth.region,
-        session: None,
-        source_ip: None,
-        secure: false,
-    })
 }

@@ -12,10 +12,10 @@
 pub mod html;
 mod pages;
 
-use crate::api::action::Action;
-use crate::api::{self, Caller, Service};
 use crate::app::App;
 use crate::audit;
+use crate::auth::action::Action;
+use crate::auth::{Caller, Service};
 use crate::domain::console::{self as cs, ConsoleSession, Stage};
 use crate::domain::sessions::Session;
 use crate::domain::{is_root_column, keys, Owner, Principal, UserRef};
@@ -208,7 +208,7 @@ async fn read(parts: axum::http::request::Parts, body: Body, peer: Option<String
     if header(header::CONTENT_LENGTH).parse::<usize>().is_ok_and(|n| n > MAX_FORM_BYTES) {
         return Err(AwsError::too_large("too large"));
     }
-    let bytes = match tokio::time::timeout(api::BODY_TIMEOUT, axum::body::to_bytes(body, MAX_FORM_BYTES)).await {
+    let bytes = match tokio::time::timeout(crate::app::BODY_TIMEOUT, axum::body::to_bytes(body, MAX_FORM_BYTES)).await {
         Ok(Ok(b)) => b,
         _ => return Err(AwsError::too_large("too large")),
     };
@@ -460,7 +460,7 @@ fn event(app: &App, r: &Req, ctx: Option<&Ctx>, source: &'static str, name: &str
     ev.user_agent = r.ua.clone();
     ev.request_id = Some(r.request_id.clone());
     if let Some(c) = ctx {
-        ev.identity = api::identity_of(&c.caller);
+        ev.identity = crate::auth::identity_of(&c.caller);
         ev.account = c.s.account_id.clone();
     }
     ev
@@ -505,9 +505,9 @@ async fn write_now(app: &App, ev: audit::Event) {
 }
 
 /// Whether the principal may do `action` on `resource`, a canonical ARN (to show or hide a part of a
-/// page; the action itself authorizes again through `api::target`).
+/// page; the action itself authorizes again through `auth::target`).
 pub async fn can(app: &App, ctx: &Ctx, action: Action, resource: &str) -> Result<bool, AwsError> {
-    Ok(api::authz::decide(app, &ctx.caller, action, resource).await? == policy::Decision::Allow)
+    Ok(crate::auth::authz::decide(app, &ctx.caller, action, resource).await? == policy::Decision::Allow)
 }
 
 /// Whether an error is an authorization refusal (AWS's "… is not authorized to perform …"), to turn

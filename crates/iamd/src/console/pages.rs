@@ -5,10 +5,11 @@ use super::{
     act, can, clear_cookie, event, finish_record, is_known_browser, json_params, known_cookie, pre_cookie, refused, same_token, session_cookie, write_now, Ctx,
     Out, Req, PRE_COOKIE, R, STEP_TTL_MS,
 };
-use crate::api::action::Action;
-use crate::api::{params, target};
+use crate::api::params;
 use crate::app::App;
 use crate::audit;
+use crate::auth::action::Action;
+use crate::auth::target;
 use crate::domain::console::{self as cs, Stage};
 use crate::domain::mfa::{self, Device, Kind};
 use crate::domain::{keys, passwords, trail, user_arn, users, Owner, UserRef};
@@ -387,8 +388,8 @@ pub async fn forced_password(app: &App, r: &Req, ctx: &Ctx) -> R {
     let work = async {
         if let Some(u) = ctx.user() {
             let arn = user_arn(ctx.account(), &u.path, &u.name);
-            if crate::api::authz::decide(app, &ctx.caller, Action::ChangePassword, &arn).await? == policy::Decision::ExplicitDeny {
-                return Err(crate::api::authz::denied(&ctx.caller, Action::ChangePassword, &arn, policy::Decision::ExplicitDeny));
+            if crate::auth::authz::decide(app, &ctx.caller, Action::ChangePassword, &arn).await? == policy::Decision::ExplicitDeny {
+                return Err(crate::auth::authz::denied(&ctx.caller, Action::ChangePassword, &arn, policy::Decision::ExplicitDeny));
             }
         }
         set_password(app, ctx, r.form("old"), r.form("new")).await
@@ -418,7 +419,7 @@ fn password_error(e: &AwsError) -> String {
 async fn may_change_password(app: &App, ctx: &Ctx) -> Result<bool, AwsError> {
     match ctx.user() {
         None => Ok(true),
-        Some(u) => match crate::api::iam::may_change_password(app, &ctx.caller, u).await {
+        Some(u) => match crate::auth::authz::may_change_password(app, &ctx.caller, u).await {
             Ok(()) => Ok(true),
             Err(e) if refused(&e) => Ok(false),
             Err(e) => Err(e),
@@ -433,7 +434,7 @@ pub async fn change_password(app: &App, r: &Req, ctx: &Ctx) -> R {
     let res = match ctx.user() {
         Some(u) => {
             act(app, r, ctx, Action::ChangePassword, json!({}), async {
-                crate::api::iam::may_change_password(app, &ctx.caller, u).await?;
+                crate::auth::authz::may_change_password(app, &ctx.caller, u).await?;
                 set_password(app, ctx, r.form("old"), r.form("new")).await
             })
             .await

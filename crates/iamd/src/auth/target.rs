@@ -13,7 +13,8 @@
 
 use super::action::Action;
 use super::authz::authorize;
-use super::{App, Caller};
+use super::Caller;
+use crate::app::App;
 use crate::domain::{is_root_column, mfa, policies, roles, user_arn, users, Owner, UserRef};
 use crate::error::{AwsError, Result};
 

@@ -3,7 +3,8 @@
 //! with the request's context keys (including `aws:MultiFactorAuthPresent` and `…Age`).
 
 use super::action::Action;
-use super::{App, Caller};
+use super::Caller;
+use crate::app::App;
 use crate::domain::{iso8601, policies};
 use crate::error::{AwsError, Result};
 use policy::{Context, Decision};
@@ -97,5 +98,20 @@ pub async fn authorize(app: &App, c: &Caller, action: Action, resource: &str) ->
     match decide(app, c, action, resource).await? {
         Decision::Allow => Ok(()),
         d => Err(denied(c, action, resource, d)),
+    }
+}
+
+/// ChangePassword on the caller's own user: an identity-policy Allow, or the account's
+/// AllowUsersToChangePassword in place of one. An explicit Deny refuses either way. (The API's
+/// ChangePassword and the console's password page both ask this.)
+pub async fn may_change_password(app: &App, c: &Caller, user: &crate::domain::UserRef) -> Result<()> {
+    let account = c.principal.account_id.as_str();
+    let arn = crate::domain::user_arn(account, &user.path, &user.name);
+    match decide(app, c, Action::ChangePassword, &arn).await? {
+        Decision::Allow => Ok(()),
+        Decision::ImplicitDeny if crate::domain::accounts::get_password_policy(&app.iam, account).await?.is_some_and(|p| p.allow_users_to_change_password) => {
+            Ok(())
+        }
+        d => Err(denied(c, Action::ChangePassword, &arn, d)),
     }
 }
