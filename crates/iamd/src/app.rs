@@ -93,3 +93,22 @@ impl ConsoleConfig {
         Ok(ConsoleConfig { webauthn, session_ttl_ms, secure, hosts })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Hosts;
+
+    #[test]
+    fn the_console_answers_only_to_its_own_names() {
+        for ok in ["localhost:8080", "127.0.0.1:1234", "[::1]:9", "LOCALHOST", "localhost"] {
+            assert!(Hosts::Loopback.allows(ok), "{ok}");
+        }
+        for bad in ["evil.example:8080", "localhost.evil.example", "127.0.0.2:80", "", "[::2]:80"] {
+            assert!(!Hosts::Loopback.allows(bad), "{bad}");
+        }
+        assert!(Hosts::Name("iam.example.com".into()).allows("iam.example.com:8443"));
+        assert!(!Hosts::Name("iam.example.com".into()).allows("iam.example.com.evil:8443"));
+        assert!(Hosts::HostPort("iam.example.com".into()).allows("iam.example.com"));
+        assert!(!Hosts::HostPort("iam.example.com".into()).allows("iam.example.com:8443"));
+    }
+}

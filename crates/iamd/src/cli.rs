@@ -785,7 +785,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         (Some(c), Some(k)) => Some(tls_acceptor(c, k)?),
         _ => None,
     };
-    let console = crate::console::Config::new(
+    let console = crate::app::ConsoleConfig::new(
         &a.webauthn_rp_id,
         a.webauthn_origin.as_deref(),
         (a.console_session_minutes.clamp(1, 7 * 24 * 60) * 60_000) as i64,

@@ -157,8 +157,8 @@ async fn get_access_key_info(app: &App, c: &Caller, p: &mut Params) -> Out {
         None
     };
     let Some(owner) = owner else {
-        let shown: String = id.chars().take(128).collect();
-        return Err(AwsError::validation(format!("The access key {shown} is not one this server issued, or it is a session key of another caller.")));
+        // (The id is at most 128 characters: ACCESS_KEY_ID checked it.)
+        return Err(AwsError::validation(format!("The access key {id} is not one this server issued, or it is a session key of another caller.")));
     };
     let mut x = Xml::new();
     x.text("Account", &owner);

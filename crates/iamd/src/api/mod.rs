@@ -35,7 +35,7 @@ use std::time::Instant;
 /// characters, percent-encoded) fits; anything larger is refused before it is buffered in full.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-pub use crate::app::BODY_TIMEOUT;
+use crate::app::BODY_TIMEOUT;
 
 /// What a call answers with.
 enum Reply {

@@ -241,7 +241,11 @@ pub async fn assume_role(app: &App, c: &Caller, p: &mut Params) -> Out {
     let mut ctx = authz::context(app, c);
     authz::set_mfa_keys(&mut ctx, mfa.as_ref(), c.session.is_some(), now);
     // The stored trust policy was validated when it was set; it is read, not validated again.
-    let trust = policy::parse_stored(&role.trust_policy).map_err(|e| AwsError::internal(format!("the role's trust policy does not parse: {e}")))?;
+    let trust = policy::parse_stored(&role.trust_policy).map_err(|e| {
+        // Logged in full; the caller gets the generic internal error, never the document's detail.
+        tracing::error!(error = %e, role_id = role.role_id, "a stored trust policy does not parse");
+        AwsError::internal("We encountered an internal error. Please try again.")
+    })?;
     let caller_arn = c.principal.arn();
     let canonical = roles::arn(account(c), &role);
     let req = policy::Request {
