@@ -539,14 +539,8 @@ async fn audited<T, E: std::fmt::Display>(
     ev.account = account.to_string();
     ev.params_json = Some(params);
     let (r, cur) = crate::audit::scope(ev, f).await;
-    if !cur.written {
-        let mut ev = cur.event;
-        if let Err(e) = &r {
-            ev.error = Some(("Failed".into(), e.to_string()));
-        }
-        iam.audit.push(ev, true);
-        iam.audit.flush().await;
-    }
+    let error = r.as_ref().err().map(|e| ("Failed".to_string(), e.to_string()));
+    crate::audit::settle(&iam.audit, cur, error, true).await;
     r
 }
 

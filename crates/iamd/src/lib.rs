@@ -8,9 +8,11 @@
 //!   to the API, side by side;
 //! - `app`: what every front-end serves with (`App`, `ConsoleConfig`);
 //! - `auth`: SigV4 authentication into a `Caller`, the action table, target resolution, authorization;
-//! - `api`: the API front-end (Query protocol, XML; CloudTrail's JSON in `api::cloudtrail`);
-//! - `console`: the web console under /console (sign-in with MFA, security credentials);
-//! - `audit`: the record of each call, committed with its change; `domain::trail` reads and signs it;
+//! - `api`: the API front-end (the envelope; the IAM and STS operations in `api::query`, one module
+//!   per area; CloudTrail's JSON in `api::cloudtrail`);
+//! - `console`: the web console under /console, one module per flow, pages as askama views;
+//! - `audit`: the record of each call, committed with its change through `audit::Tx`, or written by
+//!   `audit::settle` when no transaction carried it; `domain::trail` reads and signs it;
 //! - `conventions`: AWS's wire conventions every layer writes (a leaf);
 //! - `domain`: accounts, users, passwords, access keys — one transaction per call;
 //! - `store`: SQLite or PostgreSQL, migrations;

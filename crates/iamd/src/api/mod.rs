@@ -3,12 +3,9 @@
 //! in the XML, the `x-amzn-RequestId` header and the log line.
 
 pub mod cloudtrail;
-pub mod iam;
 pub mod junk;
-pub mod mfa;
 pub mod params;
-pub mod policies;
-pub mod roles;
+mod query;
 pub mod xml;
 
 pub use crate::app::App;
@@ -142,7 +139,7 @@ pub async fn handle(app: &App, req: Request<Body>, peer: Option<String>, secure:
         let Some(op) = action::Action::parse(caller.service, &action) else {
             return Err(AwsError::invalid_action(format!("Could not find operation {action} for version {version}")));
         };
-        let result = iam::dispatch(app, &caller, op, &mut params).await?;
+        let result = query::dispatch(app, &caller, op, &mut params).await?;
         Ok::<_, AwsError>(Reply::Query(action.clone(), result))
     };
     // A bug must not take the connection down without an answer: a panic becomes InternalFailure.
@@ -174,21 +171,18 @@ pub async fn handle(app: &App, req: Request<Body>, peer: Option<String>, secure:
     // The record of a call that committed nothing (a read or a refusal); a request that never named
     // an access key is not recorded.
     if recording {
-        let mut ev = cur.event;
+        let mut cur = cur;
         if let Err(e) = &outcome {
-            ev.error = Some((e.code.to_string(), e.message.chars().take(1024).collect()));
-            ev.clip_refused();
+            cur.event.error = Some((e.code.to_string(), e.message.chars().take(1024).collect()));
+            cur.event.clip_refused();
         }
         // A request whose signature never verified is anybody's: its record has a bounded shape,
         // belongs to no account, and a flood from one source is summarised, not stored in full.
-        let keep = ev.identity.kind != "Unknown" || junk::admit(&mut ev, app.iam.clock.now_ms());
+        let keep = cur.event.identity.kind != "Unknown" || junk::admit(&mut cur.event, app.iam.clock.now_ms());
         if keep {
             // (Never wait on a trail that is not being written: the answer is 503 already.)
             let wait = (outcome.is_err() || app.iam.audit_sync_reads) && accepting;
-            let n = app.iam.audit.push(ev, wait);
-            if wait {
-                app.iam.audit.wait(n).await;
-            }
+            audit::settle(&app.iam.audit, cur, None, wait).await;
         }
     }
     let json = json_target.is_some();

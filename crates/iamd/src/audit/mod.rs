@@ -3,7 +3,7 @@
 //!
 //! How a record reaches the database:
 //! - A call that changes something writes its record **in its own transaction**: the request's record
-//!   waits in a task-local slot ([`scope`]), and the domain's [`commit`] inserts it just before
+//!   waits in a task-local slot ([`scope`]), and the domain's [`Tx::commit`] inserts it just before
 //!   committing. An acknowledged change is never missing from the trail, and a change that rolled back
 //!   leaves no record.
 //! - A call that changes nothing (a read, or a refusal) hands its record to the [`sink::Sink`], which
@@ -14,6 +14,9 @@
 //! Rows are append-only (database triggers); digests ([`digest`]) chain and sign them.
 
 pub mod sink;
+mod tx;
+
+pub use tx::{execute_one, Tx};
 
 use crate::error::AwsError;
 use serde::Serialize;
@@ -383,6 +386,23 @@ pub fn respond(v: Value) {
     with(|e| e.response = Some(v));
 }
 
+/// Writes a call's record when no transaction did (a read, a refusal, a change that committed
+/// nothing), with the call's error when it failed (`None` keeps what the record says). `wait`: return
+/// only once it is committed. The API, the console and the command line all end a call through this.
+pub async fn settle(sink: &sink::Sink, cur: Current, error: Option<(String, String)>, wait: bool) {
+    if cur.written {
+        return;
+    }
+    let mut ev = cur.event;
+    if error.is_some() {
+        ev.error = error;
+    }
+    let n = sink.push(ev, wait);
+    if wait {
+        sink.wait(n).await;
+    }
+}
+
 /// The current record, rendered, if it still needs writing: (account, time, line).
 fn pending_line(error: Option<&AwsError>) -> Option<(String, i64, String)> {
     if cfg!(feature = "bench-no-audit") {
@@ -448,44 +468,6 @@ pub fn row_body(body: String, body_z: Option<Vec<u8>>) -> String {
 }
 
 pub const INSERT_ONE: &str = "INSERT INTO audit_log (account_id, first_ms, last_ms, n, body) VALUES ($1, $2, $2, 1, $3)";
-
-async fn commit_with(mut tx: sqlx::Transaction<'_, sqlx::Any>, error: Option<&AwsError>) -> Result<(), sqlx::Error> {
-    match pending_line(error) {
-        Some((account, ms, line)) => {
-            sqlx::query(INSERT_ONE).bind(account).bind(ms).bind(line).execute(&mut *tx).await?;
-            tx.commit().await?;
-            mark_written();
-        }
-        None => tx.commit().await?,
-    }
-    Ok(())
-}
-
-/// Commits a domain transaction together with the current call's record (a success).
-pub async fn commit(tx: sqlx::Transaction<'_, sqlx::Any>) -> Result<(), sqlx::Error> {
-    commit_with(tx, None).await
-}
-
-/// Commits what a refused call changed (a failure counter) together with its record, and returns the
-/// refusal.
-pub async fn commit_refusal<T>(tx: sqlx::Transaction<'_, sqlx::Any>, e: AwsError) -> crate::error::Result<T> {
-    commit_with(tx, Some(&e)).await?;
-    Err(e)
-}
-
-/// One statement in its own transaction, committed with the current call's record when it changed
-/// a row (and rolled back, recording nothing, when it changed none).
-pub async fn execute<'q>(
-    store: &crate::store::Store,
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
-    let mut tx = store.begin_write().await?;
-    let r = q.execute(&mut *tx).await?;
-    if r.rows_affected() > 0 {
-        commit(tx).await?;
-    }
-    Ok(r)
-}
 
 /// The rusqlite form, for work on the SQLite writer thread: inserts one rendered record into `tx`.
 pub fn insert_line_rusqlite(tx: &rusqlite::Connection, account: &str, time_ms: i64, line: &str) -> rusqlite::Result<()> {

@@ -116,6 +116,21 @@ pub async fn role(app: &App, c: &Caller, a: Action, name: &str) -> Result<roles:
     }
 }
 
+/// A user, group or role that holds policies, as stored: its id and its name.
+pub struct Holding {
+    pub id: String,
+    pub name: String,
+}
+
+/// The user, group or role named `name`, resolved and authorized as `user`, `group` or `role` are.
+pub async fn holder(app: &App, c: &Caller, a: Action, holder: policies::Holder, name: &str) -> Result<Holding> {
+    Ok(match holder {
+        policies::Holder::User => user(app, c, a, name).await.map(|u| Holding { id: u.user_id, name: u.name })?,
+        policies::Holder::Group => group(app, c, a, name).await.map(|g| Holding { id: g.group_id, name: g.name })?,
+        policies::Holder::Role => role(app, c, a, name).await.map(|r| Holding { id: r.role_id, name: r.name })?,
+    })
+}
+
 /// A managed policy by ARN (the account's own or AWS's). None: authorized as given, not found.
 pub async fn policy(app: &App, c: &Caller, a: Action, arn: &str) -> Result<Option<policies::Managed>> {
     let m = policies::get_managed(&app.iam.store.read, acct(c), arn).await?;
@@ -133,7 +148,7 @@ pub async fn device(app: &App, c: &Caller, a: Action, serial: &str) -> Result<Op
 
 /// What an ARN parameter names, resolved to the stored entity: its kind, canonical ARN and id.
 pub struct Principal {
-    pub kind: &'static str,
+    pub kind: policies::Holder,
     pub arn: String,
     pub id: String,
     pub user: Option<users::User>,
@@ -150,20 +165,25 @@ pub async fn principal_arn(app: &App, c: &Caller, a: Action, arn: &str) -> Resul
         None
     } else if rest.starts_with("user/") {
         users::find(&app.iam.store.read, acct(c), name).await?.map(|u| Principal {
-            kind: "user",
+            kind: policies::Holder::User,
             arn: user_arn(acct(c), &u.path, &u.name),
             id: u.user_id.clone(),
             user: Some(u),
         })
     } else if rest.starts_with("group/") {
         policies::find_group(&app.iam.store.read, acct(c), name).await?.map(|g| Principal {
-            kind: "group",
+            kind: policies::Holder::Group,
             arn: group_arn(acct(c), &g.path, &g.name),
             id: g.group_id,
             user: None,
         })
     } else if rest.starts_with("role/") {
-        roles::find(&app.iam.store.read, acct(c), name).await?.map(|r| Principal { kind: "role", arn: roles::arn(acct(c), &r), id: r.role_id, user: None })
+        roles::find(&app.iam.store.read, acct(c), name).await?.map(|r| Principal {
+            kind: policies::Holder::Role,
+            arn: roles::arn(acct(c), &r),
+            id: r.role_id,
+            user: None,
+        })
     } else {
         None
     };

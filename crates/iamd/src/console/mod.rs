@@ -9,11 +9,16 @@
 //! HttpOnly and SameSite=Strict (and Secure under TLS); pages send a Content-Security-Policy that allows
 //! no inline script.
 
-pub mod html;
-mod pages;
+mod admin;
+mod devices;
+mod events;
+mod passwords;
+mod record;
+mod security;
+mod signin;
+pub mod views;
 
 use crate::app::App;
-use crate::audit;
 use crate::auth::action::Action;
 use crate::auth::{Caller, Service};
 use crate::domain::console::{self as cs, ConsoleSession, Stage};
@@ -190,13 +195,7 @@ fn error_page(e: &AwsError, request_id: &str) -> Out {
             )
         }
     };
-    let body = format!(
-        r#"<div class="card narrow"><h1>{}</h1><p>{}</p><p class="muted">Request id: {}</p><p><a href="/console">Back to the console</a></p></div>"#,
-        html::esc(title),
-        html::esc(text),
-        html::esc(request_id)
-    );
-    Out::page(html::page(title, None, &body, false)).status(status)
+    views::page(&views::ErrorPage { frame: views::Frame::signed_out(title), text, request_id }).status(status)
 }
 
 fn forbidden() -> AwsError {
@@ -388,9 +387,9 @@ async fn route(app: &App, r: &Req) -> R {
     }
     let Some(ctx) = ctx else {
         return match (post, path) {
-            (false, "/console") => Ok(pages::signin_page(app, false, None, "", "")),
-            (false, "/console/root") => Ok(pages::signin_page(app, true, None, "", "")),
-            (true, "/console/signin") => pages::signin(app, r).await,
+            (false, "/console") => Ok(signin::signin_page(app, false, None, "", "")),
+            (false, "/console/root") => Ok(signin::signin_page(app, true, None, "", "")),
+            (true, "/console/signin") => signin::signin(app, r).await,
             (false, p) if p.starts_with("/console") => Ok(Out::redirect("/console")),
             _ => Err(AwsError::no_such_entity("no page")),
         };
@@ -407,100 +406,47 @@ async fn route(app: &App, r: &Req) -> R {
     }
     if path == "/console/signin" && post {
         // A new sign-in from a browser that still has a session: start over.
-        return pages::signin(app, r).await;
+        return signin::signin(app, r).await;
     }
     match ctx.s.stage {
         Stage::Mfa => match (post, path) {
-            (false, "/console/mfa") => pages::mfa_choose_page(app, &ctx, None).await,
-            (true, "/console/mfa") => pages::mfa_choose(app, r, &ctx).await,
-            (false, "/console/mfa/verify") => pages::mfa_verify_page(app, &ctx, None).await,
-            (true, "/console/mfa/verify") => pages::mfa_verify(app, r, &ctx).await,
+            (false, "/console/mfa") => signin::mfa_choose_page(app, &ctx, None).await,
+            (true, "/console/mfa") => signin::mfa_choose(app, r, &ctx).await,
+            (false, "/console/mfa/verify") => signin::mfa_verify_page(app, &ctx, None).await,
+            (true, "/console/mfa/verify") => signin::mfa_verify(app, r, &ctx).await,
             _ => Ok(Out::redirect("/console/mfa")),
         },
         Stage::Password => match (post, path) {
-            (false, "/console/password") => Ok(pages::forced_password_page(&ctx, None)),
-            (true, "/console/password") => pages::forced_password(app, r, &ctx).await,
+            (false, "/console/password") => Ok(signin::forced_password_page(&ctx, None)),
+            (true, "/console/password") => signin::forced_password(app, r, &ctx).await,
             _ => Ok(Out::redirect("/console/password")),
         },
         Stage::Full => match (post, path) {
-            (false, "/console") | (false, "/console/root") => Ok(pages::home(&ctx)),
-            (false, "/console/security") => pages::security(app, r, &ctx, None).await,
-            (true, "/console/security/password") => pages::change_password(app, r, &ctx).await,
-            (false, "/console/security/mfa/new") => pages::assign_page(app, &ctx, None, "").await,
-            (true, "/console/security/mfa/new") => pages::assign(app, r, &ctx).await,
-            (true, "/console/security/mfa/app") => pages::add_app(app, r, &ctx).await,
-            (true, "/console/security/mfa/hardware") => pages::add_hardware(app, r, &ctx).await,
-            (true, "/console/security/mfa/key") => pages::add_key(app, r, &ctx).await,
-            (true, "/console/security/mfa/remove") => pages::remove_device(app, r, &ctx, None).await,
-            (true, "/console/security/keys") => pages::access_keys(app, r, &ctx).await,
-            (false, "/console/users") => pages::users(app, &ctx).await,
-            (false, "/console/events") => pages::events(app, r, &ctx).await,
+            (false, "/console") | (false, "/console/root") => Ok(home(&ctx)),
+            (false, "/console/security") => security::security(app, r, &ctx, None).await,
+            (true, "/console/security/password") => security::change_password(app, r, &ctx).await,
+            (false, "/console/security/mfa/new") => security::assign_page(app, &ctx, None, "").await,
+            (true, "/console/security/mfa/new") => security::assign(app, r, &ctx).await,
+            (true, "/console/security/mfa/app") => security::add_app(app, r, &ctx).await,
+            (true, "/console/security/mfa/hardware") => security::add_hardware(app, r, &ctx).await,
+            (true, "/console/security/mfa/key") => security::add_key(app, r, &ctx).await,
+            (true, "/console/security/mfa/remove") => security::remove_own_device(app, r, &ctx).await,
+            (true, "/console/security/keys") => security::access_keys(app, r, &ctx).await,
+            (false, "/console/users") => admin::users(app, &ctx).await,
+            (false, "/console/events") => events::events(app, r, &ctx).await,
             (false, p) if p.starts_with("/console/users/") => match p.strip_prefix("/console/users/").filter(|n| !n.contains('/')) {
-                Some(name) => pages::user_page(app, &ctx, name, None).await,
+                Some(name) => admin::user_page(app, &ctx, name, None).await,
                 None => Err(AwsError::no_such_entity("no page")),
             },
             (true, p) if p.starts_with("/console/users/") && p.ends_with("/mfa/remove") => {
                 match p.strip_prefix("/console/users/").and_then(|n| n.strip_suffix("/mfa/remove")).filter(|n| !n.is_empty() && !n.contains('/')) {
-                    Some(name) => pages::remove_device(app, r, &ctx, Some(name)).await,
+                    Some(name) => admin::remove_user_device(app, r, &ctx, name).await,
                     None => Err(AwsError::no_such_entity("no page")),
                 }
             }
             (false, "/console/mfa") | (false, "/console/mfa/verify") | (false, "/console/password") => Ok(Out::redirect("/console")),
             _ => Err(AwsError::no_such_entity("no page")),
         },
-    }
-}
-
-// ---- audit ----
-
-/// A console action's record: the signed-in principal calling `name` on `source`.
-fn event(app: &App, r: &Req, ctx: Option<&Ctx>, source: &'static str, name: &str) -> audit::Event {
-    let mut ev = audit::Event::new(app.iam.clock.now_ms(), source, name);
-    ev.source_ip = r.ip.clone();
-    ev.user_agent = r.ua.clone();
-    ev.request_id = Some(r.request_id.clone());
-    if let Some(c) = ctx {
-        ev.identity = crate::auth::identity_of(&c.caller);
-        ev.account = c.s.account_id.clone();
-    }
-    ev
-}
-
-/// Runs a console action as its API call: the record commits with the change (or, when the action
-/// is refused, is written before the page answers).
-pub async fn act<T>(
-    app: &App,
-    r: &Req,
-    ctx: &Ctx,
-    action: Action,
-    params: serde_json::Value,
-    f: impl std::future::Future<Output = Result<T, AwsError>>,
-) -> Result<T, AwsError> {
-    let mut ev = event(app, r, Some(ctx), "iam.amazonaws.com", action.name());
-    ev.params_json = Some(params);
-    ev.read_only = action.read_only();
-    finish_record(app, audit::scope(ev, f).await).await
-}
-
-/// Writes a scope's record when no transaction did (a refusal, or a change that committed nothing).
-async fn finish_record<T>(app: &App, (r, cur): (Result<T, AwsError>, audit::Current)) -> Result<T, AwsError> {
-    if !cur.written {
-        let mut ev = cur.event;
-        if let Err(e) = &r {
-            ev.error = Some((e.code.to_string(), e.message.clone()));
-        }
-        write_now(app, ev).await;
-    }
-    r
-}
-
-/// Writes a record that no transaction carried, before the page answers.
-async fn write_now(app: &App, ev: audit::Event) {
-    let accepting = app.iam.audit.accepting();
-    let n = app.iam.audit.push(ev, true);
-    // (While the trail cannot be written the writer retries it; the page does not hang on it.)
-    if accepting {
-        app.iam.audit.wait(n).await;
     }
 }
 
@@ -522,4 +468,26 @@ pub fn json_params(pairs: &[(&str, &str)]) -> serde_json::Value {
         m.insert(k.to_string(), json!(v));
     }
     serde_json::Value::Object(m)
+}
+
+/// Whether the principal may change its own password: root always; a user exactly as the API's
+/// ChangePassword decides (an Allow, or AllowUsersToChangePassword in place of one; a Deny wins).
+pub(crate) async fn may_change_password(app: &App, ctx: &Ctx) -> Result<bool, AwsError> {
+    match ctx.user() {
+        None => Ok(true),
+        Some(u) => match crate::auth::authz::may_change_password(app, &ctx.caller, u).await {
+            Ok(()) => Ok(true),
+            Err(e) if refused(&e) => Ok(false),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+pub(crate) fn home(ctx: &Ctx) -> Out {
+    views::page(&views::Home {
+        frame: views::frame(ctx, "Home", false),
+        arn: ctx.principal.arn(),
+        mfa_serial: ctx.s.mfa.as_ref().map(|(_, serial)| serial.clone()),
+        until: views::when(Some(ctx.s.expires_at)),
+    })
 }

@@ -28,7 +28,7 @@ pub async fn create_account(iam: &Iam, email: &str) -> anyhow::Result<NewAccount
     let now = iam.clock.now_ms();
     for _ in 0..5 {
         let account_id = ids::account_id();
-        let mut tx = iam.store.begin_write().await?;
+        let mut tx = iam.begin().await?;
         let r = sqlx::query(
             "INSERT INTO accounts (account_id, root_email, root_email_lower, root_password_hash, root_password_changed_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -61,7 +61,7 @@ pub async fn create_account(iam: &Iam, email: &str) -> anyhow::Result<NewAccount
             e.account = account_id.clone();
             e.response = Some(serde_json::json!({"accountId": account_id, "rootAccessKeyId": access_key_id}));
         });
-        crate::audit::commit(tx).await?;
+        tx.commit().await?;
         return Ok(NewAccount { account_id, root_email: email.to_string(), root_password: password, access_key_id, secret_access_key: secret });
     }
     anyhow::bail!("could not draw a free account id")
@@ -96,7 +96,7 @@ pub async fn account_count(iam: &Iam) -> anyhow::Result<i64> {
 
 pub async fn create_alias(iam: &Iam, account: &str, alias: &str) -> Result<()> {
     // "If you create a new alias for your AWS account, the new alias overwrites the previous alias."
-    let r = crate::audit::execute(&iam.store, sqlx::query("UPDATE accounts SET alias = $1 WHERE account_id = $2").bind(alias).bind(account)).await;
+    let r = crate::audit::execute_one(&iam.store, sqlx::query("UPDATE accounts SET alias = $1 WHERE account_id = $2").bind(alias).bind(account)).await;
     match r {
         Err(e) if is_unique_violation(&e) => Err(AwsError::entity_already_exists(format!("The account alias {alias} already exists."))),
         Err(e) => Err(e.into()),
@@ -105,9 +105,10 @@ pub async fn create_alias(iam: &Iam, account: &str, alias: &str) -> Result<()> {
 }
 
 pub async fn delete_alias(iam: &Iam, account: &str, alias: &str) -> Result<()> {
-    let n = crate::audit::execute(&iam.store, sqlx::query("UPDATE accounts SET alias = NULL WHERE account_id = $1 AND alias = $2").bind(account).bind(alias))
-        .await?
-        .rows_affected();
+    let n =
+        crate::audit::execute_one(&iam.store, sqlx::query("UPDATE accounts SET alias = NULL WHERE account_id = $1 AND alias = $2").bind(account).bind(alias))
+            .await?
+            .rows_affected();
     if n == 0 {
         return Err(AwsError::no_such_entity(format!("The account alias {alias} cannot be found.")));
     }
@@ -133,7 +134,7 @@ pub async fn put_password_policy(iam: &Iam, account: &str, policy: Option<&passw
     } else {
         "UPDATE accounts SET password_policy = $1 WHERE account_id = $2 AND password_policy IS NOT NULL"
     };
-    let n = crate::audit::execute(&iam.store, sqlx::query(q).bind(text).bind(account)).await?.rows_affected();
+    let n = crate::audit::execute_one(&iam.store, sqlx::query(q).bind(text).bind(account)).await?.rows_affected();
     Ok(n > 0)
 }
 
@@ -201,4 +202,9 @@ pub async fn summary(iam: &Iam, account: &str) -> Result<Vec<(&'static str, i64)
         ("UsersQuota", 5000),
         ("VersionsPerPolicyQuota", 5),
     ])
+}
+
+/// When the account (and so its root user) was created, in ms.
+pub async fn created_at(iam: &Iam, account: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT created_at FROM accounts WHERE account_id = $1").bind(account).fetch_one(&iam.store.read).await?)
 }

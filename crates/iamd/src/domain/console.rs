@@ -116,7 +116,7 @@ pub async fn create(
         created_at: now,
         expires_at: now + ttl_ms,
     };
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     // Expired sessions go as new ones arrive.
     sqlx::query("DELETE FROM console_sessions WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
     sqlx::query(
@@ -134,7 +134,8 @@ pub async fn create(
     .bind(s.expires_at)
     .execute(&mut *tx)
     .await?;
-    crate::audit::commit(tx).await?;
+    // The sign-in's record is the console's to write, once it knows the outcome (console::record).
+    tx.commit_unrecorded().await?;
     Ok((token, s))
 }
 
@@ -186,7 +187,7 @@ pub async fn credentials_changed<'e, E: sqlx::Executor<'e, Database = sqlx::Any>
 
 /// Ends a session (sign-out).
 pub async fn delete(iam: &Iam, token_hash: &str) -> Result<()> {
-    crate::audit::execute(&iam.store, sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1").bind(token_hash)).await?;
+    crate::audit::execute_one(&iam.store, sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1").bind(token_hash)).await?;
     Ok(())
 }
 
@@ -207,7 +208,7 @@ pub async fn promote(iam: &Iam, old: &ConsoleSession, stage: Stage, mfa: Option<
         expires_at: now + ttl_ms,
         ..old.clone()
     };
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let n = sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1").bind(&old.token_hash).execute(&mut *tx).await?.rows_affected();
     if n == 0 {
         return Ok(None);
@@ -226,7 +227,8 @@ pub async fn promote(iam: &Iam, old: &ConsoleSession, stage: Stage, mfa: Option<
     .bind(s.expires_at)
     .execute(&mut *tx)
     .await?;
-    crate::audit::commit(tx).await?;
+    // A session moving to its next stage: its record is the sign-in step's, written by the console.
+    tx.commit_unrecorded().await?;
     Ok(Some((token, s)))
 }
 
@@ -247,13 +249,14 @@ pub async fn put_ceremony(iam: &Iam, token_hash: &str, kind: &str, state: &[u8])
 /// Takes the session's WebAuthn ceremony state, once: a conditional write clears it, so two requests
 /// (on any nodes) cannot both finish the same ceremony.
 pub async fn take_ceremony(iam: &Iam, token_hash: &str, kind: &str) -> Result<Option<Vec<u8>>> {
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let lock = if iam.store.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
     let sealed: Option<Option<Vec<u8>>> =
         sqlx::query_scalar(&format!("SELECT ceremony FROM console_sessions WHERE token_hash = $1{lock}")).bind(token_hash).fetch_optional(&mut *tx).await?;
     let Some(Some(sealed)) = sealed else { return Ok(None) };
     sqlx::query("UPDATE console_sessions SET ceremony = NULL WHERE token_hash = $1").bind(token_hash).execute(&mut *tx).await?;
-    tx.commit().await?;
+    // Taking a ceremony's state is bookkeeping of the step that uses it, which records itself.
+    tx.commit_unrecorded().await?;
     Ok(iam.sealer.open(crate::crypto::Purpose::WebauthnCeremony, format!("{token_hash}/{kind}").as_bytes(), &sealed))
 }
 
@@ -330,7 +333,7 @@ pub async fn change_root_password(iam: &Iam, account: &str, old: &str, new: &str
     // The root password follows AWS's default rules, whatever the account's policy for users says.
     super::passwords::check(None, new, &[account, &email])?;
     let hash = super::passwords::hash(new.to_string()).await?;
-    let n = crate::audit::execute(
+    let n = crate::audit::execute_one(
         &iam.store,
         sqlx::query("UPDATE accounts SET root_password_hash = $1, root_password_changed_at = $2 WHERE account_id = $3 AND root_password_hash = $4")
             .bind(hash)
@@ -388,7 +391,7 @@ fn wait_seconds(failures: i64, free: i64, cap: i64) -> i64 {
 pub async fn count_attempt(iam: &Iam, scopes: &[Scope]) -> Result<std::result::Result<(), i64>> {
     let now = iam.clock.now_ms();
     let lock = if iam.store.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     // Scopes forgotten (no failure for FORGET_MS, no wait running) are removed now and then, so a
     // guesser cycling through names cannot grow the table without bound.
     if rand::random::<u8>() < 4 {
@@ -424,7 +427,8 @@ pub async fn count_attempt(iam: &Iam, scopes: &[Scope]) -> Result<std::result::R
             .execute(&mut *tx)
             .await?;
     }
-    tx.commit().await?;
+    // Counting an attempt is bookkeeping of the sign-in, which records itself with its outcome.
+    tx.commit_unrecorded().await?;
     Ok(Ok(()))
 }
 

@@ -203,7 +203,7 @@ pub fn record_use(iam: &Iam, entry: &KeyEntry, region: &str, service: &str) {
 }
 
 /// Inserts a new Active key for `owner` inside `tx`; returns (id, secret).
-pub async fn insert_key(iam: &Iam, tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &Owner) -> Result<(String, String)> {
+pub async fn insert_key(iam: &Iam, tx: &mut crate::audit::Tx, account: &str, owner: &Owner) -> Result<(String, String)> {
     if let Owner::User(u) = owner {
         if !super::lock_parent(tx, iam.store.backend, super::Parent::User, &u.user_id).await? {
             return Err(super::users::no_such_user(&u.name));
@@ -252,14 +252,14 @@ pub struct AccessKeyMeta {
 pub async fn create(iam: &Iam, account: &str, owner: &Owner) -> Result<(String, String, i64)> {
     let mut last = slot_race();
     for _ in 0..5 {
-        let mut tx = iam.store.begin_write().await?;
+        let mut tx = iam.begin().await?;
         match insert_key(iam, &mut tx, account, owner).await {
             Ok((id, secret)) => {
                 crate::audit::respond(serde_json::json!({"accessKey": {
                     "userName": owner.user().map(|u| u.name.as_str()), "accessKeyId": id, "status": "Active",
                     "createDate": crate::audit::sts_time(iam.clock.now_ms()),
                 }}));
-                crate::audit::commit(tx).await?;
+                tx.commit().await?;
                 return Ok((id, secret, iam.clock.now_ms()));
             }
             Err(e) if e.code == ErrorCode::ConcurrentModification => last = e,
@@ -283,7 +283,7 @@ fn no_such_key(id: &str) -> AwsError {
 }
 
 pub async fn update_status(iam: &Iam, account: &str, owner: &Owner, key_id: &str, status: &str) -> Result<()> {
-    let n = crate::audit::execute(
+    let n = crate::audit::execute_one(
         &iam.store,
         sqlx::query("UPDATE access_keys SET status = $1 WHERE access_key_id = $2 AND account_id = $3 AND owner = $4")
             .bind(status)
@@ -301,7 +301,7 @@ pub async fn update_status(iam: &Iam, account: &str, owner: &Owner, key_id: &str
 }
 
 pub async fn delete(iam: &Iam, account: &str, owner: &Owner, key_id: &str) -> Result<()> {
-    let n = crate::audit::execute(
+    let n = crate::audit::execute_one(
         &iam.store,
         sqlx::query("DELETE FROM access_keys WHERE access_key_id = $1 AND account_id = $2 AND owner = $3").bind(key_id).bind(account).bind(owner.column()),
     )

@@ -153,7 +153,7 @@ pub async fn create_virtual(iam: &Iam, account: &str, name: &str, path: &str, ta
     let seed_base32 = otp::base32::encode(&seed);
     let uri = otp::otpauth_uri("iamd", &format!("{name}@{account}"), &seed_base32, &otp::Params::default());
     let qr_png = crate::qr::png(&uri)?;
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let r = sqlx::query(
         "INSERT INTO mfa_devices (device_id, account_id, serial, kind, name, path, seed_sealed, created_at) VALUES ($1, $2, $3, 'virtual', $4, $5, $6, $7)",
     )
@@ -173,7 +173,7 @@ pub async fn create_virtual(iam: &Iam, account: &str, name: &str, path: &str, ta
     }
     super::tags::put(&mut tx, Taggable::MfaDevice, &device_id, tags).await?;
     crate::audit::respond(serde_json::json!({"virtualMFADevice": {"serialNumber": serial}}));
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     Ok(NewVirtual { device_id, serial, seed_base32, qr_png, uri })
 }
 
@@ -181,7 +181,7 @@ pub async fn create_virtual(iam: &Iam, account: &str, name: &str, path: &str, ta
 
 /// Serialises MFA attempts of one principal and says whether one may be made now.
 /// Returns the current consecutive failures, or None while attempts are refused.
-async fn throttle_enter(iam: &Iam, tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &str, now: i64) -> Result<Option<i64>> {
+async fn throttle_enter(iam: &Iam, tx: &mut crate::audit::Tx, account: &str, owner: &str, now: i64) -> Result<Option<i64>> {
     let q = format!("SELECT failures, locked_until, updated_at FROM mfa_throttle WHERE account_id = $1 AND owner = $2{}", for_update(iam.store.backend));
     let mut row = sqlx::query(&q).bind(account).bind(owner).fetch_optional(&mut **tx).await?;
     if row.is_none() {
@@ -220,7 +220,7 @@ pub fn lock_seconds(failures: i64) -> i64 {
     }
 }
 
-async fn throttle_fail(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &str, failures: i64, now: i64) -> Result<()> {
+async fn throttle_fail(tx: &mut crate::audit::Tx, account: &str, owner: &str, failures: i64, now: i64) -> Result<()> {
     let n = failures + 1;
     let lock = lock_seconds(n);
     sqlx::query("UPDATE mfa_throttle SET failures = $1, locked_until = $2, updated_at = $5 WHERE account_id = $3 AND owner = $4")
@@ -234,7 +234,7 @@ async fn throttle_fail(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str,
     Ok(())
 }
 
-async fn throttle_ok(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &str, failures: i64) -> Result<()> {
+async fn throttle_ok(tx: &mut crate::audit::Tx, account: &str, owner: &str, failures: i64) -> Result<()> {
     if failures != 0 {
         sqlx::query("UPDATE mfa_throttle SET failures = 0, locked_until = 0 WHERE account_id = $1 AND owner = $2")
             .bind(account)
@@ -290,7 +290,7 @@ pub async fn check_code(iam: &Iam, account: &str, owner: &Owner, serial: &str, c
             r
         }
         Backend::Postgres => {
-            let mut tx = iam.store.begin_write().await?;
+            let mut tx = iam.begin().await?;
             let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
                 return refuse(tx, Refusal::BadCode).await;
             };
@@ -303,7 +303,7 @@ pub async fn check_code(iam: &Iam, account: &str, owner: &Owner, serial: &str, c
             };
             if accept(iam, &mut tx, account, owner, &dev, code, now).await? {
                 throttle_ok(&mut tx, account, owner, failures).await?;
-                crate::audit::commit(tx).await?;
+                tx.commit().await?;
                 Ok(Ok(dev))
             } else {
                 throttle_fail(&mut tx, account, owner, failures, now).await?;
@@ -314,8 +314,8 @@ pub async fn check_code(iam: &Iam, account: &str, owner: &Owner, serial: &str, c
 }
 
 /// Commits a refused check's failure count with the call's record (which names the refusal).
-async fn refuse(tx: sqlx::Transaction<'_, sqlx::Any>, r: Refusal) -> Result<std::result::Result<Device, Refusal>> {
-    match crate::audit::commit_refusal::<()>(tx, r.error()).await {
+async fn refuse(tx: crate::audit::Tx, r: Refusal) -> Result<std::result::Result<Device, Refusal>> {
+    match tx.commit_refusal::<()>(r.error()).await {
         Err(e) if e.code == ErrorCode::AccessDenied => Ok(Err(r)),
         Err(e) => Err(e),
         Ok(()) => Ok(Err(r)),
@@ -465,7 +465,7 @@ async fn accept(iam: &Iam, conn: &mut sqlx::AnyConnection, account: &str, owner:
     Ok(n == 1)
 }
 
-async fn free_slot(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, owner: &str) -> Result<i64> {
+async fn free_slot(tx: &mut crate::audit::Tx, account: &str, owner: &str) -> Result<i64> {
     let used: Vec<i64> =
         sqlx::query_scalar("SELECT owner_slot FROM mfa_devices WHERE account_id = $1 AND owner = $2").bind(account).bind(owner).fetch_all(&mut **tx).await?;
     (1..=MAX_DEVICES).find(|s| !used.contains(s)).ok_or_else(|| AwsError::limit_exceeded(format!("Cannot exceed quota for MFADevicesPerUser: {MAX_DEVICES}")))
@@ -521,7 +521,7 @@ async fn enable_once(
     code2: &str,
 ) -> std::result::Result<(), Retry> {
     let now = iam.clock.now_ms();
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let dev = find(&mut *tx, account, serial, "")
         .await?
         .filter(|d| d.kind != Kind::U2f && only.is_none_or(|id| id == d.device_id))
@@ -533,13 +533,13 @@ async fn enable_once(
         return Err(AwsError::no_such_entity("The user cannot be found.").into());
     }
     let Some(failures) = throttle_enter(iam, &mut tx, account, guesser, now).await? else {
-        return Err(crate::audit::commit_refusal::<()>(tx, invalid_code()).await.unwrap_err().into());
+        return Err(tx.commit_refusal::<()>(invalid_code()).await.unwrap_err().into());
     };
     let seed = dev.seed(iam, account)?;
     let step_now = otp::step_of(now.div_euclid(1000), &dev.params);
     let Some(sync) = otp::synchronize(&seed, &dev.params, code1, code2, step_now, None) else {
         throttle_fail(&mut tx, account, guesser, failures, now).await?;
-        return Err(crate::audit::commit_refusal::<()>(tx, invalid_code()).await.unwrap_err().into());
+        return Err(tx.commit_refusal::<()>(invalid_code()).await.unwrap_err().into());
     };
     let slot = free_slot(&mut tx, account, owner).await?;
     let r =
@@ -559,7 +559,7 @@ async fn enable_once(
         Ok(_) => {}
     }
     throttle_ok(&mut tx, account, guesser, failures).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -567,13 +567,13 @@ async fn enable_once(
 pub async fn resync(iam: &Iam, account: &str, owner: &Owner, guesser: &str, serial: &str, code1: &str, code2: &str) -> Result<()> {
     let owner = owner.column();
     let now = iam.clock.now_ms();
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let dev = find(&mut *tx, account, serial, "")
         .await?
         .filter(|d| d.owner.as_deref() == Some(owner) && d.kind != Kind::U2f)
         .ok_or_else(|| no_such_device(serial))?;
     let Some(failures) = throttle_enter(iam, &mut tx, account, guesser, now).await? else {
-        return crate::audit::commit_refusal(tx, invalid_code()).await;
+        return tx.commit_refusal(invalid_code()).await;
     };
     let seed = dev.seed(iam, account)?;
     let step_now = otp::step_of(now.div_euclid(1000), &dev.params);
@@ -592,11 +592,11 @@ pub async fn resync(iam: &Iam, account: &str, owner: &Owner, guesser: &str, seri
     };
     if synced {
         throttle_ok(&mut tx, account, guesser, failures).await?;
-        crate::audit::commit(tx).await?;
+        tx.commit().await?;
         Ok(())
     } else {
         throttle_fail(&mut tx, account, guesser, failures, now).await?;
-        crate::audit::commit_refusal(tx, invalid_code()).await
+        tx.commit_refusal(invalid_code()).await
     }
 }
 
@@ -604,7 +604,7 @@ pub async fn resync(iam: &Iam, account: &str, owner: &Owner, guesser: &str, seri
 /// hardware token returns to the inventory, a security key is removed.
 pub async fn deactivate(iam: &Iam, account: &str, owner: &Owner, serial: &str) -> Result<Device> {
     let owner = owner.column();
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.owner.as_deref() == Some(owner)).ok_or_else(|| no_such_device(serial))?;
     if dev.kind == Kind::U2f {
         super::tags::remove_all(&mut tx, Taggable::MfaDevice, &dev.device_id).await?;
@@ -617,12 +617,12 @@ pub async fn deactivate(iam: &Iam, account: &str, owner: &Owner, serial: &str) -
     }
     // Console sessions signed in with this device end with it.
     super::console::credentials_changed(&mut *tx, account, owner, Some(&dev.serial), None).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     Ok(dev)
 }
 
 pub async fn delete_virtual(iam: &Iam, account: &str, serial: &str) -> Result<()> {
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let dev = find(&mut *tx, account, serial, "")
         .await?
         .filter(|d| d.kind == Kind::Virtual)
@@ -632,7 +632,7 @@ pub async fn delete_virtual(iam: &Iam, account: &str, serial: &str) -> Result<()
     }
     super::tags::remove_all(&mut tx, Taggable::MfaDevice, &dev.device_id).await?;
     sqlx::query("DELETE FROM mfa_devices WHERE device_id = $1").bind(&dev.device_id).execute(&mut *tx).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -703,18 +703,18 @@ pub fn no_such_virtual(serial: &str) -> AwsError {
 }
 
 pub async fn tag(iam: &Iam, account: &str, serial: &str, tags: &[(String, String)]) -> Result<()> {
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.kind == Kind::Virtual).ok_or_else(|| no_such_virtual(serial))?;
     super::tags::put(&mut tx, Taggable::MfaDevice, &dev.device_id, tags).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     Ok(())
 }
 
 pub async fn untag(iam: &Iam, account: &str, serial: &str, keys: &[String]) -> Result<()> {
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let dev = find(&mut *tx, account, serial, "").await?.filter(|d| d.kind == Kind::Virtual).ok_or_else(|| no_such_virtual(serial))?;
     super::tags::remove(&mut tx, Taggable::MfaDevice, &dev.device_id, keys).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -743,7 +743,7 @@ pub async fn import_hardware(iam: &Iam, account: &str, tokens: &[otp::pskc::Toke
     if exists == 0 {
         anyhow::bail!("no account {account}: `iamd account list` shows the accounts");
     }
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     // Two tokens with one seed would be one token under two serials (a code from either opens both):
     // a seed already in the account's inventory, or twice in the file, is refused.
     let existing: Vec<(String, String, Vec<u8>)> =
@@ -790,7 +790,7 @@ pub async fn import_hardware(iam: &Iam, account: &str, tokens: &[otp::pskc::Toke
             Ok(_) => {}
         }
     }
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     Ok(tokens.len())
 }
 
@@ -865,7 +865,7 @@ pub async fn add_u2f(iam: &Iam, account: &str, owner: &Owner, user_name: Option<
         let serial = u2f_serial(account, user_name, name);
         let now = iam.clock.now_ms();
         let sealed = iam.sealer.seal(Purpose::WebauthnCredential, &key_aad(account, &device_id), &key.credential);
-        let mut tx = iam.store.begin_write().await?;
+        let mut tx = iam.begin().await?;
         if !super::is_root_column(owner) && !super::lock_parent(&mut tx, iam.store.backend, super::Parent::User, owner).await? {
             return Err(AwsError::no_such_entity("The user cannot be found."));
         }
@@ -909,7 +909,7 @@ pub async fn add_u2f(iam: &Iam, account: &str, owner: &Owner, user_name: Option<
             Err(e) => return Err(e.into()),
             Ok(_) => {}
         }
-        crate::audit::commit(tx).await?;
+        tx.commit().await?;
         return find(&iam.store.write, account, &serial, "").await?.ok_or_else(|| no_such_device(&serial));
     }
     Err(AwsError::concurrent_modification("The device was changed by another request; try again."))
@@ -960,7 +960,7 @@ pub async fn check_u2f(
     let owner = owner.column();
     let now = iam.clock.now_ms();
     let keys = u2f_keys_of(iam, account, owner).await?;
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let Some(failures) = throttle_enter(iam, &mut tx, account, owner, now).await? else {
         return refuse(tx, Refusal::BadCode).await;
     };
@@ -989,7 +989,7 @@ pub async fn check_u2f(
     match accepted {
         Some(dev) => {
             throttle_ok(&mut tx, account, owner, failures).await?;
-            crate::audit::commit(tx).await?;
+            tx.commit().await?;
             Ok(Ok(dev))
         }
         None => {

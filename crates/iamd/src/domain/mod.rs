@@ -51,6 +51,11 @@ pub struct Iam {
 }
 
 impl Iam {
+    /// Begins a write transaction whose commit writes the current call's record (see `audit::Tx`).
+    pub async fn begin(&self) -> std::result::Result<crate::audit::Tx, sqlx::Error> {
+        crate::audit::Tx::begin(&self.store).await
+    }
+
     /// Needs a Tokio runtime: it starts the audit writer.
     pub fn new(store: Store, sealer: Sealer) -> Self {
         let cache = keys::KeyCache::new(store.backend == crate::store::Backend::Sqlite);
@@ -164,7 +169,7 @@ pub enum Parent {
 /// serialises: the delete either sees the child (DeleteConflict) or wins, and the child write then
 /// finds no parent (NoSuchEntity). Nothing dangles. PostgreSQL: `SELECT … FOR UPDATE`; SQLite: the
 /// one writer already runs write transactions one at a time (BEGIN IMMEDIATE).
-pub async fn lock_parent(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: crate::store::Backend, parent: Parent, id: &str) -> crate::error::Result<bool> {
+pub async fn lock_parent(tx: &mut crate::audit::Tx, backend: crate::store::Backend, parent: Parent, id: &str) -> crate::error::Result<bool> {
     let (table, col) = match parent {
         Parent::User => ("users", "user_id"),
         Parent::Group => ("groups", "group_id"),

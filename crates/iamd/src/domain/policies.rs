@@ -33,7 +33,8 @@ pub fn validate_managed(doc: &str) -> Result<Policy> {
 
 // ---- inline policies (users and groups share the shape) ----
 
-#[derive(Clone, Copy)]
+/// Who holds a policy (inline, or attached): a user, a group or a role.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Holder {
     User,
     Group,
@@ -56,7 +57,8 @@ impl Holder {
             Holder::Role => ("role_policies", "role_id"),
         }
     }
-    fn kind(self) -> &'static str {
+    /// The holder's name in `policy_attachments.entity_type` and in errors.
+    pub fn kind(self) -> &'static str {
         match self {
             Holder::User => "user",
             Holder::Group => "group",
@@ -75,7 +77,7 @@ impl Holder {
 pub async fn put_inline(iam: &Iam, owner: Holder, owner_id: &str, owner_name: &str, name: &str, doc: &str) -> Result<()> {
     validate(doc)?;
     let (table, col) = owner.table();
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     if !super::lock_parent(&mut tx, iam.store.backend, owner.parent(), owner_id).await? {
         return Err(AwsError::no_such_entity(format!("The {} with name {owner_name} cannot be found.", owner.kind())));
     }
@@ -96,7 +98,7 @@ pub async fn put_inline(iam: &Iam, owner: Holder, owner_id: &str, owner_name: &s
         .bind(doc)
         .execute(&mut *tx)
         .await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     iam.keys.invalidate();
     Ok(())
 }
@@ -119,7 +121,7 @@ pub async fn list_inline(iam: &Iam, owner: Holder, owner_id: &str) -> Result<Vec
 
 pub async fn delete_inline(iam: &Iam, owner: Holder, owner_id: &str, name: &str) -> Result<()> {
     let (table, col) = owner.table();
-    let n = crate::audit::execute(&iam.store, sqlx::query(&format!("DELETE FROM {table} WHERE {col} = $1 AND policy_name = $2")).bind(owner_id).bind(name))
+    let n = crate::audit::execute_one(&iam.store, sqlx::query(&format!("DELETE FROM {table} WHERE {col} = $1 AND policy_name = $2")).bind(owner_id).bind(name))
         .await?
         .rows_affected();
     iam.keys.invalidate();
@@ -201,7 +203,7 @@ pub async fn create_managed(
     let arn = format!("arn:aws:iam::{account}:policy{path}{name}");
     let id = policy_id();
     let now = iam.clock.now_ms();
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let r = sqlx::query("INSERT INTO managed_policies (policy_id, account_id, arn, name, path, description, default_version, next_version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'v1', 2, $7, $7)")
         .bind(&id)
         .bind(account)
@@ -226,7 +228,7 @@ pub async fn create_managed(
         .execute(&mut *tx)
         .await?;
     super::tags::put(&mut tx, super::tags::Taggable::Policy, &id, tags).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     Ok(Managed {
         policy_id: id,
         account_id: account.into(),
@@ -260,7 +262,7 @@ pub async fn list_managed(iam: &Iam, account: &str, scope: &str, only_attached: 
 }
 
 pub async fn delete_managed(iam: &Iam, account: &str, arn: &str) -> Result<()> {
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let m = get_managed(&mut *tx, account, arn)
         .await?
         .filter(|m| m.account_id == account)
@@ -276,7 +278,7 @@ pub async fn delete_managed(iam: &Iam, account: &str, arn: &str) -> Result<()> {
     sqlx::query("DELETE FROM policy_versions WHERE policy_id = $1").bind(&m.policy_id).execute(&mut *tx).await?;
     super::tags::remove_all(&mut tx, super::tags::Taggable::Policy, &m.policy_id).await?;
     sqlx::query("DELETE FROM managed_policies WHERE policy_id = $1").bind(&m.policy_id).execute(&mut *tx).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -288,14 +290,14 @@ pub async fn policy_tags(iam: &Iam, policy_id: &str) -> Result<Vec<(String, Stri
 /// TagPolicy / UntagPolicy: only the account's own policies, the policy row locked so a tag never
 /// outlives a concurrent DeletePolicy.
 pub async fn retag_policy(iam: &Iam, account: &str, arn: &str, add: &[(String, String)], remove: &[String]) -> Result<()> {
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let m = own_policy(&mut tx, account, arn).await?;
     if !super::lock_parent(&mut tx, iam.store.backend, super::Parent::Policy, &m.policy_id).await? {
         return Err(AwsError::no_such_entity(format!("Policy {arn} was not found.")));
     }
     super::tags::put(&mut tx, super::tags::Taggable::Policy, &m.policy_id, add).await?;
     super::tags::remove(&mut tx, super::tags::Taggable::Policy, &m.policy_id, remove).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -307,7 +309,7 @@ pub struct PolicyVersion {
     pub created_at: i64,
 }
 
-async fn own_policy(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str, arn: &str) -> Result<Managed> {
+async fn own_policy(tx: &mut crate::audit::Tx, account: &str, arn: &str) -> Result<Managed> {
     get_managed(&mut **tx, account, arn)
         .await?
         .filter(|m| m.account_id == account)
@@ -319,7 +321,7 @@ pub async fn create_version(iam: &Iam, account: &str, arn: &str, doc: &str, set_
     if policy::quota_size(doc) > MANAGED_QUOTA {
         return Err(AwsError::limit_exceeded(format!("Cannot exceed quota for PolicySize: {MANAGED_QUOTA}")));
     }
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let m = own_policy(&mut tx, account, arn).await?;
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1").bind(&m.policy_id).fetch_one(&mut *tx).await?;
     if count >= VERSIONS_PER_POLICY {
@@ -343,7 +345,7 @@ pub async fn create_version(iam: &Iam, account: &str, arn: &str, doc: &str, set_
         "UPDATE managed_policies SET next_version = next_version + 1, updated_at = $3 WHERE policy_id = $1 AND $2 = $2"
     };
     sqlx::query(q).bind(&m.policy_id).bind(&vid).bind(now).execute(&mut *tx).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     iam.keys.invalidate();
     Ok(PolicyVersion { version_id: vid, document: doc.into(), is_default: set_default, created_at: now })
 }
@@ -365,7 +367,7 @@ pub async fn versions(iam: &Iam, account: &str, arn: &str) -> Result<(Managed, V
 }
 
 pub async fn delete_version(iam: &Iam, account: &str, arn: &str, vid: &str) -> Result<()> {
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let m = own_policy(&mut tx, account, arn).await?;
     if m.default_version == vid {
         return Err(AwsError::delete_conflict("Cannot delete the default version of a policy."));
@@ -379,12 +381,12 @@ pub async fn delete_version(iam: &Iam, account: &str, arn: &str, vid: &str) -> R
     if n == 0 {
         return Err(AwsError::no_such_entity(format!("Policy {arn} version {vid} does not exist.")));
     }
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     Ok(())
 }
 
 pub async fn set_default_version(iam: &Iam, account: &str, arn: &str, vid: &str) -> Result<()> {
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let m = own_policy(&mut tx, account, arn).await?;
     let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1 AND version_id = $2")
         .bind(&m.policy_id)
@@ -400,21 +402,17 @@ pub async fn set_default_version(iam: &Iam, account: &str, arn: &str, vid: &str)
         .bind(&m.policy_id)
         .execute(&mut *tx)
         .await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     iam.keys.invalidate();
     Ok(())
 }
 
 // ---- attachments ----
 
-pub async fn attach(iam: &Iam, account: &str, entity_type: &str, entity_id: &str, arn: &str) -> Result<()> {
-    let mut tx = iam.store.begin_write().await?;
-    let parent = match entity_type {
-        "group" => super::Parent::Group,
-        "role" => super::Parent::Role,
-        _ => super::Parent::User,
-    };
-    if !super::lock_parent(&mut tx, iam.store.backend, parent, entity_id).await? {
+pub async fn attach(iam: &Iam, account: &str, holder: Holder, entity_id: &str, arn: &str) -> Result<()> {
+    let entity_type = holder.kind();
+    let mut tx = iam.begin().await?;
+    if !super::lock_parent(&mut tx, iam.store.backend, holder.parent(), entity_id).await? {
         return Err(AwsError::no_such_entity(format!("The {entity_type} cannot be found.")));
     }
     let m = get_managed(&mut *tx, account, arn).await?.ok_or_else(|| no_such_policy(arn))?;
@@ -433,10 +431,10 @@ pub async fn attach(iam: &Iam, account: &str, entity_type: &str, entity_id: &str
         return Ok(());
     }
     if n >= ATTACHED_PER_ENTITY {
-        let what = match entity_type {
-            "group" => "PoliciesPerGroup",
-            "role" => "PoliciesPerRole",
-            _ => "PoliciesPerUser",
+        let what = match holder {
+            Holder::Group => "PoliciesPerGroup",
+            Holder::Role => "PoliciesPerRole",
+            Holder::User => "PoliciesPerUser",
         };
         return Err(AwsError::limit_exceeded(format!("Cannot exceed quota for {what}: {ATTACHED_PER_ENTITY}")));
     }
@@ -447,18 +445,18 @@ pub async fn attach(iam: &Iam, account: &str, entity_type: &str, entity_id: &str
         .bind(entity_id)
         .execute(&mut *tx)
         .await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     iam.keys.invalidate();
     Ok(())
 }
 
-pub async fn detach(iam: &Iam, account: &str, entity_type: &str, entity_id: &str, arn: &str) -> Result<()> {
+pub async fn detach(iam: &Iam, account: &str, holder: Holder, entity_id: &str, arn: &str) -> Result<()> {
     let m = get_managed(&iam.store.read, account, arn).await?.ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
-    let n = crate::audit::execute(
+    let n = crate::audit::execute_one(
         &iam.store,
         sqlx::query("DELETE FROM policy_attachments WHERE policy_id = $1 AND entity_type = $2 AND entity_id = $3")
             .bind(&m.policy_id)
-            .bind(entity_type)
+            .bind(holder.kind())
             .bind(entity_id),
     )
     .await?
@@ -471,9 +469,9 @@ pub async fn detach(iam: &Iam, account: &str, entity_type: &str, entity_id: &str
 }
 
 /// (policy name, arn) attached to an entity.
-pub async fn attached(iam: &Iam, entity_type: &str, entity_id: &str) -> Result<Vec<(String, String)>> {
+pub async fn attached(iam: &Iam, holder: Holder, entity_id: &str) -> Result<Vec<(String, String)>> {
     let rows = sqlx::query("SELECT m.name, m.arn FROM policy_attachments a JOIN managed_policies m ON m.policy_id = a.policy_id WHERE a.entity_type = $1 AND a.entity_id = $2 ORDER BY m.name")
-        .bind(entity_type)
+        .bind(holder.kind())
         .bind(entity_id)
         .fetch_all(&iam.store.read)
         .await?;
@@ -530,7 +528,7 @@ pub async fn create_group(iam: &Iam, account: &str, name: &str, path: &str) -> R
         path: path.into(),
         created_at: iam.clock.now_ms(),
     };
-    let r = crate::audit::execute(
+    let r = crate::audit::execute_one(
         &iam.store,
         sqlx::query("INSERT INTO groups (group_id, account_id, name, name_lower, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&g.group_id)
@@ -580,7 +578,7 @@ pub async fn groups_for_user(iam: &Iam, user_id: &str) -> Result<Vec<Group>> {
 pub async fn update_group(iam: &Iam, account: &str, name: &str, new_name: Option<&str>, new_path: Option<&str>) -> Result<()> {
     let g = find_group(&iam.store.read, account, name).await?.ok_or_else(|| no_such_group(name))?;
     let nn = new_name.unwrap_or(&g.name);
-    let r = crate::audit::execute(
+    let r = crate::audit::execute_one(
         &iam.store,
         sqlx::query("UPDATE groups SET name = $1, name_lower = $2, path = $3 WHERE group_id = $4")
             .bind(nn)
@@ -597,7 +595,7 @@ pub async fn update_group(iam: &Iam, account: &str, name: &str, new_name: Option
 }
 
 pub async fn delete_group(iam: &Iam, account: &str, name: &str) -> Result<()> {
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let g = find_group(&mut *tx, account, name).await?.ok_or_else(|| no_such_group(name))?;
     if !super::lock_parent(&mut tx, iam.store.backend, super::Parent::Group, &g.group_id).await? {
         return Err(no_such_group(name));
@@ -618,12 +616,12 @@ pub async fn delete_group(iam: &Iam, account: &str, name: &str) -> Result<()> {
         return Err(AwsError::delete_conflict("Cannot delete entity, must detach all policies first."));
     }
     sqlx::query("DELETE FROM groups WHERE group_id = $1").bind(&g.group_id).execute(&mut *tx).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     Ok(())
 }
 
 pub async fn add_member(iam: &Iam, account: &str, group: &str, user: &UserRef) -> Result<()> {
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let g = find_group(&mut *tx, account, group).await?.ok_or_else(|| no_such_group(group))?;
     // Both ends must still exist when the membership commits (a concurrent DeleteUser or
     // DeleteGroup either sees it and refuses, or wins and this refuses).
@@ -646,17 +644,19 @@ pub async fn add_member(iam: &Iam, account: &str, group: &str, user: &UserRef) -
         return Err(AwsError::limit_exceeded("Cannot exceed quota for GroupsPerUser: 10"));
     }
     sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)").bind(&g.group_id).bind(&user.user_id).execute(&mut *tx).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     iam.keys.invalidate();
     Ok(())
 }
 
 pub async fn remove_member(iam: &Iam, account: &str, group: &str, user: &UserRef) -> Result<()> {
     let g = find_group(&iam.store.read, account, group).await?.ok_or_else(|| no_such_group(group))?;
-    let n =
-        crate::audit::execute(&iam.store, sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2").bind(&g.group_id).bind(&user.user_id))
-            .await?
-            .rows_affected();
+    let n = crate::audit::execute_one(
+        &iam.store,
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2").bind(&g.group_id).bind(&user.user_id),
+    )
+    .await?
+    .rows_affected();
     iam.keys.invalidate();
     if n == 0 {
         return Err(AwsError::no_such_entity(format!("The user with name {} cannot be found in group {}.", user.name, g.name)));
@@ -757,13 +757,10 @@ pub async fn effective(iam: &Iam, user_id: &str) -> Result<Arc<Effective>> {
 
 /// The documents that apply to a user, group or role, each with the id and type the simulator
 /// reports in MatchedStatements: (source id, source type, document).
-pub async fn sources(iam: &Iam, entity_type: &str, entity_id: &str) -> Result<Vec<(String, String, String)>> {
+pub async fn sources(iam: &Iam, holder: Holder, entity_id: &str) -> Result<Vec<(String, String, String)>> {
     let mut out = Vec::new();
-    let (table, col) = match entity_type {
-        "user" => ("user_policies", "user_id"),
-        "group" => ("group_policies", "group_id"),
-        _ => ("role_policies", "role_id"),
-    };
+    let entity_type = holder.kind();
+    let (table, col) = holder.table();
     for r in sqlx::query(&format!("SELECT policy_name, document FROM {table} WHERE {col} = $1 ORDER BY policy_name"))
         .bind(entity_id)
         .fetch_all(&iam.store.read)
@@ -775,9 +772,9 @@ pub async fn sources(iam: &Iam, entity_type: &str, entity_id: &str) -> Result<Ve
     for r in sqlx::query(managed).bind(entity_type).bind(entity_id).fetch_all(&iam.store.read).await? {
         out.push((r.get(0), "IAM Policy".to_string(), r.get(1)));
     }
-    if entity_type == "user" {
+    if holder == Holder::User {
         for g in groups_for_user(iam, entity_id).await? {
-            out.extend(Box::pin(sources(iam, "group", &g.group_id)).await?);
+            out.extend(Box::pin(sources(iam, Holder::Group, &g.group_id)).await?);
         }
     }
     Ok(out)
@@ -813,7 +810,7 @@ pub async fn seed_aws_managed(iam: &Iam) -> anyhow::Result<()> {
             continue;
         }
         let id = policy_id();
-        let mut tx = iam.store.begin_write().await?;
+        let mut tx = iam.begin().await?;
         let r = sqlx::query("INSERT INTO managed_policies (policy_id, account_id, arn, name, path, description, default_version, next_version, created_at, updated_at) VALUES ($1, 'aws', $2, $3, $4, NULL, 'v1', 2, 0, 0)")
             .bind(&id)
             .bind(&arn)
@@ -832,7 +829,7 @@ pub async fn seed_aws_managed(iam: &Iam) -> anyhow::Result<()> {
             .bind(*doc)
             .execute(&mut *tx)
             .await?;
-        crate::audit::commit(tx).await?;
+        tx.commit().await?;
     }
     Ok(())
 }

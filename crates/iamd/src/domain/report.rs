@@ -132,7 +132,7 @@ pub async fn generate(iam: &Iam, account: &str) -> Result<(&'static str, &'stati
         return Ok(("COMPLETE", "No report generation necessary: a report younger than four hours exists."));
     }
     let csv = build(iam, account).await?;
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     sqlx::query("DELETE FROM credential_reports WHERE account_id = $1").bind(account).execute(&mut *tx).await?;
     sqlx::query("INSERT INTO credential_reports (account_id, generated_at, content) VALUES ($1, $2, $3)")
         .bind(account)
@@ -140,7 +140,7 @@ pub async fn generate(iam: &Iam, account: &str) -> Result<(&'static str, &'stati
         .bind(csv.into_bytes())
         .execute(&mut *tx)
         .await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     Ok(("COMPLETE", "Report generated."))
 }
 

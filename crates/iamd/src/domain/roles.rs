@@ -111,7 +111,7 @@ pub async fn create(
         created_at: iam.clock.now_ms(),
         last_used: None,
     };
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let r = sqlx::query(&format!("INSERT INTO roles ({INSERT_COLS}, account_id, name_lower) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
         .bind(&role.role_id)
         .bind(name)
@@ -130,7 +130,7 @@ pub async fn create(
         Ok(_) => {}
     }
     super::tags::put(&mut tx, Taggable::Role, &role.role_id, tags).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     Ok(role)
 }
 
@@ -176,7 +176,7 @@ pub async fn list(iam: &Iam, account: &str, path_prefix: &str) -> Result<Vec<Rol
 
 pub async fn update(iam: &Iam, account: &str, name: &str, description: Option<&str>, max: Option<i64>) -> Result<()> {
     let r = get(iam, account, name).await?;
-    crate::audit::execute(
+    crate::audit::execute_one(
         &iam.store,
         sqlx::query("UPDATE roles SET description = COALESCE($1, description), max_session_duration = $2 WHERE role_id = $3")
             .bind(description)
@@ -190,12 +190,12 @@ pub async fn update(iam: &Iam, account: &str, name: &str, description: Option<&s
 pub async fn update_trust(iam: &Iam, account: &str, name: &str, doc: &str) -> Result<()> {
     validate_trust(doc)?;
     let r = get(iam, account, name).await?;
-    crate::audit::execute(&iam.store, sqlx::query("UPDATE roles SET trust_policy = $1 WHERE role_id = $2").bind(doc).bind(&r.role_id)).await?;
+    crate::audit::execute_one(&iam.store, sqlx::query("UPDATE roles SET trust_policy = $1 WHERE role_id = $2").bind(doc).bind(&r.role_id)).await?;
     Ok(())
 }
 
 pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let r = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_role(name))?;
     if !super::lock_parent(&mut tx, iam.store.backend, super::Parent::Role, &r.role_id).await? {
         return Err(no_such_role(name));
@@ -212,7 +212,7 @@ pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
     }
     super::tags::remove_all(&mut tx, Taggable::Role, &r.role_id).await?;
     sqlx::query("DELETE FROM roles WHERE role_id = $1").bind(&r.role_id).execute(&mut *tx).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     iam.keys.invalidate();
     Ok(())
 }
@@ -223,18 +223,18 @@ pub async fn tags(iam: &Iam, role_id: &str) -> Result<Vec<(String, String)>> {
 
 pub async fn tag(iam: &Iam, account: &str, name: &str, new: &[(String, String)]) -> Result<()> {
     let r = get(iam, account, name).await?;
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     super::tags::put(&mut tx, Taggable::Role, &r.role_id, new).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     iam.keys.invalidate();
     Ok(())
 }
 
 pub async fn untag(iam: &Iam, account: &str, name: &str, keys: &[String]) -> Result<()> {
     let r = get(iam, account, name).await?;
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     super::tags::remove(&mut tx, Taggable::Role, &r.role_id, keys).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     iam.keys.invalidate();
     Ok(())
 }

@@ -26,7 +26,7 @@ impl Taggable {
 }
 
 /// Sets tags (a key given again, in any case, is replaced) and enforces the limit, inside `tx`.
-pub async fn put(tx: &mut sqlx::Transaction<'_, sqlx::Any>, t: Taggable, id: &str, tags: &[(String, String)]) -> Result<()> {
+pub async fn put(tx: &mut crate::audit::Tx, t: Taggable, id: &str, tags: &[(String, String)]) -> Result<()> {
     let (table, col, quota) = t.table();
     for (k, v) in tags {
         sqlx::query(&format!("DELETE FROM {table} WHERE {col} = $1 AND tag_key_lower = $2")).bind(id).bind(k.to_lowercase()).execute(&mut **tx).await?;
@@ -45,7 +45,7 @@ pub async fn put(tx: &mut sqlx::Transaction<'_, sqlx::Any>, t: Taggable, id: &st
     Ok(())
 }
 
-pub async fn remove(tx: &mut sqlx::Transaction<'_, sqlx::Any>, t: Taggable, id: &str, keys: &[String]) -> Result<()> {
+pub async fn remove(tx: &mut crate::audit::Tx, t: Taggable, id: &str, keys: &[String]) -> Result<()> {
     let (table, col, _) = t.table();
     for k in keys {
         sqlx::query(&format!("DELETE FROM {table} WHERE {col} = $1 AND tag_key_lower = $2")).bind(id).bind(k.to_lowercase()).execute(&mut **tx).await?;
@@ -53,7 +53,7 @@ pub async fn remove(tx: &mut sqlx::Transaction<'_, sqlx::Any>, t: Taggable, id: 
     Ok(())
 }
 
-pub async fn remove_all(tx: &mut sqlx::Transaction<'_, sqlx::Any>, t: Taggable, id: &str) -> Result<()> {
+pub async fn remove_all(tx: &mut crate::audit::Tx, t: Taggable, id: &str) -> Result<()> {
     let (table, col, _) = t.table();
     sqlx::query(&format!("DELETE FROM {table} WHERE {col} = $1")).bind(id).execute(&mut **tx).await?;
     Ok(())

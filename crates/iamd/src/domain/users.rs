@@ -29,7 +29,7 @@ pub fn no_such_user(name: &str) -> AwsError {
 pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, tags: &[(String, String)]) -> Result<User> {
     let user_id = ids::user_id();
     let now = iam.clock.now_ms();
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let r = sqlx::query("INSERT INTO users (user_id, account_id, name, name_lower, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&user_id)
         .bind(account)
@@ -49,7 +49,7 @@ pub async fn create(iam: &Iam, account: &str, name: &str, path: &str, tags: &[(S
         "path": path, "userName": name, "userId": user_id, "arn": super::user_arn(account, path, name),
         "createDate": crate::audit::sts_time(now),
     }}));
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     Ok(User { user_id, name: name.into(), path: path.into(), created_at: now, password_last_used: None, tags: tags.to_vec() })
 }
 
@@ -106,7 +106,7 @@ pub async fn list(iam: &Iam, account: &str, path_prefix: &str, marker: Option<&s
 }
 
 pub async fn update(iam: &Iam, account: &str, name: &str, new_name: Option<&str>, new_path: Option<&str>) -> Result<()> {
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
     let nn = new_name.unwrap_or(&u.name);
     let np = new_path.unwrap_or(&u.path);
@@ -122,14 +122,14 @@ pub async fn update(iam: &Iam, account: &str, name: &str, new_name: Option<&str>
         Err(e) => return Err(e.into()),
         Ok(_) => {}
     }
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     iam.keys.invalidate();
     Ok(())
 }
 
 /// DeleteUser: refused with AWS's DeleteConflict messages while anything still hangs off the user.
 pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
     // Locked before anything is counted: a concurrent write under this user (a key, a device, a
     // policy, a membership) either committed first and is counted, or waits and then finds no user.
@@ -165,26 +165,26 @@ pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
     super::console::credentials_changed(&mut *tx, account, &u.user_id, None, None).await?;
     super::tags::remove_all(&mut tx, Taggable::User, &u.user_id).await?;
     sqlx::query("DELETE FROM users WHERE user_id = $1").bind(&u.user_id).execute(&mut *tx).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     iam.keys.invalidate();
     Ok(())
 }
 
 pub async fn tag(iam: &Iam, account: &str, name: &str, new_tags: &[(String, String)]) -> Result<()> {
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
     super::tags::put(&mut tx, Taggable::User, &u.user_id, new_tags).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     // Tags feed aws:PrincipalTag in cached authorization data.
     iam.keys.invalidate();
     Ok(())
 }
 
 pub async fn untag(iam: &Iam, account: &str, name: &str, keys: &[String]) -> Result<()> {
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     let u = find(&mut *tx, account, name).await?.ok_or_else(|| no_such_user(name))?;
     super::tags::remove(&mut tx, Taggable::User, &u.user_id, keys).await?;
-    crate::audit::commit(tx).await?;
+    tx.commit().await?;
     iam.keys.invalidate();
     Ok(())
 }
@@ -212,7 +212,7 @@ pub async fn create_login_profile(iam: &Iam, account: &str, user: &UserRef, pass
     check_policy(iam, account, password).await?;
     let hash = passwords::hash(password.to_string()).await?;
     let now = iam.clock.now_ms();
-    let mut tx = iam.store.begin_write().await?;
+    let mut tx = iam.begin().await?;
     if !super::lock_parent(&mut tx, iam.store.backend, super::Parent::User, &user.user_id).await? {
         return Err(no_such_user(&user.name));
     }
@@ -227,7 +227,7 @@ pub async fn create_login_profile(iam: &Iam, account: &str, user: &UserRef, pass
         Err(e) if is_unique_violation(&e) => Err(AwsError::entity_already_exists(format!("Login Profile for user {} already exists.", user.name))),
         Err(e) => Err(e.into()),
         Ok(_) => {
-            crate::audit::commit(tx).await?;
+            tx.commit().await?;
             Ok(LoginProfile { user_name: user.name.clone(), created_at: now, reset_required })
         }
     }
@@ -251,7 +251,7 @@ pub async fn update_login_profile(iam: &Iam, account: &str, user: &UserRef, pass
         None => None,
     };
     let now = iam.clock.now_ms();
-    let n = crate::audit::execute(&iam.store, sqlx::query(
+    let n = crate::audit::execute_one(&iam.store, sqlx::query(
         "UPDATE login_profiles SET password_hash = COALESCE($2, password_hash), reset_required = COALESCE($3, reset_required), changed_at = CASE WHEN $2 IS NULL THEN changed_at ELSE $4 END WHERE user_id = $1",
     )
     .bind(&user.user_id)
@@ -271,7 +271,7 @@ pub async fn update_login_profile(iam: &Iam, account: &str, user: &UserRef, pass
 }
 
 pub async fn delete_login_profile(iam: &Iam, account: &str, user: &UserRef) -> Result<()> {
-    let n = crate::audit::execute(&iam.store, sqlx::query("DELETE FROM login_profiles WHERE user_id = $1").bind(&user.user_id)).await?.rows_affected();
+    let n = crate::audit::execute_one(&iam.store, sqlx::query("DELETE FROM login_profiles WHERE user_id = $1").bind(&user.user_id)).await?.rows_affected();
     if n == 0 {
         return Err(no_login_profile(&user.name));
     }
@@ -299,7 +299,7 @@ pub async fn change_password(iam: &Iam, account: &str, user: &UserRef, old: &str
     check_policy(iam, account, new).await?;
     let hash = passwords::hash(new.to_string()).await?;
     // Conditional on the hash we verified: two concurrent changes cannot both win with the same old password.
-    let n = crate::audit::execute(
+    let n = crate::audit::execute_one(
         &iam.store,
         sqlx::query("UPDATE login_profiles SET password_hash = $1, reset_required = 0, changed_at = $2 WHERE user_id = $3 AND password_hash = $4")
             .bind(hash)

@@ -1,20 +1,18 @@
-//! MFA operations (IAM) and GetSessionToken (STS).
+//! MFA devices: virtual devices, enabling, resyncing, deactivating, listing and tags.
 
-use super::action::Action;
-use super::iam::{account, decode_marker, encode_marker, write_user, Out};
-use super::params::{self, Params};
-use super::xml::Xml;
-use super::{target, App, Caller};
-use crate::domain::mfa::{self, Kind};
-use crate::domain::{is_root_column, iso8601, report, sessions, Owner};
+use super::shapes::write_user;
+use super::support::{account, b64, decode_marker, encode_marker, page, tags_page, Out};
+use crate::api::params::{self, Params};
+use crate::api::xml::Xml;
+use crate::app::App;
+use crate::auth::action::Action;
+use crate::auth::target;
+use crate::auth::Caller;
+use crate::domain::mfa::Kind;
+use crate::domain::{is_root_column, iso8601, mfa, Owner};
 use crate::error::AwsError;
-use base64::Engine;
 
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-pub async fn create_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+pub(super) async fn create_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("VirtualMFADeviceName", &params::MFA_NAME);
     // The model's length, then IAM's own rule for a device path (no empty segment, so `/a//b/` is
     // refused too), in IAM's words.
@@ -39,7 +37,7 @@ pub async fn create_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) ->
     Ok(Some(x.buf))
 }
 
-pub async fn enable_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+pub(super) async fn enable_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("UserName", &params::EXISTING_USER_NAME);
     let serial = p.req("SerialNumber", &params::SERIAL);
     let c1 = p.req("AuthenticationCode1", &params::AUTH_CODE);
@@ -50,7 +48,7 @@ pub async fn enable_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     Ok(None)
 }
 
-pub async fn resync_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+pub(super) async fn resync_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.req("UserName", &params::EXISTING_USER_NAME);
     let serial = p.req("SerialNumber", &params::SERIAL);
     let c1 = p.req("AuthenticationCode1", &params::AUTH_CODE);
@@ -61,7 +59,7 @@ pub async fn resync_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     Ok(None)
 }
 
-pub async fn deactivate_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+pub(super) async fn deactivate_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::EXISTING_USER_NAME);
     let serial = p.req("SerialNumber", &params::SERIAL);
     p.finish()?;
@@ -71,7 +69,7 @@ pub async fn deactivate_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out
     Ok(None)
 }
 
-pub async fn delete_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+pub(super) async fn delete_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let serial = p.req("SerialNumber", &params::SERIAL);
     p.finish()?;
     let d = target::device(app, c, Action::DeleteVirtualMFADevice, &serial).await?.ok_or_else(|| mfa::no_such_virtual(&serial))?;
@@ -79,16 +77,7 @@ pub async fn delete_virtual_mfa_device(app: &App, c: &Caller, p: &mut Params) ->
     Ok(None)
 }
 
-/// Pages over a sorted list by an opaque marker holding the next item's key.
-pub fn page<T>(items: Vec<T>, key: impl Fn(&T) -> String, marker: Option<String>, max: i64) -> (Vec<T>, Option<String>) {
-    let start = marker.unwrap_or_default();
-    let mut rest: Vec<T> = items.into_iter().filter(|i| key(i) >= start).collect();
-    let next = if rest.len() as i64 > max { Some(key(&rest[max as usize])) } else { None };
-    rest.truncate(max as usize);
-    (rest, next)
-}
-
-pub async fn list_mfa_devices(app: &App, c: &Caller, p: &mut Params) -> Out {
+pub(super) async fn list_mfa_devices(app: &App, c: &Caller, p: &mut Params) -> Out {
     let name = p.opt("UserName", &params::EXISTING_USER_NAME);
     let (marker, max) = p.paging();
     p.finish()?;
@@ -105,7 +94,7 @@ pub async fn list_mfa_devices(app: &App, c: &Caller, p: &mut Params) -> Out {
     Ok(Some(x.buf))
 }
 
-pub async fn list_virtual_mfa_devices(app: &App, c: &Caller, p: &mut Params) -> Out {
+pub(super) async fn list_virtual_mfa_devices(app: &App, c: &Caller, p: &mut Params) -> Out {
     let status = p.enumeration("AssignmentStatus", &["Assigned", "Unassigned", "Any"], false).unwrap_or_else(|| "Any".into());
     let (marker, max) = p.paging();
     p.finish()?;
@@ -114,7 +103,7 @@ pub async fn list_virtual_mfa_devices(app: &App, c: &Caller, p: &mut Params) -> 
     let start = decode_marker(marker.as_deref())?;
     let (list, next) = page(list, |(d, _)| d.serial.clone(), start, max);
     let root_created: Option<i64> = if list.iter().any(|(d, _)| d.owner.as_deref().is_some_and(is_root_column)) {
-        Some(sqlx::query_scalar("SELECT created_at FROM accounts WHERE account_id = $1").bind(account(c)).fetch_one(&app.iam.store.read).await?)
+        Some(crate::domain::accounts::created_at(&app.iam, account(c)).await?)
     } else {
         None
     };
@@ -144,7 +133,7 @@ pub async fn list_virtual_mfa_devices(app: &App, c: &Caller, p: &mut Params) -> 
     Ok(Some(x.buf))
 }
 
-pub async fn get_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+pub(super) async fn get_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let serial = p.req("SerialNumber", &params::SERIAL);
     let name = p.opt("UserName", &params::USER_NAME);
     p.finish()?;
@@ -170,7 +159,7 @@ pub async fn get_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     Ok(Some(x.buf))
 }
 
-pub async fn tag_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+pub(super) async fn tag_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let serial = p.req("SerialNumber", &params::SERIAL);
     let tags = p.tags(true);
     p.finish()?;
@@ -180,7 +169,7 @@ pub async fn tag_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     Ok(None)
 }
 
-pub async fn untag_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
+pub(super) async fn untag_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     let serial = p.req("SerialNumber", &params::SERIAL);
     let keys = p.string_list("TagKeys", &params::TAG_KEY, 50, true);
     p.finish()?;
@@ -189,87 +178,10 @@ pub async fn untag_mfa_device(app: &App, c: &Caller, p: &mut Params) -> Out {
     Ok(None)
 }
 
-pub async fn list_mfa_device_tags(app: &App, c: &Caller, p: &mut Params) -> Out {
+pub(super) async fn list_mfa_device_tags(app: &App, c: &Caller, p: &mut Params) -> Out {
     let serial = p.req("SerialNumber", &params::SERIAL);
     let (marker, max) = p.paging();
     p.finish()?;
     let d = target::device(app, c, Action::ListMFADeviceTags, &serial).await?.ok_or_else(|| mfa::no_such_virtual(&serial))?;
-    super::iam::tags_page(mfa::tags(&app.iam, account(c), &d.serial).await?, marker, max)
-}
-
-pub async fn generate_credential_report(app: &App, c: &Caller, p: &mut Params) -> Out {
-    p.finish()?;
-    target::account(app, c, Action::GenerateCredentialReport).await?;
-    let (state, description) = report::generate(&app.iam, account(c)).await?;
-    let mut x = Xml::new();
-    x.text("State", state).text("Description", description);
-    Ok(Some(x.buf))
-}
-
-pub async fn get_credential_report(app: &App, c: &Caller, p: &mut Params) -> Out {
-    p.finish()?;
-    target::account(app, c, Action::GetCredentialReport).await?;
-    let (content, at) = report::get(&app.iam, account(c)).await?;
-    let mut x = Xml::new();
-    x.text("Content", &b64(&content)).text("ReportFormat", "text/csv").text("GeneratedTime", &iso8601(at));
-    Ok(Some(x.buf))
-}
-
-pub use crate::domain::mfa::NOT_YOURS;
-
-/// responseElements of GetSessionToken / AssumeRole: the credentials without the secret.
-pub fn credentials_record(issued: &sessions::Issued, assumed: Option<(String, String)>) -> serde_json::Value {
-    let mut v = serde_json::json!({"credentials": {
-        "accessKeyId": issued.session.access_key_id,
-        "sessionToken": issued.token,
-        "expiration": crate::audit::sts_time(issued.session.expires_ms),
-    }});
-    if let Some((id, arn)) = assumed {
-        v["assumedRoleUser"] = serde_json::json!({"assumedRoleId": id, "arn": arn});
-    }
-    v
-}
-
-/// The MFA of an STS request (GetSessionToken, AssumeRole): none when it names neither a device nor a
-/// code; (time, serial) when `owner`'s device accepts the code; AWS's AccessDenied texts otherwise.
-pub async fn check_request_mfa(app: &App, c: &Caller, owner: &Owner, serial: Option<String>, code: Option<String>) -> Result<Option<(i64, String)>, AwsError> {
-    match (serial, code) {
-        (None, None) => Ok(None),
-        (Some(serial), Some(code)) => match mfa::check_code(&app.iam, account(c), owner, &serial, &code).await? {
-            Ok(dev) => Ok(Some((app.iam.clock.now_ms(), dev.serial))),
-            Err(r) => Err(r.error()),
-        },
-        _ => Err(AwsError::access_denied(NOT_YOURS)),
-    }
-}
-
-/// sts:GetSessionToken. Not policy-checked ("you cannot use policies to control authentication
-/// operations"); needs long-term credentials; with SerialNumber + TokenCode of any one of the
-/// caller's TOTP devices the session carries MFA.
-pub async fn get_session_token(app: &App, c: &Caller, p: &mut Params) -> Out {
-    let duration = p.int("DurationSeconds", 900, 129_600).unwrap_or(43_200);
-    let serial = p.opt("SerialNumber", &params::SERIAL);
-    let code = p.opt("TokenCode", &params::AUTH_CODE);
-    p.finish()?;
-    if c.session.is_some() {
-        return Err(AwsError::access_denied("Cannot call GetSessionToken with session credentials"));
-    }
-    // Only long-term credentials reach here: the owner is root or an IAM user, never a role.
-    let owner = Owner::of(&c.principal).ok_or_else(|| AwsError::access_denied("Cannot call GetSessionToken with session credentials"))?;
-    // Root sessions last at most an hour; longer requests silently become one hour, as in AWS.
-    let duration = if c.principal.is_root() { duration.min(3600) } else { duration };
-    // The credentials are made first so that the record committed with the MFA check can name them.
-    let checked = serial.as_ref().map(|s| (app.iam.clock.now_ms(), s.clone()));
-    // (The check finds the device by exactly this serial, so the session names it as given.)
-    let issued = sessions::issue(&app.iam, account(c), owner.column(), duration, checked, None);
-    crate::audit::respond(credentials_record(&issued, None));
-    check_request_mfa(app, c, &owner, serial, code).await?;
-    let mut x = Xml::new();
-    x.open("Credentials")
-        .text("AccessKeyId", &issued.session.access_key_id)
-        .text("SecretAccessKey", &issued.session.secret)
-        .text("SessionToken", &issued.token)
-        .text("Expiration", &iso8601(issued.session.expires_ms))
-        .close("Credentials");
-    Ok(Some(x.buf))
+    tags_page(mfa::tags(&app.iam, account(c), &d.serial).await?, marker, max)
 }
