@@ -259,8 +259,9 @@ def test_credential_report_fields_are_quoted(server):
     import io
     iam = server.iam()
     iam.create_user(UserName="forger", Path="/a,TRUE,TRUE,\"x\"/")
+    from test_mfa import wait_for_report
     iam.generate_credential_report()
-    content = iam.get_credential_report()["Content"]
+    content = wait_for_report(iam)["Content"]
     content = content if isinstance(content, bytes) else base64.b64decode(content)
     rows = list(csv.reader(io.StringIO(content.decode())))
     assert all(len(r) == 22 for r in rows), [len(r) for r in rows]

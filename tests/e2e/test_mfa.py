@@ -348,6 +348,19 @@ def test_session_rules(server):
     assert error_of(server.sts(plain).get_caller_identity)[0] == "InvalidClientTokenId"
 
 
+def wait_for_report(iam, seconds=10):
+    """GetCredentialReport, retried while the report is being built (as a client does)."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            return iam.get_credential_report()
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ReportInProgress" or time.time() > deadline:
+                raise
+            assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+            time.sleep(0.05)
+
+
 def test_credential_report_shows_mfa(server):
     iam = server.iam()
     iam.create_user(UserName="ola")
@@ -356,8 +369,10 @@ def test_credential_report_shows_mfa(server):
     with pytest.raises(ClientError) as e:
         iam.get_credential_report()
     assert e.value.response["Error"]["Code"] == "ReportNotPresent" and e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+    assert iam.generate_credential_report()["State"] == "STARTED"
+    rep = wait_for_report(iam)
+    # A report younger than four hours is reused.
     assert iam.generate_credential_report()["State"] == "COMPLETE"
-    rep = iam.get_credential_report()
     lines = rep["Content"].decode().strip().split("\n")
     header = lines[0].split(",")
     assert len(header) == 22 and header[7] == "mfa_active"
@@ -492,3 +507,87 @@ def test_bad_seed_files_store_nothing(server, tmpdir_path):
     p = run_iamd("mfa", "import", *server.store_args(), "--account", acct, xml, "--key-hex", "12345678901234567890123456789012", check=False)
     assert p.returncode != 0 and "not well-formed" in p.stderr
     assert json.loads(run_iamd("mfa", "list-hardware", *server.store_args(), "--account", acct, "--json").stdout) == []
+
+
+# ---- the credential report, built in the background ----
+
+def report_rows(rep):
+    import csv
+    import io
+    return list(csv.reader(io.StringIO(rep["Content"].decode())))
+
+
+def test_credential_report_is_built_in_parts_in_the_background(server):
+    """GenerateCredentialReport answers STARTED at once; the report is built a page of users at a
+    time (a part each, bounded memory) and is then COMPLETE, every user in name order."""
+    from test_audit import sql
+    iam = server.iam()
+    names = [f"rep-{i:04d}" for i in range(1100)]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: iam.create_user(UserName=n), names))
+    enable(iam, "rep-0007", *new_virtual(iam, "rep-phone"))
+    iam.create_access_key(UserName="rep-1099")
+    t0 = time.time()
+    assert iam.generate_credential_report()["State"] == "STARTED"
+    started = time.time() - t0
+    assert iam.generate_credential_report()["State"] in ("INPROGRESS", "COMPLETE")
+    rows = report_rows(wait_for_report(iam))
+    took = time.time() - t0
+    assert len(rows) == 1 + 1 + 1100 and all(len(r) == 22 for r in rows)
+    assert [r[0] for r in rows[2:]] == names, "every user, in name order"
+    by = {r[0]: r for r in rows}
+    assert by["rep-0007"][7] == "TRUE" and by["rep-0008"][7] == "FALSE"
+    assert by["rep-1099"][8] == "TRUE" and by["rep-1098"][8] == "FALSE"
+    # The header with root, then two pages of at most 1,000 users: three parts of one generation.
+    parts = sql(server, "SELECT COUNT(*) FROM credential_report_parts")
+    assert int(parts[0][0]) == 3, parts
+    print(f"credential report of 1,100 users: STARTED in {started * 1000:.0f} ms, COMPLETE in {took:.2f} s")
+
+
+def test_credential_report_expires_and_a_stopped_build_is_taken_over(server):
+    from test_audit import sql
+    iam = server.iam()
+    iam.create_user(UserName="exp")
+    assert iam.generate_credential_report()["State"] == "STARTED"
+    wait_for_report(iam)
+    # Four hours later the report has expired, and a new one is generated.
+    sql(server, "UPDATE credential_reports SET generated_at = generated_at - 5 * 3600 * 1000")
+    code, _, status = error_of(iam.get_credential_report)
+    assert (code, status) == ("ReportExpired", 410)
+    assert iam.generate_credential_report()["State"] == "STARTED"
+    assert [r[0] for r in report_rows(wait_for_report(iam))][-1] == "exp"
+    # A builder that stopped (its node died) holds the job only until its lease runs out; then the
+    # report is not present and the next GenerateCredentialReport starts again.
+    sql(server, "UPDATE credential_reports SET state = 'INPROGRESS', lease_until = 0")
+    code, _, status = error_of(iam.get_credential_report)
+    assert (code, status) == ("ReportNotPresent", 410)
+    iam.create_user(UserName="exq")
+    assert iam.generate_credential_report()["State"] == "STARTED"
+    assert [r[0] for r in report_rows(wait_for_report(iam))][-1] == "exq"
+    # While a live builder holds the lease, the report is in progress and nobody starts another.
+    sql(server, "UPDATE credential_reports SET state = 'INPROGRESS', lease_until = 99999999999999")
+    code, _, status = error_of(iam.get_credential_report)
+    assert (code, status) == ("ReportInProgress", 404)
+    assert iam.generate_credential_report()["State"] == "INPROGRESS"
+
+
+def test_one_credential_report_job_per_account_across_nodes(server, tmpdir_path):
+    """Concurrent GenerateCredentialReport calls, on two PostgreSQL nodes when the backend has them:
+    exactly one starts the job, and its report is read from either node."""
+    nodes = [server]
+    if server.backend == "postgres":
+        nodes.append(server.second_node(tmpdir_path))
+    try:
+        iam = server.iam()
+        for i in range(20):
+            iam.create_user(UserName=f"job-{i:02d}")
+        clients = [n.iam() for n in nodes]
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            states = list(pool.map(lambda i: clients[i % len(clients)].generate_credential_report()["State"], range(16)))
+        assert states.count("STARTED") == 1, states
+        assert set(states) <= {"STARTED", "INPROGRESS", "COMPLETE"}, states
+        contents = {wait_for_report(c)["Content"] for c in clients}
+        assert len(contents) == 1 and len(report_rows({"Content": contents.pop()})) == 22
+    finally:
+        for n in nodes[1:]:
+            n.stop()

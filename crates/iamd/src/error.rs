@@ -77,6 +77,8 @@ errors! {
     throttling => Throttling, "Throttling", 400;
     request_timeout => RequestTimeout, "RequestTimeout", 400;
     report_not_present => ReportNotPresent, "ReportNotPresent", 410;
+    report_expired => ReportExpired, "ReportExpired", 410;
+    report_in_progress => ReportInProgress, "ReportInProgress", 404;
     missing_action => MissingAction, "MissingAction", 400;
     invalid_authentication_code => InvalidAuthenticationCode, "InvalidAuthenticationCode", 403;
     // SigV4's refusals (crates/sigv4 names them; `from_sigv4` maps them here).

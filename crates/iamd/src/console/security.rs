@@ -168,7 +168,7 @@ pub(super) async fn key_page(app: &App, ctx: &Ctx, name: &str, error: Option<&st
         .start_securitykey_registration(user_handle(ctx.account(), ctx.owner().column()), &user_name, &display, Some(existing), None, None)
         .map_err(|e| AwsError::internal(format!("webauthn: {e:?}")))?;
     let state = serde_json::to_vec(&json!({"name": name, "state": state})).map_err(|e| AwsError::internal(e.to_string()))?;
-    cs::put_ceremony(&app.iam, &ctx.s.token_hash, "register", &state).await?;
+    cs::put_ceremony(&app.iam, &ctx.s.token_hash, cs::Ceremony::Register, &state).await?;
     let options = serde_json::to_string(&ccr).map_err(|e| AwsError::internal(e.to_string()))?;
     Ok(page(&views::KeySetup {
         frame: frame(ctx, "Set up your passkey or security key", true),
@@ -289,7 +289,7 @@ pub(super) async fn add_hardware(app: &App, r: &Req, ctx: &Ctx) -> R {
 }
 
 pub(super) async fn add_key(app: &App, r: &Req, ctx: &Ctx) -> R {
-    let Some(state) = cs::take_ceremony(&app.iam, &ctx.s.token_hash, "register").await? else {
+    let Some(state) = cs::take_ceremony(&app.iam, &ctx.s.token_hash, cs::Ceremony::Register).await? else {
         return assign_page(app, ctx, Some("This security key registration expired. Start again."), "").await;
     };
     #[derive(serde::Deserialize)]

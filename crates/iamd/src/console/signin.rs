@@ -191,7 +191,7 @@ pub(super) async fn mfa_verify_page(app: &App, ctx: &Ctx, error: Option<&str>) -
         };
         let (rcr, state) = app.console.webauthn.start_securitykey_authentication(&[sk]).map_err(|e| AwsError::internal(format!("webauthn: {e:?}")))?;
         let state = serde_json::to_vec(&state).map_err(|e| AwsError::internal(e.to_string()))?;
-        cs::put_ceremony(&app.iam, &ctx.s.token_hash, "auth", &state).await?;
+        cs::put_ceremony(&app.iam, &ctx.s.token_hash, cs::Ceremony::Authenticate, &state).await?;
         let options = serde_json::to_string(&rcr).map_err(|e| AwsError::internal(e.to_string()))?;
         view.key_options = Some(json_in_html(&options));
         view.frame.scripts = true;
@@ -209,7 +209,7 @@ pub(super) async fn mfa_verify(app: &App, r: &Req, ctx: &Ctx) -> R {
     let (account, owner) = (ctx.account().to_string(), ctx.owner());
     let (res, cur) = if d.kind == Kind::U2f {
         let cred = r.form("credential");
-        let state = cs::take_ceremony(&app.iam, &ctx.s.token_hash, "auth").await?;
+        let state = cs::take_ceremony(&app.iam, &ctx.s.token_hash, cs::Ceremony::Authenticate).await?;
         let (Some(state), Ok(pkc)) = (state, serde_json::from_str::<PublicKeyCredential>(cred)) else {
             return mfa_verify_page(app, ctx, Some("The security key did not answer this sign-in. Try again.")).await;
         };

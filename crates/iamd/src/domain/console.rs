@@ -239,8 +239,26 @@ pub async fn set_serial(iam: &Iam, token_hash: &str, chosen: bool, serial: Optio
     Ok(())
 }
 
+/// Which WebAuthn ceremony a session holds: registering a security key, or signing in with one.
+/// (Its name is bound into the sealed state, so one kind's state never opens as the other's.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ceremony {
+    Register,
+    Authenticate,
+}
+
+impl Ceremony {
+    fn as_str(self) -> &'static str {
+        match self {
+            Ceremony::Register => "register",
+            Ceremony::Authenticate => "auth",
+        }
+    }
+}
+
 /// Stores a WebAuthn ceremony's state (sealed, bound to the session) for whichever node finishes it.
-pub async fn put_ceremony(iam: &Iam, token_hash: &str, kind: &str, state: &[u8]) -> Result<()> {
+pub async fn put_ceremony(iam: &Iam, token_hash: &str, kind: Ceremony, state: &[u8]) -> Result<()> {
+    let kind = kind.as_str();
     let sealed = iam.sealer.seal(crate::crypto::Purpose::WebauthnCeremony, format!("{token_hash}/{kind}").as_bytes(), state);
     sqlx::query("UPDATE console_sessions SET ceremony = $1 WHERE token_hash = $2").bind(sealed).bind(token_hash).execute(&iam.store.write).await?;
     Ok(())
@@ -248,7 +266,8 @@ pub async fn put_ceremony(iam: &Iam, token_hash: &str, kind: &str, state: &[u8])
 
 /// Takes the session's WebAuthn ceremony state, once: a conditional write clears it, so two requests
 /// (on any nodes) cannot both finish the same ceremony.
-pub async fn take_ceremony(iam: &Iam, token_hash: &str, kind: &str) -> Result<Option<Vec<u8>>> {
+pub async fn take_ceremony(iam: &Iam, token_hash: &str, kind: Ceremony) -> Result<Option<Vec<u8>>> {
+    let kind = kind.as_str();
     let mut tx = iam.begin().await?;
     let lock = if iam.store.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
     let sealed: Option<Option<Vec<u8>>> =

@@ -1,6 +1,6 @@
 //! Managed policies, their versions, tags and attachments to users, groups and roles.
 
-use super::shapes::{write_policy, write_version};
+use super::shapes::{policy_element, write_policy, write_version};
 use super::support::{account, attached_page, decode_marker, encode_marker, holder_param, page, tags_page, Out};
 use crate::api::params::{self, Params, Spec, DESCRIPTION, DOCUMENT, POLICY_NAME};
 use crate::api::xml::Xml;
@@ -40,14 +40,7 @@ pub(super) async fn create_policy(app: &App, c: &Caller, p: &mut Params) -> Out 
     let arn = format!("arn:aws:iam::{}:policy{path}{name}", account(c));
     target::new_entity(app, c, Action::CreatePolicy, &arn).await?;
     let m = policies::create_managed(&app.iam, account(c), &name, &path, &doc, description.as_deref(), &tags).await?;
-    let mut x = Xml::new();
-    x.open("Policy");
-    write_policy(&mut x, &m);
-    if !tags.is_empty() {
-        x.tags("Tags", &tags);
-    }
-    x.close("Policy");
-    Ok(Some(x.buf))
+    Ok(Some(policy_element(&m, &tags)))
 }
 
 pub(super) async fn get_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
@@ -55,14 +48,7 @@ pub(super) async fn get_policy(app: &App, c: &Caller, p: &mut Params) -> Out {
     p.finish()?;
     let m = target::policy(app, c, Action::GetPolicy, &arn).await?.ok_or_else(|| AwsError::no_such_entity(format!("Policy {arn} was not found.")))?;
     let tags = policies::policy_tags(&app.iam, &m.policy_id).await?;
-    let mut x = Xml::new();
-    x.open("Policy");
-    write_policy(&mut x, &m);
-    if !tags.is_empty() {
-        x.tags("Tags", &tags);
-    }
-    x.close("Policy");
-    Ok(Some(x.buf))
+    Ok(Some(policy_element(&m, &tags)))
 }
 
 pub(super) async fn list_policies(app: &App, c: &Caller, p: &mut Params) -> Out {

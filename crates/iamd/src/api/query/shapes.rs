@@ -3,7 +3,7 @@
 use crate::api::params::encode_doc;
 use crate::api::xml::Xml;
 use crate::auth::target::group_arn;
-use crate::domain::{iso8601, policies, roles, user_arn, users};
+use crate::domain::{iso8601, policies, roles, sessions, user_arn, users};
 
 pub(super) fn write_user(x: &mut Xml, u: &users::User, account: &str, with_tags: bool) {
     x.text("Path", &u.path)
@@ -47,6 +47,28 @@ pub(super) fn write_policy(x: &mut Xml, m: &policies::Managed) {
         .opt("Description", m.description.as_deref())
         .text("CreateDate", &iso8601(m.created_at))
         .text("UpdateDate", &iso8601(m.updated_at));
+}
+
+/// A `<Policy>` element with the policy's tags (CreatePolicy, GetPolicy).
+pub(super) fn policy_element(m: &policies::Managed, tags: &[(String, String)]) -> String {
+    let mut x = Xml::new();
+    x.open("Policy");
+    write_policy(&mut x, m);
+    if !tags.is_empty() {
+        x.tags("Tags", tags);
+    }
+    x.close("Policy");
+    x.buf
+}
+
+/// A `<Credentials>` element of temporary credentials (GetSessionToken, AssumeRole).
+pub(super) fn write_credentials(x: &mut Xml, issued: &sessions::Issued) {
+    x.open("Credentials")
+        .text("AccessKeyId", &issued.session.access_key_id)
+        .text("SecretAccessKey", &issued.session.secret)
+        .text("SessionToken", &issued.token)
+        .text("Expiration", &iso8601(issued.session.expires_ms))
+        .close("Credentials");
 }
 
 pub(super) fn write_version(x: &mut Xml, v: &policies::PolicyVersion, with_doc: bool) {

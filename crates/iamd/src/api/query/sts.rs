@@ -1,5 +1,6 @@
 //! STS: GetCallerIdentity, GetAccessKeyInfo, GetSessionToken (with any TOTP device) and AssumeRole.
 
+use super::shapes::write_credentials;
 use super::support::{account, Out};
 use crate::api::params::{self, Params, Spec, ARN, SESSION_NAME};
 use crate::api::xml::Xml;
@@ -9,7 +10,7 @@ use crate::auth::authz;
 use crate::auth::target;
 use crate::auth::Caller;
 use crate::domain::mfa::NOT_YOURS;
-use crate::domain::{iso8601, keys, mfa, roles, sessions, Owner};
+use crate::domain::{keys, mfa, roles, sessions, Owner};
 use crate::error::{AwsError, Result};
 use policy::Decision;
 
@@ -70,12 +71,7 @@ pub(super) async fn get_session_token(app: &App, c: &Caller, p: &mut Params) -> 
     crate::audit::respond(credentials_record(&issued, None));
     check_request_mfa(app, c, &owner, serial, code).await?;
     let mut x = Xml::new();
-    x.open("Credentials")
-        .text("AccessKeyId", &issued.session.access_key_id)
-        .text("SecretAccessKey", &issued.session.secret)
-        .text("SessionToken", &issued.token)
-        .text("Expiration", &iso8601(issued.session.expires_ms))
-        .close("Credentials");
+    write_credentials(&mut x, &issued);
     Ok(Some(x.buf))
 }
 
@@ -195,13 +191,8 @@ pub(super) async fn assume_role(app: &App, c: &Caller, p: &mut Params) -> Out {
     }
     roles::record_use(&app.iam, &role.role_id, &c.region);
     let mut x = Xml::new();
-    x.open("Credentials")
-        .text("AccessKeyId", &issued.session.access_key_id)
-        .text("SecretAccessKey", &issued.session.secret)
-        .text("SessionToken", &issued.token)
-        .text("Expiration", &iso8601(issued.session.expires_ms))
-        .close("Credentials")
-        .open("AssumedRoleUser")
+    write_credentials(&mut x, &issued);
+    x.open("AssumedRoleUser")
         .text("AssumedRoleId", &format!("{}:{session_name}", role.role_id))
         .text("Arn", &format!("arn:aws:sts::{}:assumed-role/{}/{session_name}", account(c), role.name))
         .close("AssumedRoleUser");
