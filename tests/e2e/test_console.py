@@ -5,6 +5,7 @@ Every page the tests pass through is saved as a screenshot under artifacts/conso
 The console is opened at http://localhost:PORT: browsers refuse WebAuthn on http://127.0.0.1.
 """
 
+import html
 import json
 import os
 import re
@@ -684,3 +685,50 @@ def test_sign_out_everywhere_ends_every_browser_session(browser, server):
     finally:
         a.close()
         b.close()
+
+
+def test_users_page_pages_searches_and_filters_by_mfa(server):
+    """The Users page at scale: 50 users a page by name, a name-prefix search, and filters by MFA
+    devices (none, exactly one, by type). Under a filter, a user whose devices the caller may not
+    list is left out; without one it shows a dash."""
+    from conftest import ConsoleClient
+    iam = server.iam()
+    acct = server.account["account_id"]
+    iam.create_user(UserName="boss")
+    iam.create_login_profile(UserName="boss", Password=PASSWORD, PasswordResetRequired=False)
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:ListUsers", "iam:ListMFADevices", "iam:GetUser"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "iam:ListMFADevices", "Resource": f"arn:aws:iam::{acct}:user/secret-*"}]}
+    iam.put_user_policy(UserName="boss", PolicyName="admin", PolicyDocument=json.dumps(policy))
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: iam.create_user(UserName=f"alpha-{i:02d}"), range(60)))
+    for name, devices in (("beta-app", 1), ("beta-two", 2), ("secret-one", 1)):
+        iam.create_user(UserName=name)
+        for k in range(devices):
+            d = iam.create_virtual_mfa_device(VirtualMFADeviceName=f"{name}-{k}")["VirtualMFADevice"]
+            seed = b32decode(d["Base32StringSeed"].decode())
+            n = now_step()
+            iam.enable_mfa_device(UserName=name, SerialNumber=d["SerialNumber"], AuthenticationCode1=totp(seed, n - 1), AuthenticationCode2=totp(seed, n))
+    c = ConsoleClient(server)
+    c.sign_in(acct, "boss", PASSWORD)
+
+    def names(query):
+        st, body, _ = c.get("/console/users?" + query)
+        assert st == 200, (st, body[:300])
+        nxt = re.search(r'href="/console/users\?([^"]+)">Next page', body)
+        return re.findall(r'<a href="/console/users/([^"]+)">', body), nxt and html.unescape(nxt.group(1)), body
+
+    first, nxt, _ = names("q=ALPHA")
+    assert first == [f"alpha-{i:02d}" for i in range(50)] and nxt
+    second, nxt2, _ = names(nxt)
+    assert second == [f"alpha-{i:02d}" for i in range(50, 60)] and nxt2 is None
+    assert names("q=beta&mfa=one")[0] == ["beta-app"]
+    assert names("mfa=app")[0] == ["beta-app", "beta-two"], "secret-one's devices are not the caller's to see"
+    assert names("mfa=none&q=be")[0] == []
+    assert names("q=bo&mfa=none")[0] == ["boss"]
+    hidden, _, body = names("q=secret")
+    assert hidden == ["secret-one"] and "\u2014" in body and "1 (Authenticator app)" not in body
+    assert "2 (Authenticator app)" in names("q=beta-two")[2]
+    st, body, _ = c.get("/console/users?q=%3Cx%3E")
+    assert st == 400 and "Search by the start of a user name" in body

@@ -7,37 +7,95 @@ use crate::api::params;
 use crate::app::App;
 use crate::auth::action::Action;
 use crate::auth::target;
-use crate::domain::mfa::{self, Device};
+use crate::domain::mfa::{self, Kind};
 use crate::domain::{user_arn, users, Owner};
 use crate::error::AwsError;
 
-pub(super) fn kinds_summary(devices: &[Device]) -> String {
-    if devices.is_empty() {
+/// "2 (Authenticator app, Passkey or security key)" from the counts of each kind.
+fn kinds_summary((apps, hardware, keys): (i64, i64, i64)) -> String {
+    let n = apps + hardware + keys;
+    if n == 0 {
         return "None".into();
     }
-    let mut kinds: Vec<&str> = devices.iter().map(|d| type_label(d.kind)).collect();
+    let mut kinds: Vec<&str> =
+        [(apps, Kind::Virtual), (hardware, Kind::Hardware), (keys, Kind::U2f)].iter().filter(|(c, _)| *c > 0).map(|(_, k)| type_label(*k)).collect();
     kinds.sort();
-    kinds.dedup();
-    format!("{} ({})", devices.len(), kinds.join(", "))
+    format!("{n} ({})", kinds.join(", "))
 }
 
-pub(super) async fn users(app: &App, ctx: &Ctx) -> R {
+/// Users per page.
+const PAGE: i64 = 50;
+/// Database pages read to fill one page when rows are hidden from the caller.
+const MAX_READS: usize = 10;
+
+const FILTERS: [(&str, &str); 6] = [
+    ("any", "Any"),
+    ("none", "No MFA device"),
+    ("one", "Exactly one device"),
+    ("app", "An authenticator app"),
+    ("hardware", "A hardware TOTP token"),
+    ("key", "A passkey or security key"),
+];
+
+/// The Users page: paginated by name, searchable by name prefix, filterable by MFA devices; one
+/// query per page of users (their device counts come with them).
+pub(super) async fn users(app: &App, r: &Req, ctx: &Ctx) -> R {
     if !can(app, ctx, Action::ListUsers, &format!("arn:aws:iam::{}:user/", ctx.account())).await? {
         let text = "You do not have permission to list the account's users (iam:ListUsers).";
         return Ok(page(&views::Message { frame: frame(ctx, "Users", false), text, error: None }));
     }
-    let (list, _) = users::list(&app.iam, ctx.account(), "/", None, 1000).await?;
-    let mut rows = Vec::with_capacity(list.len());
-    for u in &list {
-        // Each user's MFA status is what ListMFADevices on that user would show.
-        let mfa = if can(app, ctx, Action::ListMFADevices, &user_arn(ctx.account(), &u.path, &u.name)).await? {
-            kinds_summary(&mfa::list_for_owner(&app.iam, ctx.account(), &Owner::User(u.as_ref())).await?)
-        } else {
-            "\u{2014}".to_string()
-        };
-        rows.push(views::UserRow { name: u.name.clone(), mfa, created: when(Some(u.created_at)), last_sign_in: when(u.password_last_used) });
+    let q = r.query("q").trim();
+    let mfa_key = match r.query("mfa") {
+        "" => "any",
+        k => k,
+    };
+    let filter = match mfa_key {
+        "none" => Some(users::MfaFilter::NoDevice),
+        "one" => Some(users::MfaFilter::OneDevice),
+        "app" => Some(users::MfaFilter::Kind(Kind::Virtual)),
+        "hardware" => Some(users::MfaFilter::Kind(Kind::Hardware)),
+        "key" => Some(users::MfaFilter::Kind(Kind::U2f)),
+        "any" => Some(users::MfaFilter::Any),
+        _ => None,
+    };
+    let after = r.query("after");
+    let valid = |s: &str| s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    let mut view = views::Users {
+        frame: frame(ctx, "Users", false),
+        q: q.to_string(),
+        filters: FILTERS.iter().map(|(k, label)| (*k, *label, *k == mfa_key)).collect(),
+        error: None,
+        users: vec![],
+        next: None,
+    };
+    let Some(filter) = filter.filter(|_| valid(q) && valid(after)) else {
+        view.error = Some("Search by the start of a user name (letters, digits and + = , . @ _ -) and one of the MFA choices.");
+        return Ok(page(&view).status(400));
+    };
+    // Each user's MFA status is what ListMFADevices on that user would show. Under a filter by
+    // devices, a user whose devices the caller may not list is left out (it would say what they are).
+    let mut cursor = after.to_ascii_lowercase();
+    for _ in 0..MAX_READS {
+        let (list, next) = users::page_with_devices(&app.iam, ctx.account(), q, filter, &cursor, PAGE - view.users.len() as i64).await?;
+        for w in list {
+            let u = &w.user;
+            let visible = can(app, ctx, Action::ListMFADevices, &user_arn(ctx.account(), &u.path, &u.name)).await?;
+            if !visible && filter != users::MfaFilter::Any {
+                continue;
+            }
+            let mfa = if visible { kinds_summary(w.devices) } else { "\u{2014}".to_string() };
+            view.users.push(views::UserRow { name: u.name.clone(), mfa, created: when(Some(u.created_at)), last_sign_in: when(u.password_last_used) });
+        }
+        match next {
+            Some(n) if (view.users.len() as i64) < PAGE => cursor = n,
+            Some(n) => {
+                view.next = Some(wire::encode([("q", q), ("mfa", mfa_key), ("after", n.as_str())]));
+                break;
+            }
+            None => break,
+        }
     }
-    Ok(page(&views::Users { frame: frame(ctx, "Users", false), users: rows }))
+    Ok(page(&view))
 }
 
 pub(super) async fn user_page(app: &App, ctx: &Ctx, name: &str, message: Option<Result<String, String>>) -> R {

@@ -226,7 +226,14 @@ pub struct UserRow {
 #[template(path = "console/users.html")]
 pub struct Users {
     pub frame: Frame,
+    /// The name prefix searched for.
+    pub q: String,
+    /// (value, label, selected) of the MFA filter.
+    pub filters: Vec<(&'static str, &'static str, bool)>,
+    pub error: Option<&'static str>,
     pub users: Vec<UserRow>,
+    /// The query of the next page, when there is one.
+    pub next: Option<String>,
 }
 
 #[derive(Template)]

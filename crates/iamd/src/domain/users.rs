@@ -315,3 +315,50 @@ pub async fn change_password(iam: &Iam, account: &str, user: &UserRef, old: &str
     super::console::credentials_changed(&iam.store.write, account, &user.user_id, None, keep).await?;
     Ok(())
 }
+
+/// Which users the console's Users page shows, by their MFA devices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MfaFilter {
+    Any,
+    /// No device at all: locked out of MFA-only actions.
+    NoDevice,
+    /// Exactly one device: one lost phone from locked out.
+    OneDevice,
+    /// At least one device of this kind.
+    Kind(super::mfa::Kind),
+}
+
+/// A user with the number of devices of each kind: (authenticator apps, hardware tokens, security keys).
+pub struct WithDevices {
+    pub user: User,
+    pub devices: (i64, i64, i64),
+}
+
+/// One page of the account's users whose name starts with `prefix` (ASCII case folded), after
+/// `after` (a lowercased name), filtered by their devices: one query whatever the page holds, walking
+/// the name index. Returns at most `max` users and the name the next page starts after.
+pub async fn page_with_devices(iam: &Iam, account: &str, prefix: &str, filter: MfaFilter, after: &str, max: i64) -> Result<(Vec<WithDevices>, Option<String>)> {
+    let max = max.max(1);
+    let prefix = prefix.to_ascii_lowercase();
+    // IAM names are [\w+=,.@-]: every one of them sorts below '~', so [prefix, prefix~) is the prefix's range.
+    let end = format!("{prefix}~");
+    let condition = match filter {
+        MfaFilter::Any => "1 = 1",
+        MfaFilter::NoDevice => "v + h + k = 0",
+        MfaFilter::OneDevice => "v + h + k = 1",
+        MfaFilter::Kind(super::mfa::Kind::Virtual) => "v > 0",
+        MfaFilter::Kind(super::mfa::Kind::Hardware) => "h > 0",
+        MfaFilter::Kind(super::mfa::Kind::U2f) => "k > 0",
+    };
+    let count = |kind: &str| format!("(SELECT COUNT(*) FROM mfa_devices d WHERE d.account_id = u.account_id AND d.owner = u.user_id AND d.kind = '{kind}')");
+    let sql = format!(
+        "SELECT user_id, name, path, created_at, password_last_used, name_lower, v, h, k FROM (SELECT u.user_id, u.name, u.path, u.created_at, u.password_last_used, u.name_lower, {} AS v, {} AS h, {} AS k FROM users u WHERE u.account_id = $1 AND u.name_lower >= $2 AND u.name_lower < $3 AND u.name_lower > $4) s WHERE {condition} ORDER BY name_lower LIMIT $5",
+        count("virtual"),
+        count("hardware"),
+        count("u2f")
+    );
+    let rows = sqlx::query(&sql).bind(account).bind(&prefix).bind(&end).bind(after).bind(max + 1).fetch_all(&iam.store.read).await?;
+    let next = (rows.len() as i64 > max).then(|| rows[max as usize - 1].get::<String, _>(5));
+    let list = rows.iter().take(max as usize).map(|r| WithDevices { user: user_from_row(r), devices: (r.get(6), r.get(7), r.get(8)) }).collect();
+    Ok((list, next))
+}
