@@ -149,19 +149,32 @@ impl Store {
         let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
         let path = path.split('?').next().unwrap_or(path);
         let hot = rusqlite::Connection::open(path).with_context(|| format!("opening {path}"))?;
-        hot.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;")?;
+        hot.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_LIMIT_BYTES};"
+        ))?;
         hot.busy_timeout(Duration::from_secs(10))?;
         hot.set_prepared_statement_cache_capacity(32);
         // Checkpoints (which fsync) run on their own connection and thread, not inside a writer's
         // commit: writers never wait for them, and the WAL stays small.
+        //
+        // The WAL stays bounded under sustained load: a passive checkpoint every half second copies
+        // what no reader still needs; once the file passes WAL_TRUNCATE_BYTES, a TRUNCATE checkpoint
+        // (it waits at most a second for readers, holding writers meanwhile) empties it, and
+        // journal_size_limit trims what a restart leaves.
         let checkpointer = rusqlite::Connection::open(path).with_context(|| format!("opening {path}"))?;
-        checkpointer.busy_timeout(Duration::from_secs(10))?;
+        checkpointer.execute_batch(&format!("PRAGMA journal_size_limit = {WAL_LIMIT_BYTES};"))?;
+        let wal_path = format!("{path}-wal");
         std::thread::Builder::new()
             .name("iamd-sqlite-checkpoint".into())
             .spawn(move || loop {
                 std::thread::sleep(Duration::from_millis(500));
-                if let Err(e) = checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "WAL checkpoint");
+                let big = std::fs::metadata(&wal_path).map(|m| m.len() > WAL_TRUNCATE_BYTES).unwrap_or(false);
+                let (mode, wait) = if big { ("TRUNCATE", Duration::from_secs(1)) } else { ("PASSIVE", Duration::from_secs(10)) };
+                let _ = checkpointer.busy_timeout(wait);
+                match checkpointer.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get::<_, i64>(0)) {
+                    Ok(1) if big => tracing::debug!("the WAL could not be truncated yet: a reader holds an old snapshot"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, mode, "WAL checkpoint"),
                 }
             })
             .context("starting the checkpoint thread")?;
@@ -201,10 +214,15 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// The WAL's size a checkpoint trims it to (`journal_size_limit`).
+pub const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+/// Past this size the checkpoint thread empties the WAL (a TRUNCATE checkpoint).
+pub const WAL_TRUNCATE_BYTES: u64 = 32 * 1024 * 1024;
+
 fn sqlite_pragmas(conn: &mut sqlx::AnyConnection, _meta: sqlx::pool::PoolConnectionMetadata) -> futures_util::future::BoxFuture<'_, Result<(), sqlx::Error>> {
     Box::pin(async move {
         conn.execute(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
         )
         .await?;
         Ok(())

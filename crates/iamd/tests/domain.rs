@@ -226,3 +226,37 @@ async fn concurrent_enables_never_give_one_principal_more_than_eight_devices() {
     })
     .await;
 }
+
+/// The SQLite WAL stays bounded: a reader holding an old snapshot lets the WAL grow past 64 MiB of
+/// writes (no checkpoint may pass it), and once it lets go the checkpoint thread empties the file
+/// instead of leaving it at its largest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_wal_is_truncated_once_readers_let_go() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let iam = fresh(Backend::Sqlite, dir.path()).await;
+    let acct = accounts::create_account(&iam, "wal@example.com").await.expect("an account").account_id;
+    let wal = dir.path().join(format!("{}-wal", iamd::store::SQLITE_FILE));
+    let size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let mut reader = iam.store.read.begin().await.expect("a reader");
+    let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&mut *reader).await.expect("the reader's snapshot");
+    let chunk: Vec<u8> = (0..256 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    for part in 0..400i64 {
+        sqlx::query("INSERT INTO credential_report_parts (account_id, generation, part, content) VALUES ($1, 'wal', $2, $3)")
+            .bind(&acct)
+            .bind(part)
+            .bind(&chunk)
+            .execute(&iam.store.write)
+            .await
+            .expect("a write");
+    }
+    let grown = size();
+    assert!(grown > iamd::store::WAL_LIMIT_BYTES, "the old snapshot kept the WAL from being checkpointed: {grown} bytes");
+    reader.rollback().await.expect("the reader ends");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while size() > iamd::store::WAL_LIMIT_BYTES && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let after = size();
+    assert!(after <= iamd::store::WAL_LIMIT_BYTES, "the WAL stayed at {after} bytes after growing to {grown}");
+    println!("WAL: grew to {grown} bytes behind an old reader, {after} bytes after it let go");
+}
