@@ -28,13 +28,14 @@ const PAGE: i64 = 50;
 /// Database pages read to fill one page when rows are hidden from the caller.
 const MAX_READS: usize = 10;
 
-const FILTERS: [(&str, &str); 6] = [
-    ("any", "Any"),
-    ("none", "No MFA device"),
-    ("one", "Exactly one device"),
-    ("app", "An authenticator app"),
-    ("hardware", "A hardware TOTP token"),
-    ("key", "A passkey or security key"),
+/// The MFA filter's choices: (query value, label, filter).
+const FILTERS: [(&str, &str, users::MfaFilter); 6] = [
+    ("any", "Any", users::MfaFilter::Any),
+    ("none", "No MFA device", users::MfaFilter::NoDevice),
+    ("one", "Exactly one device", users::MfaFilter::OneDevice),
+    ("app", "An authenticator app", users::MfaFilter::Kind(Kind::Virtual)),
+    ("hardware", "A hardware TOTP token", users::MfaFilter::Kind(Kind::Hardware)),
+    ("key", "A passkey or security key", users::MfaFilter::Kind(Kind::U2f)),
 ];
 
 /// The Users page: paginated by name, searchable by name prefix, filterable by MFA devices; one
@@ -49,21 +50,14 @@ pub(super) async fn users(app: &App, r: &Req, ctx: &Ctx) -> R {
         "" => "any",
         k => k,
     };
-    let filter = match mfa_key {
-        "none" => Some(users::MfaFilter::NoDevice),
-        "one" => Some(users::MfaFilter::OneDevice),
-        "app" => Some(users::MfaFilter::Kind(Kind::Virtual)),
-        "hardware" => Some(users::MfaFilter::Kind(Kind::Hardware)),
-        "key" => Some(users::MfaFilter::Kind(Kind::U2f)),
-        "any" => Some(users::MfaFilter::Any),
-        _ => None,
-    };
+    let filter = FILTERS.iter().find(|(k, _, _)| *k == mfa_key).map(|(_, _, f)| *f);
     let after = r.query("after");
-    let valid = |s: &str| s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    // A prefix of a user name, or the name a page starts after: IAM's user-name rule, or empty.
+    let valid = |s: &str| s.is_empty() || params::USER_NAME.accepts(s);
     let mut view = views::Users {
         frame: frame(ctx, "Users", false),
         q: q.to_string(),
-        filters: FILTERS.iter().map(|(k, label)| (*k, *label, *k == mfa_key)).collect(),
+        filters: FILTERS.iter().map(|(k, label, _)| (*k, *label, *k == mfa_key)).collect(),
         error: None,
         users: vec![],
         next: None,

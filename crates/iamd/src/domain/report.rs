@@ -90,9 +90,9 @@ async fn root_part(iam: &Iam, account: &str) -> Result<(String, Option<super::pa
 }
 
 /// The rows of the users after `after` (by lowercased name), at most PAGE of them, with three
-/// queries whatever the page holds: the users, their keys, their device counts. Returns the rows
-/// and the last name of the page (None: no user left).
-async fn users_part(iam: &Iam, account: &str, after: &str, policy: Option<&super::passwords::PasswordPolicy>) -> Result<Option<(String, String)>> {
+/// queries whatever the page holds: the users, their keys, their device counts. Returns the rows,
+/// how many users they are and the last name of the page (None: no user left).
+async fn users_part(iam: &Iam, account: &str, after: &str, policy: Option<&super::passwords::PasswordPolicy>) -> Result<Option<(String, u64, String)>> {
     let users = sqlx::query(
         "SELECT u.user_id, u.name, u.path, u.created_at, u.password_last_used, l.changed_at, u.name_lower FROM users u LEFT JOIN login_profiles l ON l.user_id = u.user_id WHERE u.account_id = $1 AND u.name_lower > $2 ORDER BY u.name_lower LIMIT $3",
     )
@@ -152,7 +152,7 @@ async fn users_part(iam: &Iam, account: &str, after: &str, policy: Option<&super
         row.extend(["FALSE", "N/A", "FALSE", "N/A"].map(String::from));
         push_row(&mut csv, &row);
     }
-    Ok(Some((csv, last)))
+    Ok(Some((csv, users.len() as u64, last)))
 }
 
 /// One CSV record per RFC 4180: a field holding a comma, a quote or a line break is quoted (its
@@ -184,7 +184,7 @@ pub async fn generate(iam: &Iam, account: &str) -> Result<(&'static str, &'stati
     // The condition is judged in the database, so two nodes cannot both win.
     let claimed = sqlx::query(
         "INSERT INTO credential_reports (account_id, generated_at, content, state, generation, lease_until) VALUES ($1, $2, $3, 'INPROGRESS', $4, $5) \
-         ON CONFLICT (account_id) DO UPDATE SET state = 'INPROGRESS', generated_at = excluded.generated_at, generation = excluded.generation, lease_until = excluded.lease_until \
+         ON CONFLICT (account_id) DO UPDATE SET state = 'INPROGRESS', generated_at = excluded.generated_at, content = excluded.content, generation = excluded.generation, lease_until = excluded.lease_until \
          WHERE (credential_reports.state = 'INPROGRESS' AND credential_reports.lease_until < $2) OR (credential_reports.state = 'COMPLETE' AND credential_reports.generated_at <= $6)",
     )
     .bind(account)
@@ -259,8 +259,8 @@ async fn build_parts(iam: &Iam, account: &str, generation: &str) -> Result<Optio
         return Ok(None);
     }
     let (mut after, mut part, mut rows) = (String::new(), 1i64, 0u64);
-    while let Some((csv, last)) = users_part(iam, account, &after, policy.as_ref()).await? {
-        rows += csv.matches('\n').count() as u64;
+    while let Some((csv, n, last)) = users_part(iam, account, &after, policy.as_ref()).await? {
+        rows += n;
         if !put_part(iam, account, generation, part, &csv).await? {
             return Ok(None);
         }
