@@ -438,15 +438,31 @@ def test_password_reset_required_and_guessing_limits(browser, server):
         c.sign_out()
         assert iam.get_login_profile(UserName="gina")["LoginProfile"]["PasswordResetRequired"] is False
 
-        # Guessing: five wrong passwords from one address are free, then attempts wait (checked
-        # unchecked: even the right password is refused while waiting), and the wait is short.
+        # Guessing: five wrong passwords from one address are free, then each failure makes the next
+        # attempt wait 1, 2, 4, 8 … seconds (refused unchecked: even the right password is refused
+        # while waiting), and the wait runs out. The waits are only counted here, never raced: a slow
+        # browser may arrive after a short wait has run out, so the guesser waits out what it is told
+        # until eight failures have counted, then tries the right password inside the 8-second wait.
         for _ in range(5):
             c.sign_in_user(account, "gina", "bad-guess")
             assert "Your authentication information is incorrect" in c.text()
+        counted, waits = 5, []
+        while counted < 8:
+            c.sign_in_user(account, "gina", "bad-guess")
+            m = re.search(r"Too many failed sign-in attempts\. Wait (\d+) seconds", c.text())
+            if m:
+                waits.append(int(m.group(1)))
+                assert waits[-1] <= 2 ** (counted - 5), (counted, waits)
+                time.sleep(waits[-1] + 0.2)
+            else:
+                assert "Your authentication information is incorrect" in c.text(), c.text()
+                counted += 1
+            assert len(waits) < 20, waits
         c.sign_in_user(account, "gina", "a-much-longer-pass-2")
-        assert "Too many failed sign-in attempts" in c.text(), c.text()
+        m = re.search(r"Too many failed sign-in attempts\. Wait (\d+) seconds", c.text())
+        assert m and 1 <= int(m.group(1)) <= 8, c.text()
         c.shot("throttled")
-        time.sleep(1.5)
+        time.sleep(int(m.group(1)) + 0.2)
         c.sign_in_user(account, "gina", "a-much-longer-pass-2")
         assert "Welcome" in c.text(), c.text()
         recs = signin_records(server, "gina") + [r for r in lookup(server, EventName="ConsoleLogin") if r["userIdentity"].get("userName") == "HIDDEN_DUE_TO_SECURITY_REASONS"]
