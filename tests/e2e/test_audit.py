@@ -19,7 +19,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Creds, Server, run_iamd, totp, now_step, b32decode
+from conftest import ConsoleClient, Creds, Server, run_iamd, totp, now_step, b32decode
 from test_mfa import enable, next_code, new_virtual, wrong_code, session
 
 
@@ -402,6 +402,13 @@ def test_prune_removes_old_records_through_the_sanctioned_path_and_keeps_the_cha
     assert any(r.get("requestID") == after for r in recs)
     v = run_iamd("audit", "verify", *server.store_args())
     assert "OK:" in v.stdout and "pruned" in v.stdout
+    # The index went with the records: no entry points at a removed row, and the pruned calls are
+    # not found by any lookup, while the kept one is.
+    for t in ("audit_index", "audit_event_ids"):
+        (orphans,), = sql(server, f"SELECT COUNT(*) FROM {t} WHERE seq NOT IN (SELECT seq FROM audit_log)")
+        assert int(orphans) == 0, t
+    assert by_attr(server, "EventName", "CreateUser") == []
+    assert after in {json.loads(e["CloudTrailEvent"]).get("requestID") for e in by_attr(server, "Username", "frank")}
 
 
 def test_cli_actions_are_recorded(server, tmpdir_path):
@@ -570,3 +577,137 @@ def test_an_unsigned_prune_row_does_not_excuse_deleted_records(server):
     r = json.loads(p.stdout)
     assert p.returncode != 0 and any("not signed by the audit key" in x for x in r["problems"]), r
     assert any(x.startswith("removed") or "missing" in x or "removed" in x for x in r["problems"]), r["problems"]
+
+
+def by_attr(server, key, value, creds=None, **kw):
+    return lookup_all(server, creds, LookupAttributes=[{"AttributeKey": key, "AttributeValue": value}], **kw)
+
+
+def load(server, creds, n, threads=8):
+    """n GetCallerIdentity calls from `threads` clients at once (so reads share group commits)."""
+    def run(k):
+        sts = server.sts(creds)
+        return [rid(sts.get_caller_identity()) for _ in range(k)]
+    with concurrent.futures.ThreadPoolExecutor(threads) as ex:
+        return [r for f in [ex.submit(run, n // threads) for _ in range(threads)] for r in f.result()]
+
+
+def test_lookups_by_index_find_exactly_the_matching_records_inside_busy_rows(server):
+    carl = server.new_user_with_key("carl")
+    dora = server.new_user_with_key("dora")
+    mine = []
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        flood = ex.submit(load, server, carl, 1600)
+        sts = server.sts(dora)
+        while not flood.done() or len(mine) < 30:
+            mine.append(rid(sts.get_caller_identity()))
+        carls = flood.result()
+    # Reads shared rows, and no row holds more than the index's mask covers.
+    (max_n,), = sql(server, "SELECT MAX(n) FROM audit_log")
+    (shared,), = sql(server, "SELECT COUNT(*) FROM audit_log WHERE n > 1")
+    assert int(max_n) <= 64 and int(shared) > 0, (max_n, shared)
+    # dora's records, and only hers, though nearly every row they sit in is carl's.
+    got = records(by_attr(server, "Username", "dora"))
+    assert sorted(r["requestID"] for r in got) == sorted(mine)
+    assert sorted(r["requestID"] for r in records(by_attr(server, "AccessKeyId", dora.access_key_id))) == sorted(mine)
+    assert len(by_attr(server, "Username", "carl", PaginationConfig={"PageSize": 50})) == len(carls)
+    # Newest first, across rows.
+    times = [r["eventTime"] for r in got]
+    assert times == sorted(times, reverse=True)
+    # Each event id finds its one event.
+    for r in got[:3] + got[-3:]:
+        found = by_attr(server, "EventId", r["eventID"])
+        assert [e["EventId"] for e in found] == [r["eventID"]]
+    # A filter that matches nothing finds nothing.
+    assert by_attr(server, "Username", "nobody") == []
+    assert by_attr(server, "EventId", "6f1c9d52-1111-4222-8333-444455556666") == []
+    assert by_attr(server, "EventId", "not-an-event-id") == []
+    assert by_attr(server, "AccessKeyId", "AKIA0000000000000000") == []
+    # A time window: exactly dora's events of one second.
+    sec = got[len(got) // 2]["eventTime"]
+    t = datetime.datetime.strptime(sec, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    window = records(by_attr(server, "Username", "dora", StartTime=t, EndTime=t))
+    assert window and sorted(r["requestID"] for r in window) == sorted(r["requestID"] for r in got if r["eventTime"] == sec)
+    # Another account's lookups never see these rows, whatever they ask.
+    other = json.loads(run_iamd("account", "create", *server.store_args(), "--email", "idx@example.com", "--json").stdout)
+    other_creds = Creds(other["access_key_id"], other["secret_access_key"])
+    assert by_attr(server, "Username", "dora", other_creds) == []
+    assert by_attr(server, "EventId", got[0]["eventID"], other_creds) == []
+
+
+def test_paging_is_stable_while_records_are_appended(server, tmpdir_path):
+    carl = server.new_user_with_key("carl")
+    dora = server.new_user_with_key("dora")
+    before = {rid(server.sts(dora).get_caller_identity()) for _ in range(40)}
+    nodes = [server]
+    if server.backend == "postgres":
+        nodes.append(server.second_node(tmpdir_path))
+    stop = threading.Event()
+    appended = []
+
+    def append(node, creds):
+        sts = node.sts(creds)
+        while not stop.is_set():
+            appended.append(rid(sts.get_caller_identity()))
+
+    threads = [threading.Thread(target=append, args=(n, c)) for n in nodes for c in (carl, dora, carl)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)
+        ct = server.client("cloudtrail")
+        for kw in ({"LookupAttributes": [{"AttributeKey": "Username", "AttributeValue": "dora"}]}, {}):
+            page = ct.lookup_events(MaxResults=7, **kw)
+            ids, reqs, pages = [], set(), 1
+            while True:
+                for e in page["Events"]:
+                    r = json.loads(e["CloudTrailEvent"])
+                    ids.append(r["eventID"])
+                    reqs.add(r.get("requestID"))
+                if "NextToken" not in page:
+                    break
+                time.sleep(0.01)  # appends keep landing, on every node, between pages
+                page = ct.lookup_events(MaxResults=7, NextToken=page["NextToken"], **kw)
+                pages += 1
+            # No event twice; none of those committed before the first page skipped.
+            assert len(ids) == len(set(ids)), (kw, len(ids) - len(set(ids)))
+            assert before <= reqs, (kw, len(before - reqs))
+            assert pages > 5, pages
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        for n in nodes[1:]:
+            n.stop()
+    assert len(appended) > 50
+
+
+def test_an_upgraded_trail_is_indexed_at_start_with_progress(server):
+    iam = server.iam()
+    dora = server.new_user_with_key("dora")
+    for _ in range(20):
+        server.sts(dora).get_caller_identity()
+    iam.create_login_profile(UserName="dora", Password="A-long-password-1")
+    ConsoleClient(server).sign_in(server.account["account_id"], "dora", "A-long-password-1")
+    ConsoleClient(server).sign_in(server.account["account_id"], "dora", "A-long-password-1")
+    want = [e["EventId"] for e in by_attr(server, "Username", "dora")]
+    signins = [e["EventId"] for e in by_attr(server, "EventName", "ConsoleLogin")]
+    counters = sorted(sql(server, "SELECT account_id, day, user_name, kind, n FROM signin_daily"))
+    assert len(want) >= 22 and len(signins) >= 2
+    assert [c for c in counters if c[2] == "dora"] and [int(c[4]) for c in counters if c[2] == "dora"] == [2]
+    server.stop()
+    # A data directory from before the index: records, no index, and the state a migration leaves.
+    for t in ("audit_index", "audit_event_ids", "signin_daily"):
+        sql(server, f"DELETE FROM {t}")
+    sql(server, "UPDATE audit_index_state SET legacy_through = (SELECT MAX(seq) FROM audit_log), done_through = 0, max_span_ms = 0")
+    server.start()
+    logs = [json.loads(l) for l in server.logs().splitlines() if l.startswith("{")]
+    msgs = [l.get("message") or l.get("fields", {}).get("message", "") for l in logs]
+    assert any("indexing the audit trail for LookupEvents" in m for m in msgs), msgs[-20:]
+    assert any("the audit trail is indexed" in m for m in msgs)
+    got = [e["EventId"] for e in by_attr(server, "Username", "dora")]
+    assert got[len(got) - len(want):] == want  # the same events, newest first (new lookups' records come first)
+    assert [e["EventId"] for e in by_attr(server, "EventName", "ConsoleLogin")] == signins
+    assert sorted(sql(server, "SELECT account_id, day, user_name, kind, n FROM signin_daily")) == counters
+    (done, through), = sql(server, "SELECT done_through, legacy_through FROM audit_index_state")
+    assert int(done) >= int(through)

@@ -653,6 +653,7 @@ async fn open(s: &StoreArgs) -> anyhow::Result<Iam> {
     }
     let key = crypto::load_master_key(&s.data_dir, s.master_key.as_deref())?;
     let store = Store::open(&s.data_dir, s.database_url.as_deref()).await?;
+    crate::audit::index::backfill(&store).await?;
     let iam = Iam::new(store, Sealer::new(&key));
     crate::domain::check_master_key(&iam).await?;
     crate::domain::policies::seed_aws_managed(&iam).await?;

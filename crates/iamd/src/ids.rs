@@ -66,6 +66,18 @@ pub fn request_id() -> String {
     uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
 }
 
+/// A record's event id: a UUID (version 7) that starts with the event's time, so the index of
+/// event ids grows at its end.
+pub fn event_id(time_ms: i64) -> String {
+    use rand::{RngCore, SeedableRng};
+    thread_local! {
+        static RNG: std::cell::RefCell<rand::rngs::SmallRng> = std::cell::RefCell::new(rand::rngs::SmallRng::from_entropy());
+    }
+    let mut bytes = [0u8; 10];
+    RNG.with(|r| r.borrow_mut().fill_bytes(&mut bytes));
+    uuid::Builder::from_unix_timestamp_millis(time_ms.max(0) as u64, &bytes).into_uuid().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

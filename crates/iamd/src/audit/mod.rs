@@ -13,6 +13,7 @@
 //!
 //! Rows are append-only (database triggers); digests ([`digest`]) chain and sign them.
 
+pub mod index;
 pub mod sink;
 mod tx;
 
@@ -79,7 +80,7 @@ impl Event {
             source_ip: String::new(),
             user_agent: String::new(),
             request_id: None,
-            event_id: crate::ids::request_id(),
+            event_id: crate::ids::event_id(time_ms),
             read_only: false,
             event_type: "AwsApiCall",
             account: String::new(),
@@ -94,6 +95,12 @@ impl Event {
 
     /// The record as CloudTrail writes it: one line of JSON.
     pub fn render(&self) -> String {
+        self.rendered().0
+    }
+
+    /// The record, and what the index keeps of it (the same fields [`index::summarize`] reads back
+    /// from the line, taken from the event without parsing it again).
+    pub fn rendered(&self) -> (String, index::Summary) {
         let id = &self.identity;
         let session_context = id.mfa_authenticated.map(|mfa| SessionContext {
             session_issuer: id.issuer.as_ref().map(|(rid, arn, name)| Issuer {
@@ -160,7 +167,20 @@ impl Event {
             recipient_account_id: &self.account,
             event_category: "Management",
         };
-        serde_json::to_string(&rec).expect("a record serializes")
+        let line = serde_json::to_string(&rec).expect("a record serializes");
+        let summary = index::Summary {
+            event_id: self.event_id.clone(),
+            event_name: self.name.clone(),
+            read_only: self.read_only,
+            access_key_id: if id.kind == "AWSService" { String::new() } else { id.access_key_id.clone() },
+            time_ms: self.time_ms - self.time_ms.rem_euclid(1000),
+            source: self.source.to_string(),
+            username: index::username_of(id.kind, &id.arn, id.user_name.as_deref()),
+            resources: index::resources_of(&rec.request_parameters),
+            sign_in: (sign_in && self.name == "ConsoleLogin" && self.error.is_none())
+                .then(|| index::sign_in_kind(self.additional.as_ref().unwrap_or(&Value::Null))),
+        };
+        (line, summary)
     }
 }
 
@@ -403,8 +423,8 @@ pub async fn settle(sink: &sink::Sink, cur: Current, error: Option<(String, Stri
     }
 }
 
-/// The current record, rendered, if it still needs writing: (account, time, line).
-fn pending_line(error: Option<&AwsError>) -> Option<(String, i64, String)> {
+/// The current record, rendered, if it still needs writing: (account, time, line, summary).
+fn pending_line(error: Option<&AwsError>) -> Option<(String, i64, String, index::Summary)> {
     if cfg!(feature = "bench-no-audit") {
         return None;
     }
@@ -418,7 +438,8 @@ fn pending_line(error: Option<&AwsError>) -> Option<(String, i64, String)> {
             if let Some(e) = error {
                 cur.event.error = Some((e.code.to_string(), e.message.clone()));
             }
-            Some((cur.event.account.clone(), cur.event.time_ms, cur.event.render()))
+            let (line, summary) = cur.event.rendered();
+            Some((cur.event.account.clone(), cur.event.time_ms, line, summary))
         })
         .ok()
         .flatten()
@@ -467,15 +488,6 @@ pub fn row_body(body: String, body_z: Option<Vec<u8>>) -> String {
     }
 }
 
-pub const INSERT_ONE: &str = "INSERT INTO audit_log (account_id, first_ms, last_ms, n, body) VALUES ($1, $2, $2, 1, $3)";
-
-/// The rusqlite form, for work on the SQLite writer thread: inserts one rendered record into `tx`.
-pub fn insert_line_rusqlite(tx: &rusqlite::Connection, account: &str, time_ms: i64, line: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO audit_log (account_id, first_ms, last_ms, n, body) VALUES (?1, ?2, ?2, 1, ?3)")?
-        .execute(rusqlite::params![account, time_ms, line])?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,6 +517,81 @@ mod tests {
         );
         let s = v.to_string();
         assert!(!s.contains("123456") && !s.contains("hunter2") && !s.contains("abc"));
+    }
+
+    /// What the index keeps of an event (taken from the event as it is written) is what a lookup
+    /// reads back from the stored line, for every kind of caller and record: otherwise the index
+    /// would point a lookup at the wrong rows or miss the right ones.
+    #[test]
+    fn the_index_summary_of_an_event_is_the_summary_of_its_line() {
+        let user = Identity {
+            kind: "IAMUser",
+            principal_id: "AIDAX".into(),
+            arn: "arn:aws:iam::111122223333:user/bob".into(),
+            account_id: "111122223333".into(),
+            access_key_id: "AKIAX".into(),
+            user_name: Some("bob".into()),
+            mfa_authenticated: Some(true),
+            ..Default::default()
+        };
+        let role = Identity {
+            kind: "AssumedRole",
+            arn: "arn:aws:sts::111122223333:assumed-role/ops/sess-1".into(),
+            access_key_id: "ASIAX".into(),
+            issuer: Some(("AROAX".into(), "arn:aws:iam::111122223333:role/ops".into(), "ops".into())),
+            mfa_authenticated: Some(false),
+            ..Default::default()
+        };
+        let root = Identity { kind: "Root", arn: "arn:aws:iam::111122223333:root".into(), access_key_id: "AKIAR".into(), ..Default::default() };
+        let cli = Identity { kind: "AWSService", invoked_by: Some("iamd-cli (ops)".into()), ..Default::default() };
+        let mut events = Vec::new();
+        for (k, id) in [user, role, root, cli, Identity { kind: "Unknown", ..Default::default() }].into_iter().enumerate() {
+            let mut e = Event::new(1_688_000_000_123 + k as i64 * 7_777, "iam.amazonaws.com", "AttachUserPolicy");
+            e.identity = id;
+            e.account = "111122223333".into();
+            e.read_only = k % 2 == 0;
+            e.params = vec![
+                ("UserName".into(), "alice".into()),
+                ("PolicyArn".into(), "arn:aws:iam::aws:policy/ReadOnlyAccess".into()),
+                ("SerialNumber".into(), "arn:aws:iam::111122223333:mfa/a".into()),
+                ("AccessKeyId".into(), "AKIAY".into()),
+                ("Password".into(), "never-recorded".into()),
+            ];
+            events.push(e.clone());
+            e.params.clear();
+            e.params_json = Some(serde_json::json!({"roleArn": "arn:aws:iam::111122223333:role/ops", "groupName": "g"}));
+            e.error = Some(("AccessDenied".into(), "no".into()));
+            events.push(e.clone());
+            let mut s = Event::new(1_688_000_000_999, "signin.amazonaws.com", "ConsoleLogin");
+            s.event_type = "AwsConsoleSignIn";
+            s.identity = e.identity.clone();
+            s.additional = Some(serde_json::json!({"MFAUsed": "Yes", "MFAIdentifier": "arn:aws:iam::111122223333:u2f/user/bob/key-1"}));
+            events.push(s.clone());
+            s.error = Some(("Failed".into(), "Failed authentication".into()));
+            events.push(s);
+        }
+        let mut sign_ins = 0;
+        for e in &events {
+            let (line, summary) = e.rendered();
+            let back = index::summarize(&serde_json::from_str(&line).unwrap());
+            assert_eq!(summary, back, "{line}");
+            sign_ins += usize::from(summary.sign_in == Some(1));
+        }
+        assert_eq!(sign_ins, 5, "each successful sign-in counts as a security key's, no failure counts");
+        // The index entries of a row name each value once, with the records that hold it.
+        let summaries: Vec<index::Summary> = events.iter().map(|e| e.rendered().1).collect();
+        let row = index::RowIndex::of("111122223333", &summaries);
+        let bob = index::key("111122223333", index::Attribute::Username, "bob");
+        let (_, mask) = row.keys.iter().find(|(k, _)| *k == bob).copied().unwrap();
+        let want: i64 = summaries.iter().enumerate().filter(|(_, s)| s.username.as_deref() == Some("bob")).map(|(i, _)| 1i64 << i).sum();
+        assert_eq!(mask, want);
+        let ids: std::collections::BTreeSet<i64> = events.iter().map(|e| index::event_key(&e.event_id)).collect();
+        assert_eq!(row.event_ids, ids.into_iter().collect::<Vec<_>>());
+        // Event ids are time-ordered, so their keys grow with time.
+        assert!(index::event_key(&crate::ids::event_id(1_000)) < index::event_key(&crate::ids::event_id(2_000)));
+        assert!(row.keys.windows(2).all(|w| w[0].0 < w[1].0));
+        // Another account's key for the same value differs.
+        assert_ne!(bob, index::key("444455556666", index::Attribute::Username, "bob"));
     }
 
     #[test]

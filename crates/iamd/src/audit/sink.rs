@@ -2,6 +2,7 @@
 //! commit, then the records of each account become one row. A caller that must not answer before its
 //! record is on disk awaits [`Sink::wait`].
 
+use super::index::{RowIndex, Summary, MAX_ROW_RECORDS, MAX_ROW_SPAN_MS};
 use super::Event;
 use crate::store::{Backend, Store};
 use std::sync::Mutex;
@@ -157,26 +158,50 @@ impl Sink {
     }
 }
 
-/// The rows for a batch: per account, in order, the records as lines.
-fn rows(events: &[Event]) -> Vec<(String, i64, i64, i64, String)> {
-    let mut out: Vec<(String, i64, i64, i64, String)> = Vec::new();
+/// One row of a batch: an account's records (at most `MAX_ROW_RECORDS`, within `MAX_ROW_SPAN_MS`).
+struct Row {
+    account: String,
+    first_ms: i64,
+    last_ms: i64,
+    body: String,
+    summaries: Vec<Summary>,
+}
+
+/// The rows for a batch: per account, in order, the records as lines; a new row once an account's
+/// row is full or would span too long.
+fn rows(events: &[Event]) -> Vec<Row> {
+    let mut out: Vec<Row> = Vec::new();
+    // The open row of each account, by index into `out`.
+    let mut open: Vec<(&str, usize)> = Vec::new();
+    // In time order (calls answer out of order), so an account's rows of a batch do not overlap.
+    let mut events: Vec<&Event> = events.iter().collect();
+    events.sort_by_key(|e| e.time_ms);
     for e in events {
-        let line = e.render();
-        match out.iter_mut().find(|r| r.0 == e.account) {
-            Some(r) => {
-                r.1 = r.1.min(e.time_ms);
-                r.2 = r.2.max(e.time_ms);
-                r.3 += 1;
-                r.4.push('\n');
-                r.4.push_str(&line);
+        let (line, summary) = e.rendered();
+        let slot = open.iter().position(|(a, _)| *a == e.account.as_str());
+        let fits = |r: &Row| r.summaries.len() < MAX_ROW_RECORDS && r.last_ms.max(e.time_ms) - r.first_ms.min(e.time_ms) <= MAX_ROW_SPAN_MS;
+        match slot {
+            Some(k) if fits(&out[open[k].1]) => {
+                let r = &mut out[open[k].1];
+                r.first_ms = r.first_ms.min(e.time_ms);
+                r.last_ms = r.last_ms.max(e.time_ms);
+                r.body.push('\n');
+                r.body.push_str(&line);
+                r.summaries.push(summary);
             }
-            None => out.push((e.account.clone(), e.time_ms, e.time_ms, 1, line)),
+            _ => {
+                out.push(Row { account: e.account.clone(), first_ms: e.time_ms, last_ms: e.time_ms, body: line, summaries: vec![summary] });
+                match slot {
+                    Some(k) => open[k].1 = out.len() - 1,
+                    None => open.push((e.account.as_str(), out.len() - 1)),
+                }
+            }
         }
     }
     out
 }
 
-const INSERT: &str = "INSERT INTO audit_log (account_id, first_ms, last_ms, n, body, body_z) VALUES ($1, $2, $3, $4, $5, $6)";
+const INSERT: &str = "INSERT INTO audit_log (account_id, first_ms, last_ms, n, body, body_z) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq";
 
 /// (body, body_z) for a row: large batches deflated.
 fn stored(body: String) -> (String, Option<Vec<u8>>) {
@@ -193,11 +218,12 @@ async fn persist(store: &Store, events: std::sync::Arc<Vec<Event>>) -> anyhow::R
         (Backend::Sqlite, Some(hot)) => {
             hot.run(move |conn| -> anyhow::Result<()> {
                 // Inside the writer's batch transaction (see store::HotWriter).
-                let rows = rows(&events);
                 let mut st = conn.prepare_cached("INSERT INTO audit_log (account_id, first_ms, last_ms, n, body, body_z) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
-                for r in rows {
-                    let (body, z) = stored(r.4);
-                    st.execute(rusqlite::params![r.0, r.1, r.2, r.3, body, z])?;
+                for r in rows(&events) {
+                    let index = RowIndex::of(&r.account, &r.summaries);
+                    let (body, z) = stored(r.body);
+                    st.execute(rusqlite::params![r.account, r.first_ms, r.last_ms, r.summaries.len() as i64, body, z])?;
+                    index.write_rusqlite(conn, &r.account, conn.last_insert_rowid(), r.first_ms, r.last_ms)?;
                 }
                 Ok(())
             })
@@ -207,8 +233,18 @@ async fn persist(store: &Store, events: std::sync::Arc<Vec<Event>>) -> anyhow::R
             let rows = rows(&events);
             let mut tx = store.begin_write().await?;
             for r in rows {
-                let (body, z) = stored(r.4);
-                sqlx::query(INSERT).bind(r.0).bind(r.1).bind(r.2).bind(r.3).bind(body).bind(z).execute(&mut *tx).await?;
+                let index = RowIndex::of(&r.account, &r.summaries);
+                let (body, z) = stored(r.body);
+                let seq: i64 = sqlx::query_scalar(INSERT)
+                    .bind(&r.account)
+                    .bind(r.first_ms)
+                    .bind(r.last_ms)
+                    .bind(r.summaries.len() as i64)
+                    .bind(body)
+                    .bind(z)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                index.write(&mut tx, &r.account, seq, r.first_ms, r.last_ms).await?;
             }
             tx.commit().await?;
             Ok(())

@@ -4,7 +4,7 @@
 //! [`Tx::commit_unrecorded`] for bookkeeping that is not a call of its own (a console session's
 //! WebAuthn ceremony taken once, the sign-in throttle's counters).
 
-use super::{mark_written, pending_line, INSERT_ONE};
+use super::{mark_written, pending_line};
 use crate::error::AwsError;
 use crate::store::Store;
 use sqlx::{Any, AnyConnection, Transaction};
@@ -20,8 +20,8 @@ impl Tx {
 
     async fn commit_with(mut self, error: Option<&AwsError>) -> Result<(), sqlx::Error> {
         match pending_line(error) {
-            Some((account, ms, line)) => {
-                sqlx::query(INSERT_ONE).bind(account).bind(ms).bind(line).execute(&mut *self.0).await?;
+            Some((account, ms, line, summary)) => {
+                super::index::insert_one(&mut self.0, &account, ms, &line, &summary).await?;
                 self.0.commit().await?;
                 mark_written();
             }

@@ -282,7 +282,7 @@ pub async fn check_code(iam: &Iam, account: &str, owner: &Owner, serial: &str, c
             let hot = iam.store.hot.clone().ok_or_else(|| AwsError::from(anyhow::anyhow!("SQLite store without its hot connection")))?;
             let (iam2, account, owner, serial, code) = (iam.clone(), account.to_string(), owner.to_string(), serial.to_string(), code.to_string());
             // The success record is rendered here, off the single writer thread.
-            let event = crate::audit::pending_event().map(|e| (e.render(), e));
+            let event = crate::audit::pending_event().map(|e| (e.rendered(), e));
             let (r, recorded) = hot.run(move |conn| Ok(check_code_sqlite(&iam2, conn, &account, &owner, &serial, &code, now, event))).await?;
             if recorded {
                 crate::audit::mark_written();
@@ -338,7 +338,7 @@ fn check_code_sqlite(
     serial: &str,
     code: &str,
     now: i64,
-    event: Option<(String, crate::audit::Event)>,
+    event: Option<((String, crate::audit::index::Summary), crate::audit::Event)>,
 ) -> (Result<std::result::Result<Device, Refusal>>, bool) {
     match check_code_sqlite_tx(iam, conn, account, owner, serial, code, now, event.as_ref()) {
         Ok((r, committed)) => (Ok(r), committed && event.is_some()),
@@ -356,18 +356,19 @@ fn check_code_sqlite_tx(
     serial: &str,
     code: &str,
     now: i64,
-    event: Option<&(String, crate::audit::Event)>,
+    event: Option<&((String, crate::audit::index::Summary), crate::audit::Event)>,
 ) -> Result<(std::result::Result<Device, Refusal>, bool)> {
     use rusqlite::OptionalExtension;
     let record = |tx: &rusqlite::Connection, refusal: Option<Refusal>| -> Result<()> {
         if let Some((line, e)) = event {
             match refusal {
-                None => crate::audit::insert_line_rusqlite(tx, &e.account, e.time_ms, line).map_err(sqlite_err)?,
+                None => crate::audit::index::insert_one_rusqlite(tx, &e.account, e.time_ms, &line.0, &line.1).map_err(sqlite_err)?,
                 Some(r) => {
                     let mut e = e.clone();
                     let err = r.error();
                     e.error = Some((err.code.to_string(), err.message));
-                    crate::audit::insert_line_rusqlite(tx, &e.account, e.time_ms, &e.render()).map_err(sqlite_err)?;
+                    let (line, summary) = e.rendered();
+                    crate::audit::index::insert_one_rusqlite(tx, &e.account, e.time_ms, &line, &summary).map_err(sqlite_err)?;
                 }
             }
         }

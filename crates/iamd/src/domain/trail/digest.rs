@@ -594,7 +594,8 @@ pub async fn prune(iam: &Iam, before_ms: i64) -> anyhow::Result<Option<(i64, u64
     let mut tx = iam.store.begin_write().await?;
     // The prune's own record goes in first: it is then the newest row, which keeps seq increasing
     // on SQLite (seq is max + 1) even when every older row goes.
-    sqlx::query(crate::audit::INSERT_ONE).bind(&event.account).bind(event.time_ms).bind(event.render()).execute(&mut *tx).await?;
+    let (line, summary) = event.rendered();
+    crate::audit::index::insert_one(&mut tx, &event.account, event.time_ms, &line, &summary).await?;
     sqlx::query("INSERT INTO audit_prunes (through_digest, before_ms, pruned_at, signature) VALUES ($1, $2, $3, $4)")
         .bind(d.digest_no)
         .bind(before_ms)
@@ -603,6 +604,14 @@ pub async fn prune(iam: &Iam, before_ms: i64) -> anyhow::Result<Option<(i64, u64
         .execute(&mut *tx)
         .await?;
     let col = cursor_col(iam.store.backend);
+    // The index goes with the records it points at (it is derived data, outside the append-only
+    // rules); the sign-in counters of whole days before the cutoff go too.
+    sqlx::query(&format!("DELETE FROM audit_index WHERE seq IN (SELECT seq FROM audit_log WHERE {col} <= $1)")).bind(d.end_cursor).execute(&mut *tx).await?;
+    sqlx::query(&format!("DELETE FROM audit_event_ids WHERE seq IN (SELECT seq FROM audit_log WHERE {col} <= $1)"))
+        .bind(d.end_cursor)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM signin_daily WHERE day < $1").bind(before_ms.div_euclid(86_400_000)).execute(&mut *tx).await?;
     let removed = sqlx::query(&format!("DELETE FROM audit_log WHERE {col} <= $1")).bind(d.end_cursor).execute(&mut *tx).await?.rows_affected();
     tx.commit().await?;
     Ok(Some((d.digest_no, removed)))
