@@ -75,18 +75,42 @@ struct Op {
     name: &'static str,
     service: &'static str,
     body: &'static str,
+    /// For JSON-protocol calls (CloudTrail): the X-Amz-Target header.
+    target: Option<&'static str>,
 }
 
 const OPS: &[Op] = &[
-    Op { name: "GetCallerIdentity", service: "sts", body: "Action=GetCallerIdentity&Version=2011-06-15" },
-    Op { name: "ListUsers", service: "iam", body: "Action=ListUsers&Version=2010-05-08&MaxItems=10" },
-    Op { name: "ListMFADevices", service: "iam", body: "Action=ListMFADevices&Version=2010-05-08&UserName=bench-0" },
+    Op { name: "GetCallerIdentity", service: "sts", body: "Action=GetCallerIdentity&Version=2011-06-15", target: None },
+    Op { name: "ListUsers", service: "iam", body: "Action=ListUsers&Version=2010-05-08&MaxItems=10", target: None },
+    Op { name: "ListMFADevices", service: "iam", body: "Action=ListMFADevices&Version=2010-05-08&UserName=bench-0", target: None },
     // The cost of authorization: a user lists its own devices under 1 policy, then under 10.
-    Op { name: "ListMFADevices/self/1-policy", service: "iam", body: "Action=ListMFADevices&Version=2010-05-08" },
-    Op { name: "ListMFADevices/self/10-policies", service: "iam", body: "Action=ListMFADevices&Version=2010-05-08" },
+    Op { name: "ListMFADevices/self/1-policy", service: "iam", body: "Action=ListMFADevices&Version=2010-05-08", target: None },
+    Op { name: "ListMFADevices/self/10-policies", service: "iam", body: "Action=ListMFADevices&Version=2010-05-08", target: None },
     // Each request carries its own user, device and code: see `mfa_pool`.
-    Op { name: "GetSessionToken+MFA", service: "sts", body: "" },
+    Op { name: "GetSessionToken+MFA", service: "sts", body: "", target: None },
+    // The trail's lookups, on whatever the runs before them recorded (run them last): a user with
+    // few events among many, the busiest event name, and a value that matches nothing.
+    Op {
+        name: "LookupEvents/Username",
+        service: "cloudtrail",
+        body: r#"{"LookupAttributes":[{"AttributeKey":"Username","AttributeValue":"bench-0"}],"MaxResults":50}"#,
+        target: Some(LOOKUP),
+    },
+    Op {
+        name: "LookupEvents/EventName",
+        service: "cloudtrail",
+        body: r#"{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"GetCallerIdentity"}],"MaxResults":50}"#,
+        target: Some(LOOKUP),
+    },
+    Op {
+        name: "LookupEvents/no-match",
+        service: "cloudtrail",
+        body: r#"{"LookupAttributes":[{"AttributeKey":"Username","AttributeValue":"nobody-at-all"}],"MaxResults":50}"#,
+        target: Some(LOOKUP),
+    },
 ];
+
+const LOOKUP: &str = "CloudTrail_20131101.LookupEvents";
 
 /// One pre-provisioned MFA device and the user (with an access key) that owns it.
 #[derive(Clone)]
@@ -320,12 +344,24 @@ struct Signed {
 fn sign(t: &Target, op: Op, now: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
     let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
     let host = t.addr.to_string();
-    let ct = "application/x-www-form-urlencoded; charset=utf-8";
-    let headers = [("host", host.as_str()), ("x-amz-date", amz_date.as_str()), ("content-type", ct)];
+    let Some(target) = op.target else {
+        let ct = "application/x-www-form-urlencoded; charset=utf-8";
+        let headers = [("host", host.as_str()), ("x-amz-date", amz_date.as_str()), ("content-type", ct)];
+        let req = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: op.body.as_bytes() };
+        let authz = sigv4::sign_header(&req, &t.akid, &t.secret, &amz_date, "us-east-1", op.service, &["host", "x-amz-date", "content-type"]);
+        return format!(
+            "POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Date: {amz_date}\r\nContent-Type: {ct}\r\nAuthorization: {authz}\r\nContent-Length: {}\r\n\r\n{}",
+            op.body.len(),
+            op.body
+        )
+        .into_bytes();
+    };
+    let ct = "application/x-amz-json-1.1";
+    let headers = [("host", host.as_str()), ("x-amz-date", amz_date.as_str()), ("content-type", ct), ("x-amz-target", target)];
     let req = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: op.body.as_bytes() };
-    let authz = sigv4::sign_header(&req, &t.akid, &t.secret, &amz_date, "us-east-1", op.service, &["host", "x-amz-date", "content-type"]);
+    let authz = sigv4::sign_header(&req, &t.akid, &t.secret, &amz_date, "us-east-1", op.service, &["host", "x-amz-date", "content-type", "x-amz-target"]);
     format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Date: {amz_date}\r\nContent-Type: {ct}\r\nAuthorization: {authz}\r\nContent-Length: {}\r\n\r\n{}",
+        "POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Date: {amz_date}\r\nContent-Type: {ct}\r\nX-Amz-Target: {target}\r\nAuthorization: {authz}\r\nContent-Length: {}\r\n\r\n{}",
         op.body.len(),
         op.body
     )

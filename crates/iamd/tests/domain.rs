@@ -260,3 +260,39 @@ async fn the_sqlite_wal_is_truncated_once_readers_let_go() {
     assert!(after <= iamd::store::WAL_LIMIT_BYTES, "the WAL stayed at {after} bytes after growing to {grown}");
     println!("WAL: grew to {grown} bytes behind an old reader, {after} bytes after it let go");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_users_by_path_prefix_is_exactly_the_paths_that_start_with_it_page_by_page() {
+    for_each_backend(|iam| async move {
+        let acct = accounts::create_account(&iam, "paths@example.com").await.expect("an account").account_id;
+        // Paths that sort around each other bytewise: '~' (0x7E) after letters, '%' and '_' that a
+        // LIKE would treat as wildcards, upper case before lower case.
+        let paths = ["/", "/a/", "/a/b/", "/ab/", "/a~/", "/A/", "/a%/", "/a_/", "/b/", "/aa/x/"];
+        let mut all = Vec::new();
+        for (i, path) in paths.iter().enumerate() {
+            for j in 0..3 {
+                let name = format!("u{j}-{i}");
+                users::create(&iam, &acct, &name, path, &[]).await.expect("a user");
+                all.push((name.to_lowercase(), path.to_string()));
+            }
+        }
+        all.sort();
+        for prefix in ["/", "/a", "/a/", "/a%", "/a_", "/A", "/a~", "/b/", "/c", "/a/b/", "/aa/x/y"] {
+            let want: Vec<&(String, String)> = all.iter().filter(|(_, p)| p.starts_with(prefix)).collect();
+            let mut got = Vec::new();
+            let mut marker: Option<String> = None;
+            loop {
+                let (page, next) = users::list(&iam, &acct, prefix, marker.as_deref(), 2).await.expect("a page");
+                assert!(page.len() <= 2);
+                got.extend(page.into_iter().map(|u| (u.name.to_lowercase(), u.path)));
+                match next {
+                    Some(m) => marker = Some(m),
+                    None => break,
+                }
+            }
+            let want: Vec<(String, String)> = want.into_iter().cloned().collect();
+            assert_eq!(got, want, "PathPrefix {prefix}");
+        }
+    })
+    .await;
+}

@@ -37,6 +37,29 @@ impl Clock {
     }
 }
 
+/// "path starts with the prefix" as a range that an index on (account_id, path, name_lower) serves.
+/// IAM paths are ASCII (`[\x21-\x7F]`, checked at the edge), so every path that starts with the
+/// prefix sorts at or after it and before the prefix followed by U+0080. PostgreSQL compares bytes
+/// ("C") here, whatever the database's collation, as its index does. None for "/", which every path
+/// starts with: such a list walks the name index instead.
+pub(crate) struct PathRange {
+    /// ` AND …` with the two placeholders `$first` and `$first + 1`.
+    pub sql: String,
+    pub lo: String,
+    pub hi: String,
+}
+
+pub(crate) fn path_range(backend: crate::store::Backend, prefix: &str, first: usize) -> Option<PathRange> {
+    if prefix == "/" || prefix.is_empty() {
+        return None;
+    }
+    let col = match backend {
+        crate::store::Backend::Sqlite => "path",
+        crate::store::Backend::Postgres => "path COLLATE \"C\"",
+    };
+    Some(PathRange { sql: format!(" AND {col} >= ${first} AND {col} < ${}", first + 1), lo: prefix.to_string(), hi: format!("{prefix}\u{80}") })
+}
+
 /// Everything a domain call needs: the database, the sealer for secrets and the clock.
 #[derive(Clone, Debug)]
 pub struct Iam {

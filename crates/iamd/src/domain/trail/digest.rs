@@ -247,18 +247,23 @@ pub async fn all(iam: &Iam) -> anyhow::Result<Vec<Stored>> {
     Ok(rows.into_iter().map(stored).collect())
 }
 
-/// Makes the next digest, covering every row appended since the previous one. Returns None when
-/// another node is making one at this moment (PostgreSQL), or when `min_interval_ms` has not passed
-/// since the last digest.
+/// Makes the next digest, covering every row appended since the previous one. On a schedule
+/// (`min_interval_ms` > 0) it returns None when another node is making one at this moment
+/// (PostgreSQL) or when `min_interval_ms` has not passed since the last digest. Asked for now
+/// (`min_interval_ms` 0, the command line's export and prune), it waits for a digest another node
+/// is making and then makes its own, so what it returns covers everything committed before the call.
 pub async fn make(iam: &Iam, min_interval_ms: i64) -> anyhow::Result<Option<Stored>> {
     let keys = key_pair(iam).await?;
-    let now = iam.clock.now_ms();
     let mut tx = iam.store.begin_write().await?;
     let end_cursor: i64 = match iam.store.backend {
         Backend::Postgres => {
-            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(7243514801)").fetch_one(&mut *tx).await?;
-            if !got {
-                return Ok(None);
+            if min_interval_ms > 0 {
+                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(7243514801)").fetch_one(&mut *tx).await?;
+                if !got {
+                    return Ok(None);
+                }
+            } else {
+                sqlx::query("SELECT pg_advisory_xact_lock(7243514801)").execute(&mut *tx).await?;
             }
             // Every transaction below the oldest one still running has finished: its rows are final.
             sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1").fetch_one(&mut *tx).await?
@@ -268,6 +273,8 @@ pub async fn make(iam: &Iam, min_interval_ms: i64) -> anyhow::Result<Option<Stor
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_log").fetch_one(&mut *tx).await?
         }
     };
+    // Read once the lock is held: a wait for another node's digest is not counted in this one.
+    let now = iam.clock.now_ms();
     let q = format!("SELECT {STORED_COLS} FROM audit_digests ORDER BY digest_no DESC LIMIT 1");
     let prev: Option<Stored> = sqlx::query_as(&q).fetch_optional(&mut *tx).await?.map(stored);
     if let Some(p) = &prev {
