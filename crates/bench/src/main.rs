@@ -344,24 +344,15 @@ struct Signed {
 fn sign(t: &Target, op: Op, now: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
     let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
     let host = t.addr.to_string();
-    let Some(target) = op.target else {
-        let ct = "application/x-www-form-urlencoded; charset=utf-8";
-        let headers = [("host", host.as_str()), ("x-amz-date", amz_date.as_str()), ("content-type", ct)];
-        let req = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: op.body.as_bytes() };
-        let authz = sigv4::sign_header(&req, &t.akid, &t.secret, &amz_date, "us-east-1", op.service, &["host", "x-amz-date", "content-type"]);
-        return format!(
-            "POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Date: {amz_date}\r\nContent-Type: {ct}\r\nAuthorization: {authz}\r\nContent-Length: {}\r\n\r\n{}",
-            op.body.len(),
-            op.body
-        )
-        .into_bytes();
-    };
-    let ct = "application/x-amz-json-1.1";
-    let headers = [("host", host.as_str()), ("x-amz-date", amz_date.as_str()), ("content-type", ct), ("x-amz-target", target)];
+    let ct = if op.target.is_some() { "application/x-amz-json-1.1" } else { "application/x-www-form-urlencoded; charset=utf-8" };
+    let mut headers = vec![("host", host.as_str()), ("x-amz-date", amz_date.as_str()), ("content-type", ct)];
+    headers.extend(op.target.map(|target| ("x-amz-target", target)));
+    let signed: Vec<&str> = headers.iter().map(|(n, _)| *n).collect();
     let req = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: op.body.as_bytes() };
-    let authz = sigv4::sign_header(&req, &t.akid, &t.secret, &amz_date, "us-east-1", op.service, &["host", "x-amz-date", "content-type", "x-amz-target"]);
+    let authz = sigv4::sign_header(&req, &t.akid, &t.secret, &amz_date, "us-east-1", op.service, &signed);
+    let target = op.target.map(|v| format!("X-Amz-Target: {v}\r\n")).unwrap_or_default();
     format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Date: {amz_date}\r\nContent-Type: {ct}\r\nX-Amz-Target: {target}\r\nAuthorization: {authz}\r\nContent-Length: {}\r\n\r\n{}",
+        "POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Date: {amz_date}\r\nContent-Type: {ct}\r\n{target}Authorization: {authz}\r\nContent-Length: {}\r\n\r\n{}",
         op.body.len(),
         op.body
     )

@@ -40,24 +40,42 @@ impl Clock {
 /// "path starts with the prefix" as a range that an index on (account_id, path, name_lower) serves.
 /// IAM paths are ASCII (`[\x21-\x7F]`, checked at the edge), so every path that starts with the
 /// prefix sorts at or after it and before the prefix followed by U+0080. PostgreSQL compares bytes
-/// ("C") here, whatever the database's collation, as its index does. None for "/", which every path
-/// starts with: such a list walks the name index instead.
+/// ("C") here, whatever the database's collation, as its index does. For "/", which every path
+/// starts with, the condition is empty and the list walks the name index instead.
 pub(crate) struct PathRange {
-    /// ` AND …` with the two placeholders `$first` and `$first + 1`.
+    /// ` AND …` with the placeholders `$first` and `$first + 1`, or empty.
     pub sql: String,
-    pub lo: String,
-    pub hi: String,
+    /// The next free placeholder after the condition's.
+    pub next: usize,
+    bounds: Option<(String, String)>,
 }
 
-pub(crate) fn path_range(backend: crate::store::Backend, prefix: &str, first: usize) -> Option<PathRange> {
-    if prefix == "/" || prefix.is_empty() {
-        return None;
+impl PathRange {
+    pub fn new(backend: crate::store::Backend, prefix: &str, first: usize) -> PathRange {
+        if prefix == "/" || prefix.is_empty() {
+            return PathRange { sql: String::new(), next: first, bounds: None };
+        }
+        let col = match backend {
+            crate::store::Backend::Sqlite => "path",
+            crate::store::Backend::Postgres => "path COLLATE \"C\"",
+        };
+        PathRange {
+            sql: format!(" AND {col} >= ${first} AND {col} < ${}", first + 1),
+            next: first + 2,
+            bounds: Some((prefix.to_string(), format!("{prefix}\u{80}"))),
+        }
     }
-    let col = match backend {
-        crate::store::Backend::Sqlite => "path",
-        crate::store::Backend::Postgres => "path COLLATE \"C\"",
-    };
-    Some(PathRange { sql: format!(" AND {col} >= ${first} AND {col} < ${}", first + 1), lo: prefix.to_string(), hi: format!("{prefix}\u{80}") })
+
+    /// Binds the condition's values (none when it is empty) after those already bound.
+    pub fn bind<'q>(
+        &'q self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        match &self.bounds {
+            Some((lo, hi)) => q.bind(lo).bind(hi),
+            None => q,
+        }
+    }
 }
 
 /// Everything a domain call needs: the database, the sealer for secrets and the clock.

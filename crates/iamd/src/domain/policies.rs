@@ -547,16 +547,9 @@ pub async fn create_group(iam: &Iam, account: &str, name: &str, path: &str) -> R
 }
 
 pub async fn list_groups(iam: &Iam, account: &str, path_prefix: &str) -> Result<Vec<Group>> {
-    let range = super::path_range(iam.store.backend, path_prefix, 2);
-    let sql = format!(
-        "SELECT group_id, name, path, created_at FROM groups WHERE account_id = $1{} ORDER BY name_lower",
-        range.as_ref().map_or("", |r| r.sql.as_str())
-    );
-    let mut q = sqlx::query(&sql).bind(account);
-    if let Some(r) = &range {
-        q = q.bind(&r.lo).bind(&r.hi);
-    }
-    let rows = q.fetch_all(&iam.store.read).await?;
+    let range = super::PathRange::new(iam.store.backend, path_prefix, 2);
+    let sql = format!("SELECT group_id, name, path, created_at FROM groups WHERE account_id = $1{} ORDER BY name_lower", range.sql);
+    let rows = range.bind(sqlx::query(&sql).bind(account)).fetch_all(&iam.store.read).await?;
     Ok(rows.iter().map(group_row).collect())
 }
 

@@ -166,13 +166,9 @@ pub async fn by_arn(iam: &Iam, account: &str, role_arn: &str) -> Result<Option<R
 }
 
 pub async fn list(iam: &Iam, account: &str, path_prefix: &str) -> Result<Vec<Role>> {
-    let range = super::path_range(iam.store.backend, path_prefix, 2);
-    let sql = format!("SELECT {COLS} FROM roles WHERE account_id = $1{} ORDER BY name_lower", range.as_ref().map_or("", |r| r.sql.as_str()));
-    let mut q = sqlx::query(&sql).bind(account);
-    if let Some(r) = &range {
-        q = q.bind(&r.lo).bind(&r.hi);
-    }
-    let rows = q.fetch_all(&iam.store.read).await?;
+    let range = super::PathRange::new(iam.store.backend, path_prefix, 2);
+    let sql = format!("SELECT {COLS} FROM roles WHERE account_id = $1{} ORDER BY name_lower", range.sql);
+    let rows = range.bind(sqlx::query(&sql).bind(account)).fetch_all(&iam.store.read).await?;
     Ok(rows.iter().map(row).collect())
 }
 

@@ -85,14 +85,10 @@ pub async fn tags(iam: &Iam, user_id: &str) -> Result<Vec<(String, String)>> {
 
 /// One page of users sorted by name; the marker is the (lower-cased) name to start from.
 pub async fn list(iam: &Iam, account: &str, path_prefix: &str, marker: Option<&str>, max: i64) -> Result<(Vec<User>, Option<String>)> {
-    let range = super::path_range(iam.store.backend, path_prefix, 3);
-    let (cond, limit) = range.as_ref().map_or((String::new(), 3), |r| (r.sql.clone(), 5));
-    let sql = format!("SELECT {USER_COLS}, name_lower FROM users WHERE account_id = $1 AND name_lower >= $2{cond} ORDER BY name_lower LIMIT ${limit}");
-    let mut q = sqlx::query(&sql).bind(account).bind(marker.unwrap_or(""));
-    if let Some(r) = &range {
-        q = q.bind(&r.lo).bind(&r.hi);
-    }
-    let rows = q.bind(max + 1).fetch_all(&iam.store.read).await?;
+    let range = super::PathRange::new(iam.store.backend, path_prefix, 3);
+    let sql =
+        format!("SELECT {USER_COLS}, name_lower FROM users WHERE account_id = $1 AND name_lower >= $2{} ORDER BY name_lower LIMIT ${}", range.sql, range.next);
+    let rows = range.bind(sqlx::query(&sql).bind(account).bind(marker.unwrap_or(""))).bind(max + 1).fetch_all(&iam.store.read).await?;
     let mut users: Vec<User> = rows.iter().map(user_from_row).collect();
     let next = if users.len() as i64 > max {
         let last: String = rows[max as usize].get(5);
