@@ -2,9 +2,10 @@
 # Runs the whole iamd test suite on a fresh machine:
 #   0. gates: `cargo fmt --check` (rustfmt.toml) and `cargo clippy --workspace --all-targets -D warnings`;
 #   1. unit tests (cargo test: SigV4 vectors, validation, sealing, passwords, …);
-#   2. end-to-end tests (pytest + boto3 + the aws CLI + the JavaScript SDK v3) against the real binary, on SQLite AND PostgreSQL,
+#   2. the scale benchmark's small point (1,000 users, 10,000 records) on both backends, as a check;
+#   3. end-to-end tests (pytest + boto3 + the aws CLI + the JavaScript SDK v3) against the real binary, on SQLite AND PostgreSQL,
 #      and the web console in headless Chromium (Debian's package) driven by Playwright;
-#   3. a fuzz smoke of the pure crates' parsers (scripts/fuzz.sh, 30 s a target; installs cargo-fuzz).
+#   4. a fuzz smoke of the pure crates' parsers (scripts/fuzz.sh, 30 s a target; installs cargo-fuzz).
 # Installs what it needs when missing: Python tools from PyPI into .venv (Playwright's Python package
 # brings its driver; it uses Debian's Chromium, never downloads a browser), PostgreSQL and Chromium from
 # Debian's packages; starts a throwaway PostgreSQL cluster under .pgtest/ unless IAMD_TEST_PG_URL points at one.
@@ -97,6 +98,10 @@ cargo build --workspace --locked 2>&1 | tail -n 3
 
 say "unit tests (cargo test)"
 cargo test --workspace --locked
+
+say "scale benchmark, small point only (behaviour: every answer 200, true counts, a report completes)"
+target/debug/iamd-bench --iamd target/debug/iamd --scale 1000:10000 --calls 100
+target/debug/iamd-bench --iamd target/debug/iamd --scale 1000:10000 --calls 100 --database-url "$IAMD_TEST_PG_URL"
 
 say "end-to-end tests (pytest, real iamd binary, boto3 + aws CLI, SQLite and PostgreSQL)"
 export IAMD_BIN="$ROOT/target/debug/iamd"

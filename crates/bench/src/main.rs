@@ -8,6 +8,9 @@
 //!
 //! Example: `cargo run --release -p iamd-bench -- --iamd target/release/iamd --seconds 5 --connections 32`
 
+mod fill;
+mod scale;
+
 use anyhow::{bail, Context};
 use clap::Parser;
 use std::io::{BufRead, BufReader};
@@ -59,6 +62,29 @@ struct Args {
     /// trivial, …), and report the median of each; evens out a noisy machine.
     #[arg(long, default_value_t = 1)]
     rounds: usize,
+    /// Scale mode: for each point USERS:RECORDS (e.g. `1000:10000,1000000:10000000`), build an account
+    /// of that many users and audit records, then measure p50/p99 of sequential calls (API and
+    /// console) and the time to a complete credential report; one table for all points.
+    #[arg(long, value_delimiter = ',')]
+    scale: Vec<String>,
+    /// Scale mode: keep each point's built data under DIR and reuse it in later runs (else it is
+    /// built in a temporary directory and removed).
+    #[arg(long, value_name = "DIR")]
+    keep: Option<std::path::PathBuf>,
+    /// Scale mode: sequential calls per row (after 20 untimed ones).
+    #[arg(long, default_value_t = 1000)]
+    calls: usize,
+    /// Internal (scale mode's builder): fill the initialised iamd in this data directory.
+    #[arg(long, hide = true)]
+    fill: Option<std::path::PathBuf>,
+    #[arg(long, hide = true, default_value_t = 0)]
+    fill_users: u64,
+    #[arg(long, hide = true, default_value_t = 0)]
+    fill_records: u64,
+    #[arg(long, hide = true, default_value = "")]
+    fill_account: String,
+    #[arg(long, hide = true, default_value = "")]
+    fill_akid: String,
     /// Internal: run as the trivial HTTP server on this address.
     #[arg(long, hide = true)]
     trivial_server: Option<String>,
@@ -126,6 +152,29 @@ fn main() -> anyhow::Result<()> {
     if let Some(addr) = &args.trivial_server {
         return trivial_server(addr);
     }
+    if let Some(dir) = &args.fill {
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let f = rt.block_on(fill::fill(dir, args.database_url.as_deref(), &args.fill_account, &args.fill_akid, args.fill_users, args.fill_records))?;
+        println!("{}", serde_json::to_string(&f)?);
+        return Ok(());
+    }
+    if !args.scale.is_empty() {
+        let mut points = Vec::new();
+        for p in &args.scale {
+            let parsed = p.split_once(':').and_then(|(u, r)| Some((u.trim().parse::<u64>().ok()?, r.trim().parse::<u64>().ok()?)));
+            let Some((users, records)) = parsed.filter(|(u, _)| *u >= 100) else {
+                bail!("--scale takes USERS:RECORDS points (at least 100 users), e.g. 1000:10000")
+            };
+            points.push((users, records));
+        }
+        return scale::run(scale::Config {
+            iamd: args.iamd.clone(),
+            points,
+            database_url: args.database_url.clone(),
+            keep: args.keep.clone(),
+            calls: args.calls.max(10),
+        });
+    }
     let mut children: Vec<Child> = Vec::new();
     let _tmp = tempfile::tempdir()?;
     let (iamd_target, iamd_pid) = match &args.endpoint {
@@ -169,7 +218,7 @@ fn main() -> anyhow::Result<()> {
     let needs_mfa = args.ops.iter().any(|o| o == "GetSessionToken+MFA" || o == "ListMFADevices");
     let pool = if needs_mfa {
         let t0 = Instant::now();
-        let p = rt.block_on(mfa_pool(&iamd_target, args.mfa_devices, args.connections))?;
+        let p = rt.block_on(mfa_pool(&iamd_target, args.mfa_devices, args.connections, "bench-"))?;
         println!("provisioned {} users and {} MFA devices in {:.1} s", p.len().div_ceil(8), p.len(), t0.elapsed().as_secs_f64());
         p
     } else {
@@ -177,7 +226,7 @@ fn main() -> anyhow::Result<()> {
     };
     let pool = Arc::new(pool);
     let baseline_pool = match (&baseline, needs_mfa) {
-        (Some(b), true) => Arc::new(rt.block_on(mfa_pool(b, args.mfa_devices, args.connections))?),
+        (Some(b), true) => Arc::new(rt.block_on(mfa_pool(b, args.mfa_devices, args.connections, "bench-"))?),
         _ => Arc::new(Vec::new()),
     };
     for name in &args.ops {
@@ -342,19 +391,23 @@ struct Signed {
 }
 
 fn sign(t: &Target, op: Op, now: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
+    signed_request(t.addr, &t.akid, &t.secret, op.service, op.target, op.body, now)
+}
+
+/// A SigV4-signed POST: a Query form, or (with an X-Amz-Target) a JSON-protocol call.
+fn signed_request(addr: SocketAddr, akid: &str, secret: &str, service: &str, target: Option<&str>, body: &str, now: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
     let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
-    let host = t.addr.to_string();
-    let ct = if op.target.is_some() { "application/x-amz-json-1.1" } else { "application/x-www-form-urlencoded; charset=utf-8" };
+    let host = addr.to_string();
+    let ct = if target.is_some() { "application/x-amz-json-1.1" } else { "application/x-www-form-urlencoded; charset=utf-8" };
     let mut headers = vec![("host", host.as_str()), ("x-amz-date", amz_date.as_str()), ("content-type", ct)];
-    headers.extend(op.target.map(|target| ("x-amz-target", target)));
+    headers.extend(target.map(|target| ("x-amz-target", target)));
     let signed: Vec<&str> = headers.iter().map(|(n, _)| *n).collect();
-    let req = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: op.body.as_bytes() };
-    let authz = sigv4::sign_header(&req, &t.akid, &t.secret, &amz_date, "us-east-1", op.service, &signed);
-    let target = op.target.map(|v| format!("X-Amz-Target: {v}\r\n")).unwrap_or_default();
+    let req = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: body.as_bytes() };
+    let authz = sigv4::sign_header(&req, akid, secret, &amz_date, "us-east-1", service, &signed);
+    let target = target.map(|v| format!("X-Amz-Target: {v}\r\n")).unwrap_or_default();
     format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Date: {amz_date}\r\nContent-Type: {ct}\r\n{target}Authorization: {authz}\r\nContent-Length: {}\r\n\r\n{}",
-        op.body.len(),
-        op.body
+        "POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Date: {amz_date}\r\nContent-Type: {ct}\r\n{target}Authorization: {authz}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .into_bytes()
 }
@@ -419,17 +472,7 @@ async fn connection(t: Arc<Target>, op: Op, deadline: Instant) -> anyhow::Result
 }
 
 fn sign_as(addr: SocketAddr, akid: &str, secret: &str, service: &str, body: &str) -> Vec<u8> {
-    let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    let host = addr.to_string();
-    let ct = "application/x-www-form-urlencoded; charset=utf-8";
-    let headers = [("host", host.as_str()), ("x-amz-date", amz_date.as_str()), ("content-type", ct)];
-    let req = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: body.as_bytes() };
-    let authz = sigv4::sign_header(&req, akid, secret, &amz_date, "us-east-1", service, &["host", "x-amz-date", "content-type"]);
-    format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Date: {amz_date}\r\nContent-Type: {ct}\r\nAuthorization: {authz}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
+    signed_request(addr, akid, secret, service, None, body, chrono::Utc::now())
 }
 
 /// Connection `i` of `n` uses every n-th device; each device serves the current step's code, then
@@ -517,14 +560,14 @@ fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
     Some(&text[start..start + text[start..].find(close)?])
 }
 
-/// Creates users (each with an access key) and enables eight virtual MFA devices for each, through
-/// the API, `conns` at a time.
-async fn mfa_pool(t: &Target, devices: usize, conns: usize) -> anyhow::Result<Vec<MfaDevice>> {
+/// Creates users named PREFIX0, PREFIX1, … (each with an access key) and enables eight virtual MFA
+/// devices for each, through the API, `conns` at a time.
+async fn mfa_pool(t: &Target, devices: usize, conns: usize, prefix: &str) -> anyhow::Result<Vec<MfaDevice>> {
     let users = devices.div_ceil(8);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..conns.min(16) {
-        let (next, addr, akid, secret) = (next.clone(), t.addr, t.akid.clone(), t.secret.clone());
+        let (next, addr, akid, secret, prefix) = (next.clone(), t.addr, t.akid.clone(), t.secret.clone(), prefix.to_string());
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::new();
             loop {
@@ -532,7 +575,7 @@ async fn mfa_pool(t: &Target, devices: usize, conns: usize) -> anyhow::Result<Ve
                 if u >= users {
                     break;
                 }
-                let name = format!("bench-{u}");
+                let name = format!("{prefix}{u}");
                 let (st, body) = call(addr, &akid, &secret, "iam", &format!("Action=CreateUser&Version=2010-05-08&UserName={name}")).await?;
                 if st != 200 && !body.contains("EntityAlreadyExists") {
                     bail!("CreateUser {name}: {st} {body}");
@@ -580,8 +623,20 @@ async fn mfa_pool(t: &Target, devices: usize, conns: usize) -> anyhow::Result<Ve
     Ok(all)
 }
 
-/// Reads one HTTP/1.1 response with a Content-Length body; returns the status.
+/// One response: status, head (status line and headers) and body.
+struct Response {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length body; returns the status and the body.
 async fn read_response(s: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<(u16, String)> {
+    let r = read_full(s, buf).await?;
+    Ok((r.status, r.body))
+}
+
+async fn read_full(s: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<Response> {
     let mut have = 0;
     loop {
         let n = s.read(&mut buf[have..]).await?;
@@ -590,7 +645,7 @@ async fn read_response(s: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<(u16
         }
         have += n;
         if let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = std::str::from_utf8(&buf[..end])?;
+            let head = std::str::from_utf8(&buf[..end])?.to_string();
             let status: u16 = head.get(9..12).unwrap_or("0").parse().unwrap_or(0);
             let len: usize = head
                 .lines()
@@ -604,7 +659,7 @@ async fn read_response(s: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<(u16
                 }
                 body.extend_from_slice(&buf[..n]);
             }
-            return Ok((status, String::from_utf8_lossy(&body).into_owned()));
+            return Ok(Response { status, head, body: String::from_utf8_lossy(&body).into_owned() });
         }
         if have == buf.len() {
             bail!("response header too large");

@@ -97,7 +97,7 @@ fn for_update(b: Backend) -> &'static str {
     }
 }
 
-fn seed_aad(account: &str, device_id: &str) -> Vec<u8> {
+pub fn seed_aad(account: &str, device_id: &str) -> Vec<u8> {
     format!("{account}/{device_id}").into_bytes()
 }
 

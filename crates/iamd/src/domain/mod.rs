@@ -47,13 +47,15 @@ pub(crate) struct PathRange {
     pub sql: String,
     /// The next free placeholder after the condition's.
     pub next: usize,
+    /// The path column as the condition compares it (to order by it the same way).
+    pub column: &'static str,
     bounds: Option<(String, String)>,
 }
 
 impl PathRange {
     pub fn new(backend: crate::store::Backend, prefix: &str, first: usize) -> PathRange {
         if prefix == "/" || prefix.is_empty() {
-            return PathRange { sql: String::new(), next: first, bounds: None };
+            return PathRange { sql: String::new(), next: first, column: "path", bounds: None };
         }
         let col = match backend {
             crate::store::Backend::Sqlite => "path",
@@ -62,6 +64,7 @@ impl PathRange {
         PathRange {
             sql: format!(" AND {col} >= ${first} AND {col} < ${}", first + 1),
             next: first + 2,
+            column: col,
             bounds: Some((prefix.to_string(), format!("{prefix}\u{80}"))),
         }
     }

@@ -83,17 +83,38 @@ pub async fn tags(iam: &Iam, user_id: &str) -> Result<Vec<(String, String)>> {
     super::tags::list(&iam.store.read, Taggable::User, user_id).await
 }
 
-/// One page of users sorted by name; the marker is the (lower-cased) name to start from.
+/// One page of users. Without a path prefix (or with "/") they are sorted by name and the marker is
+/// the (lower-cased) name to start from. Under a prefix they are sorted by path, then name, so a page
+/// reads its rows from the (account, path, name) index and nothing outside the prefix; the marker is
+/// then the path followed by the name (a name has no '/', so the last '/' splits them). Markers are
+/// opaque to clients, as AWS's are.
 pub async fn list(iam: &Iam, account: &str, path_prefix: &str, marker: Option<&str>, max: i64) -> Result<(Vec<User>, Option<String>)> {
-    let range = super::PathRange::new(iam.store.backend, path_prefix, 3);
-    let sql =
-        format!("SELECT {USER_COLS}, name_lower FROM users WHERE account_id = $1 AND name_lower >= $2{} ORDER BY name_lower LIMIT ${}", range.sql, range.next);
-    let rows = range.bind(sqlx::query(&sql).bind(account).bind(marker.unwrap_or(""))).bind(max + 1).fetch_all(&iam.store.read).await?;
+    let range = super::PathRange::new(iam.store.backend, path_prefix, 2);
+    let marker = marker.unwrap_or("");
+    let rows = if range.sql.is_empty() {
+        let sql = format!("SELECT {USER_COLS}, name_lower FROM users WHERE account_id = $1 AND name_lower >= $2 ORDER BY name_lower LIMIT $3");
+        sqlx::query(&sql).bind(account).bind(marker).bind(max + 1).fetch_all(&iam.store.read).await?
+    } else {
+        let (m_path, m_name) = match marker.rfind('/') {
+            Some(i) => marker.split_at(i + 1),
+            None => ("", ""),
+        };
+        let col = range.column;
+        let sql = format!(
+            "SELECT {USER_COLS}, name_lower FROM users WHERE account_id = $1{} AND ({col}, name_lower) >= (${}, ${}) ORDER BY {col}, name_lower LIMIT ${}",
+            range.sql,
+            range.next,
+            range.next + 1,
+            range.next + 2
+        );
+        range.bind(sqlx::query(&sql).bind(account)).bind(m_path).bind(m_name).bind(max + 1).fetch_all(&iam.store.read).await?
+    };
     let mut users: Vec<User> = rows.iter().map(user_from_row).collect();
     let next = if users.len() as i64 > max {
         let last: String = rows[max as usize].get(5);
+        let next = if range.sql.is_empty() { last } else { format!("{}{last}", users[max as usize].path) };
         users.truncate(max as usize);
-        Some(last)
+        Some(next)
     } else {
         None
     };

@@ -247,48 +247,133 @@ pub async fn all(iam: &Iam) -> anyhow::Result<Vec<Stored>> {
     Ok(rows.into_iter().map(stored).collect())
 }
 
-/// Makes the next digest, covering every row appended since the previous one. On a schedule
-/// (`min_interval_ms` > 0) it returns None when another node is making one at this moment
-/// (PostgreSQL) or when `min_interval_ms` has not passed since the last digest. Asked for now
-/// (`min_interval_ms` 0, the command line's export and prune), it waits for a digest another node
-/// is making and then makes its own, so what it returns covers everything committed before the call.
+/// The most rows one digest covers: a backlog (a bulk load, a long outage of the schedule) becomes
+/// several digests in a row, each read, hashed and held in memory on its own.
+pub const MAX_DIGEST_ROWS: i64 = 20_000;
+
+/// Makes the next digests, covering every row appended since the previous one (in digests of at
+/// most [`MAX_DIGEST_ROWS`] rows); returns the last. On a schedule (`min_interval_ms` > 0) it
+/// returns None when another node is making one at this moment (PostgreSQL) or when
+/// `min_interval_ms` has not passed since the last digest. Asked for now (`min_interval_ms` 0, the
+/// command line's export and prune), it waits for a digest another node is making and then makes
+/// its own, so what it returns covers everything committed before the call.
 pub async fn make(iam: &Iam, min_interval_ms: i64) -> anyhow::Result<Option<Stored>> {
     let keys = key_pair(iam).await?;
+    let mut last = None;
+    let mut min_interval_ms = min_interval_ms;
+    let mut until = None;
+    loop {
+        let (made, more, end) = match iam.store.backend {
+            Backend::Postgres => make_postgres(iam, &keys, min_interval_ms, until).await?,
+            Backend::Sqlite => make_sqlite(iam, &keys, min_interval_ms, until).await?,
+        };
+        let Some(d) = made else { return Ok(last) };
+        last = Some(d);
+        if !more {
+            return Ok(last);
+        }
+        // The rest of the backlog, up to where the first digest found the trail's end.
+        min_interval_ms = 0;
+        until = Some(end);
+    }
+}
+
+/// Where a digest that starts after `start` ends: at `end`, or sooner so that it covers at most
+/// MAX_DIGEST_ROWS rows (whole transactions on PostgreSQL: the cursor is a transaction id). And
+/// whether rows remain after it.
+async fn capped_end(tx: &mut sqlx::AnyConnection, backend: Backend, start: i64, end: i64) -> anyhow::Result<(i64, bool)> {
+    let col = cursor_col(backend);
+    let q = format!("SELECT {col} FROM audit_log WHERE {col} > $1 AND {col} <= $2 ORDER BY {col} LIMIT 1 OFFSET $3");
+    let nth: Option<i64> = sqlx::query_scalar(&q).bind(start).bind(end).bind(MAX_DIGEST_ROWS).fetch_optional(&mut *tx).await?;
+    Ok(match (nth, backend) {
+        (None, _) => (end, false),
+        // seq is unique: the row before the first one left out.
+        (Some(n), Backend::Sqlite) => (n - 1, true),
+        // A transaction's rows stay together; one bigger than the cap is covered whole.
+        (Some(n), Backend::Postgres) if n - 1 > start => (n - 1, true),
+        (Some(n), Backend::Postgres) => (n, n < end),
+    })
+}
+
+/// PostgreSQL: one transaction holds the digest lock (other nodes' digests wait or give way; the
+/// API's writes never wait for it).
+async fn make_postgres(iam: &Iam, keys: &KeyPair, min_interval_ms: i64, until: Option<i64>) -> anyhow::Result<(Option<Stored>, bool, i64)> {
     let mut tx = iam.store.begin_write().await?;
-    let end_cursor: i64 = match iam.store.backend {
-        Backend::Postgres => {
-            if min_interval_ms > 0 {
-                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(7243514801)").fetch_one(&mut *tx).await?;
-                if !got {
-                    return Ok(None);
-                }
-            } else {
-                sqlx::query("SELECT pg_advisory_xact_lock(7243514801)").execute(&mut *tx).await?;
-            }
-            // Every transaction below the oldest one still running has finished: its rows are final.
-            sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1").fetch_one(&mut *tx).await?
+    if min_interval_ms > 0 {
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(7243514801)").fetch_one(&mut *tx).await?;
+        if !got {
+            return Ok((None, false, 0));
         }
-        Backend::Sqlite => {
-            // begin_write holds the write lock already: no row is appended between the end and the rows.
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_log").fetch_one(&mut *tx).await?
-        }
+    } else {
+        sqlx::query("SELECT pg_advisory_xact_lock(7243514801)").execute(&mut *tx).await?;
+    }
+    // Every transaction below the oldest one still running has finished: its rows are final.
+    let end_cursor: i64 = match until {
+        Some(u) => u,
+        None => sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1").fetch_one(&mut *tx).await?,
     };
     // Read once the lock is held: a wait for another node's digest is not counted in this one.
     let now = iam.clock.now_ms();
     let q = format!("SELECT {STORED_COLS} FROM audit_digests ORDER BY digest_no DESC LIMIT 1");
     let prev: Option<Stored> = sqlx::query_as(&q).fetch_optional(&mut *tx).await?.map(stored);
-    if let Some(p) = &prev {
-        if now - p.end_ms < min_interval_ms {
-            return Ok(None);
-        }
+    if prev.as_ref().is_some_and(|p| now - p.end_ms < min_interval_ms) {
+        return Ok((None, false, 0));
     }
     let start_cursor = prev.as_ref().map(|p| p.end_cursor).unwrap_or(FIRST_CURSOR);
-    let end_cursor = end_cursor.max(start_cursor);
-    let rows = rows_between(&mut *tx, iam.store.backend, start_cursor, end_cursor).await?;
-    let digest_no = prev.as_ref().map(|p| p.digest_no + 1).unwrap_or(1);
-    let start_ms = prev.as_ref().map(|p| p.end_ms).unwrap_or_else(|| rows.iter().map(|r| r.first_ms).min().unwrap_or(now));
+    let end_all = end_cursor.max(start_cursor);
+    let (end_cursor, more) = capped_end(&mut tx, Backend::Postgres, start_cursor, end_all).await?;
+    let rows = rows_between(&mut *tx, Backend::Postgres, start_cursor, end_cursor).await?;
+    let d = compose(keys, prev.as_ref(), start_cursor, end_cursor, &rows, now);
+    insert(&mut tx, &d, now).await?;
+    tx.commit().await?;
+    tracing::info!(digest = d.digest_no, rows = rows.len(), "audit digest made");
+    Ok((Some(d), more, end_all))
+}
+
+/// SQLite: the rows are read and hashed in a read snapshot, with no lock that would hold the API's
+/// writes; only the insert of the digest takes the write lock, after checking that no other digest
+/// was made meanwhile (then it starts over from that one).
+async fn make_sqlite(iam: &Iam, keys: &KeyPair, min_interval_ms: i64, until: Option<i64>) -> anyhow::Result<(Option<Stored>, bool, i64)> {
+    loop {
+        let mut rx = iam.store.read.begin().await?;
+        // In this snapshot every row up to the newest is final: seq is max + 1 and commits are
+        // serial, so no row below it can appear later.
+        let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_log").fetch_one(&mut *rx).await?;
+        let end_all = until.unwrap_or(newest).min(newest);
+        let now = iam.clock.now_ms();
+        let q = format!("SELECT {STORED_COLS} FROM audit_digests ORDER BY digest_no DESC LIMIT 1");
+        let prev: Option<Stored> = sqlx::query_as(&q).fetch_optional(&mut *rx).await?.map(stored);
+        if prev.as_ref().is_some_and(|p| now - p.end_ms < min_interval_ms) {
+            return Ok((None, false, 0));
+        }
+        let start_cursor = prev.as_ref().map(|p| p.end_cursor).unwrap_or(FIRST_CURSOR);
+        let (end_cursor, more) = capped_end(&mut rx, Backend::Sqlite, start_cursor, end_all.max(start_cursor)).await?;
+        let rows = rows_between(&mut *rx, Backend::Sqlite, start_cursor, end_cursor).await?;
+        rx.commit().await?;
+        let d = compose(keys, prev.as_ref(), start_cursor, end_cursor, &rows, now);
+        let mut tx = iam.store.begin_write().await?;
+        let newest_digest: Option<i64> = sqlx::query_scalar("SELECT MAX(digest_no) FROM audit_digests").fetch_one(&mut *tx).await?;
+        if newest_digest != prev.as_ref().map(|p| p.digest_no) {
+            // Another maker (a command line beside the server) got there first.
+            drop(tx);
+            if min_interval_ms > 0 {
+                return Ok((None, false, 0));
+            }
+            continue;
+        }
+        insert(&mut tx, &d, now).await?;
+        tx.commit().await?;
+        tracing::info!(digest = d.digest_no, rows = rows.len(), "audit digest made");
+        return Ok((Some(d), more, end_all));
+    }
+}
+
+/// The signed digest of `rows`, the range (start_cursor, end_cursor], following `prev`.
+fn compose(keys: &KeyPair, prev: Option<&Stored>, start_cursor: i64, end_cursor: i64, rows: &[Row], now: i64) -> Stored {
+    let digest_no = prev.map(|p| p.digest_no + 1).unwrap_or(1);
+    let start_ms = prev.map(|p| p.end_ms).unwrap_or_else(|| rows.iter().map(|r| r.first_ms).min().unwrap_or(now));
     let end_ms = now.max(start_ms);
-    let files = log_files(&rows);
+    let files = log_files(rows);
     let object_key = digest_object(digest_no, end_ms);
     let log_entries: Vec<Value> = files
         .iter()
@@ -322,20 +407,23 @@ pub async fn make(iam: &Iam, min_interval_ms: i64) -> anyhow::Result<Option<Stor
         "digestSignatureAlgorithm": "SHA256withRSA",
         "newestEventTime": newest.map(iso8601),
         "oldestEventTime": oldest.map(iso8601),
-        "previousDigestS3Bucket": prev.as_ref().map(|_| BUCKET),
-        "previousDigestS3Object": prev.as_ref().map(|p| p.object_key.clone()),
-        "previousDigestHashValue": prev.as_ref().map(|p| sha256_hex(p.body.as_bytes())),
-        "previousDigestHashAlgorithm": prev.as_ref().map(|_| "SHA-256"),
-        "previousDigestSignature": prev.as_ref().map(|p| p.signature.clone()),
+        "previousDigestS3Bucket": prev.map(|_| BUCKET),
+        "previousDigestS3Object": prev.map(|p| p.object_key.clone()),
+        "previousDigestHashValue": prev.map(|p| sha256_hex(p.body.as_bytes())),
+        "previousDigestHashAlgorithm": prev.map(|_| "SHA-256"),
+        "previousDigestSignature": prev.map(|p| p.signature.clone()),
         "logFiles": log_entries,
         "iamdDigestNumber": digest_no,
         "iamdStartCursor": start_cursor,
         "iamdEndCursor": end_cursor,
     })
     .to_string();
-    let to_sign = string_to_sign(&end_time, &object_key, &body, prev.as_ref().map(|p| p.signature.as_str()));
+    let to_sign = string_to_sign(&end_time, &object_key, &body, prev.map(|p| p.signature.as_str()));
     let signature = hex::encode(SigningKey::<Sha256>::new(keys.key.clone()).sign(to_sign.as_bytes()).to_vec());
-    let d = Stored { digest_no, start_cursor, end_cursor, start_ms, end_ms, object_key, body, signature };
+    Stored { digest_no, start_cursor, end_cursor, start_ms, end_ms, object_key, body, signature }
+}
+
+async fn insert(tx: &mut sqlx::AnyConnection, d: &Stored, now: i64) -> anyhow::Result<()> {
     sqlx::query(&format!("INSERT INTO audit_digests ({STORED_COLS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
         .bind(d.digest_no)
         .bind(d.start_cursor)
@@ -348,9 +436,7 @@ pub async fn make(iam: &Iam, min_interval_ms: i64) -> anyhow::Result<Option<Stor
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
-    tracing::info!(digest = d.digest_no, rows = rows.len(), "audit digest made");
-    Ok(Some(d))
+    Ok(())
 }
 
 // ---- verifying ----
