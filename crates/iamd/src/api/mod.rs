@@ -116,7 +116,7 @@ pub async fn handle(app: &App, req: Request<Body>, peer: Option<String>, secure:
             if caller.service != Service::CloudTrail || json_target.as_deref().and_then(cloudtrail_operation).is_none() {
                 return Err(AwsError::unknown_operation("Unknown operation"));
             }
-            let out = cloudtrail::dispatch(app, &caller, &action, &bytes).await?;
+            let out = Box::pin(cloudtrail::dispatch(app, &caller, &action, &bytes)).await?;
             return Ok(Reply::Json(out));
         }
         ns = ns_of(caller.service);
@@ -139,12 +139,12 @@ pub async fn handle(app: &App, req: Request<Body>, peer: Option<String>, secure:
         let Some(op) = action::Action::parse(caller.service, &action) else {
             return Err(AwsError::invalid_action(format!("Could not find operation {action} for version {version}")));
         };
-        let result = query::dispatch(app, &caller, op, &mut params).await?;
+        let result = Box::pin(query::dispatch(app, &caller, op, &mut params)).await?;
         Ok::<_, AwsError>(Reply::Query(action.clone(), result))
     };
     // A bug must not take the connection down without an answer: a panic becomes InternalFailure.
     let guarded = async {
-        match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work)).await {
+        match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(Box::pin(work))).await {
             Ok(r) => r,
             Err(_) => {
                 tracing::error!(request_id, "the request handler panicked");
