@@ -99,6 +99,9 @@ pub async fn list(iam: &Iam, account: &str, path_prefix: &str, marker: Option<&s
             Some(i) => marker.split_at(i + 1),
             None => ("", ""),
         };
+        // Never below the prefix: PostgreSQL starts the index scan at the row bound when it is the
+        // looser one, and walked every path before the prefix (44 ms at a million users).
+        let (m_path, m_name) = if m_path < path_prefix { (path_prefix, "") } else { (m_path, m_name) };
         let col = range.column;
         let sql = format!(
             "SELECT {USER_COLS}, name_lower FROM users WHERE account_id = $1{} AND ({col}, name_lower) >= (${}, ${}) ORDER BY {col}, name_lower LIMIT ${}",
@@ -358,23 +361,30 @@ pub async fn page_with_devices(iam: &Iam, account: &str, prefix: &str, filter: M
     let prefix = prefix.to_ascii_lowercase();
     // IAM names are [\w+=,.@-]: every one of them sorts below '~', so [prefix, prefix~) is the prefix's range.
     let end = format!("{prefix}~");
+    // One probe of the (account, owner, kind) index per user gives all three counts, packed: apps
+    // count by 1, hardware tokens by 2^16, security keys by 2^32 (a principal has at most eight).
     let condition = match filter {
         MfaFilter::Any => "1 = 1",
-        MfaFilter::NoDevice => "v + h + k = 0",
-        MfaFilter::OneDevice => "v + h + k = 1",
-        MfaFilter::Kind(super::mfa::Kind::Virtual) => "v > 0",
-        MfaFilter::Kind(super::mfa::Kind::Hardware) => "h > 0",
-        MfaFilter::Kind(super::mfa::Kind::U2f) => "k > 0",
+        MfaFilter::NoDevice => "packed = 0",
+        MfaFilter::OneDevice => "packed IN (1, 65536, 4294967296)",
+        MfaFilter::Kind(super::mfa::Kind::Virtual) => "packed % 65536 > 0",
+        MfaFilter::Kind(super::mfa::Kind::Hardware) => "(packed / 65536) % 65536 > 0",
+        MfaFilter::Kind(super::mfa::Kind::U2f) => "packed >= 4294967296",
     };
-    let count = |kind: &str| format!("(SELECT COUNT(*) FROM mfa_devices d WHERE d.account_id = u.account_id AND d.owner = u.user_id AND d.kind = '{kind}')");
     let sql = format!(
-        "SELECT user_id, name, path, created_at, password_last_used, name_lower, v, h, k FROM (SELECT u.user_id, u.name, u.path, u.created_at, u.password_last_used, u.name_lower, {} AS v, {} AS h, {} AS k FROM users u WHERE u.account_id = $1 AND u.name_lower >= $2 AND u.name_lower < $3 AND u.name_lower > $4) s WHERE {condition} ORDER BY name_lower LIMIT $5",
-        count("virtual"),
-        count("hardware"),
-        count("u2f")
+        "SELECT user_id, name, path, created_at, password_last_used, name_lower, packed FROM (SELECT u.user_id, u.name, u.path, u.created_at, u.password_last_used, u.name_lower, \
+         (SELECT CAST(COALESCE(SUM(CASE d.kind WHEN 'virtual' THEN 1 WHEN 'hardware' THEN 65536 ELSE 4294967296 END), 0) AS BIGINT) FROM mfa_devices d WHERE d.account_id = u.account_id AND d.owner = u.user_id) AS packed \
+         FROM users u WHERE u.account_id = $1 AND u.name_lower >= $2 AND u.name_lower < $3 AND u.name_lower > $4) s WHERE {condition} ORDER BY name_lower LIMIT $5"
     );
     let rows = sqlx::query(&sql).bind(account).bind(&prefix).bind(&end).bind(after).bind(max + 1).fetch_all(&iam.store.read).await?;
     let next = (rows.len() as i64 > max).then(|| rows[max as usize - 1].get::<String, _>(5));
-    let list = rows.iter().take(max as usize).map(|r| WithDevices { user: user_from_row(r), devices: (r.get(6), r.get(7), r.get(8)) }).collect();
+    let list = rows
+        .iter()
+        .take(max as usize)
+        .map(|r| {
+            let packed: i64 = r.get(6);
+            WithDevices { user: user_from_row(r), devices: (packed % 65536, (packed >> 16) % 65536, packed >> 32) }
+        })
+        .collect();
     Ok((list, next))
 }
