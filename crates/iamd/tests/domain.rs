@@ -223,6 +223,14 @@ async fn concurrent_enables_never_give_one_principal_more_than_eight_devices() {
             }
         }
         assert_eq!(mfa::list_for_owner(&iam, &acct, &owner).await.expect("listing").len(), 8, "exactly eight devices in the end");
+        // The user's device count (kept by triggers for the console's filters) says the same.
+        let count: i64 = sqlx::query_scalar("SELECT mfa_count FROM users WHERE name = 'dave'").fetch_one(&iam.store.read).await.expect("the count");
+        assert_eq!(count, 8);
+        let gone = mfa::list_for_owner(&iam, &acct, &owner).await.expect("listing")[0].serial.clone();
+        mfa::deactivate(&iam, &acct, &owner, &gone).await.expect("deactivated");
+        mfa::delete_virtual(&iam, &acct, &gone).await.expect("deleted");
+        let count: i64 = sqlx::query_scalar("SELECT mfa_count FROM users WHERE name = 'dave'").fetch_one(&iam.store.read).await.expect("the count");
+        assert_eq!(count, 7, "a deactivated device no longer counts");
     })
     .await;
 }

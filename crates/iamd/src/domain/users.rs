@@ -363,10 +363,15 @@ pub async fn page_with_devices(iam: &Iam, account: &str, prefix: &str, filter: M
     let end = format!("{prefix}~");
     // One probe of the (account, owner, kind) index per user gives all three counts, packed: apps
     // count by 1, hardware tokens by 2^16, security keys by 2^32 (a principal has at most eight).
+    // "No device" and "exactly one" read the (account, count, name) index: users.mfa_count is kept
+    // by triggers on mfa_devices.
+    let count = match filter {
+        MfaFilter::NoDevice => " AND u.mfa_count = 0",
+        MfaFilter::OneDevice => " AND u.mfa_count = 1",
+        _ => "",
+    };
     let condition = match filter {
-        MfaFilter::Any => "1 = 1",
-        MfaFilter::NoDevice => "packed = 0",
-        MfaFilter::OneDevice => "packed IN (1, 65536, 4294967296)",
+        MfaFilter::Any | MfaFilter::NoDevice | MfaFilter::OneDevice => "1 = 1",
         MfaFilter::Kind(super::mfa::Kind::Virtual) => "packed % 65536 > 0",
         MfaFilter::Kind(super::mfa::Kind::Hardware) => "(packed / 65536) % 65536 > 0",
         MfaFilter::Kind(super::mfa::Kind::U2f) => "packed >= 4294967296",
@@ -374,7 +379,7 @@ pub async fn page_with_devices(iam: &Iam, account: &str, prefix: &str, filter: M
     let sql = format!(
         "SELECT user_id, name, path, created_at, password_last_used, name_lower, packed FROM (SELECT u.user_id, u.name, u.path, u.created_at, u.password_last_used, u.name_lower, \
          (SELECT CAST(COALESCE(SUM(CASE d.kind WHEN 'virtual' THEN 1 WHEN 'hardware' THEN 65536 ELSE 4294967296 END), 0) AS BIGINT) FROM mfa_devices d WHERE d.account_id = u.account_id AND d.owner = u.user_id) AS packed \
-         FROM users u WHERE u.account_id = $1 AND u.name_lower >= $2 AND u.name_lower < $3 AND u.name_lower > $4) s WHERE {condition} ORDER BY name_lower LIMIT $5"
+         FROM users u WHERE u.account_id = $1{count} AND u.name_lower >= $2 AND u.name_lower < $3 AND u.name_lower > $4) s WHERE {condition} ORDER BY name_lower LIMIT $5"
     );
     let rows = sqlx::query(&sql).bind(account).bind(&prefix).bind(&end).bind(after).bind(max + 1).fetch_all(&iam.store.read).await?;
     let next = (rows.len() as i64 > max).then(|| rows[max as usize - 1].get::<String, _>(5));
