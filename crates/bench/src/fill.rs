@@ -92,6 +92,9 @@ pub async fn db_bytes(store: &Store) -> anyhow::Result<u64> {
 
 const USER_ROWS: u64 = 1000;
 
+/// (device id, serial, kind, name, path, sealed seed, owner, slot)
+type DeviceRow = (String, String, &'static str, Option<String>, Option<String>, Vec<u8>, String, i64);
+
 async fn fill_users(store: &Store, sealer: &Sealer, account: &str, users: u64) -> anyhow::Result<u64> {
     let now = chrono::Utc::now().timestamp_millis();
     let mut devices = 0u64;
@@ -115,7 +118,7 @@ async fn fill_users(store: &Store, sealer: &Sealer, account: &str, users: u64) -
         }
         q.execute(&mut *tx).await.context("inserting users")?;
         // Their devices, in one INSERT of up to ~1,000 rows.
-        let mut rows: Vec<(String, String, &'static str, Option<String>, Option<String>, Vec<u8>, String, i64)> = Vec::new();
+        let mut rows: Vec<DeviceRow> = Vec::new();
         for (i, uid) in &ids {
             for slot in 1..=devices_of(*i) {
                 let device_id = uuid::Uuid::new_v4().to_string();
@@ -232,7 +235,7 @@ fn record(r: u64, t: i64, account: &str, root: &Identity, users: u64) -> Event {
         _ => {
             // A user with a device: every other record one of those with eight, else one with one.
             let tens = record_user(r, users.div_ceil(10)) * 10;
-            let i = if (r / 10) % 2 == 0 || tens + 1 >= users { tens - tens % 100 } else { tens + 1 };
+            let i = if (r / 10).is_multiple_of(2) || tens + 1 >= users { tens - tens % 100 } else { tens + 1 };
             let name = user_name(i);
             let serial = iamd::domain::mfa::virtual_serial(account, "/", &format!("{name}-app1"));
             e.identity = Identity {

@@ -90,8 +90,12 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         .zip(&built_all)
         .map(|((c, addr), (_, _, b, _))| (Target { addr: *addr, akid: b.access_key_id.clone(), secret: b.secret_access_key.clone() }, b, c.0.id()))
         .collect();
-    let (measured, reports) = rt.block_on(measure(&targets, cfg.calls))?;
+    let measured = rt.block_on(measure(&targets, cfg.calls));
     drop(servers);
+    if let (Some(url), None) = (&cfg.database_url, &cfg.keep) {
+        drop_databases(url, &cfg.points.iter().map(|(u, r)| database_name(false, *u, *r)).collect::<Vec<_>>())?;
+    }
+    let (measured, reports) = measured?;
     let rows: Vec<Row> = measured
         .into_iter()
         .map(|(name, kind, at)| Row { name, at, kind: if name.starts_with("LookupEvents") { Goal::P99(lookup_goal) } else { kind } })
@@ -156,7 +160,9 @@ fn build(cfg: &Config, dir: &Path, users: u64, records: u64) -> anyhow::Result<(
     }
     println!("building {users} users and {records} records in {} (needs about {:.1} GB, {:.1} GB free)", dir.display(), need as f64 / 1e9, free as f64 / 1e9);
     let database_url = match &cfg.database_url {
-        Some(url) => Some(fresh_database(url, &format!("iamd_bench_{users}_{records}"))?),
+        // Kept data has a database of its own per point; a throwaway run's is named after the process
+        // (and dropped at the end), so it never replaces kept data.
+        Some(url) => Some(fresh_database(url, &database_name(cfg.keep.is_some(), users, records))?),
         None => None,
     };
     let mut init = Command::new(&cfg.iamd);
@@ -209,6 +215,27 @@ fn build(cfg: &Config, dir: &Path, users: u64, records: u64) -> anyhow::Result<(
     };
     std::fs::write(&marker, serde_json::to_vec_pretty(&b)?)?;
     Ok((b, true))
+}
+
+fn database_name(kept: bool, users: u64, records: u64) -> String {
+    if kept {
+        format!("iamd_bench_{users}_{records}")
+    } else {
+        format!("iamd_bench_tmp{}_{users}_{records}", std::process::id())
+    }
+}
+
+/// Drops a throwaway run's databases.
+fn drop_databases(url: &str, names: &[String]) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(url).await.context("connecting to PostgreSQL")?;
+        for name in names {
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c).await?;
+        }
+        anyhow::Ok(())
+    })
 }
 
 /// A database of this name on the server of `url`, dropped first if it exists; its URL.
