@@ -213,7 +213,13 @@ fn build(cfg: &Config, dir: &Path, users: u64, records: u64) -> anyhow::Result<(
         database_url,
         filled,
     };
-    std::fs::write(&marker, serde_json::to_vec_pretty(&b)?)?;
+    // It holds root's password and secret key: readable by its owner only, like master.key.
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&marker)?;
+        f.write_all(&serde_json::to_vec_pretty(&b)?)?;
+    }
     Ok((b, true))
 }
 
@@ -578,6 +584,12 @@ fn set_cookie(head: &str, name: &str) -> Option<String> {
     })
 }
 
+/// One row of the table with a cell per point.
+fn point_row(label: &str, reports: &[PointReport], cell: impl Fn(&PointReport) -> String, goal: &str, met: &str) {
+    let cells: String = reports.iter().map(|p| format!(" {} |", cell(p))).collect();
+    println!("| {label} |{cells} {goal} | {met} |");
+}
+
 fn print_table(backend: &str, rows: &[Row], reports: &[PointReport]) {
     println!();
     print!("| {backend} |");
@@ -606,28 +618,20 @@ fn print_table(backend: &str, rows: &[Row], reports: &[PointReport]) {
         };
         println!(" {goal} | {met} |");
     }
-    print!("| Credential report, time to COMPLETE (s) |");
-    for p in reports {
-        print!(" {:.2} |", p.report_seconds);
-    }
     let last = reports.last().map(|p| p.report_seconds).unwrap_or(f64::NAN);
-    println!(" < 60 s | {} |", if last < 60.0 { "yes" } else { "NO" });
-    print!("| Server memory: idle / peak during the report (MB) |");
-    for p in reports {
-        print!(" {:.0} / {:.0} |", p.idle_rss_mb, p.report_rss_mb);
-    }
-    println!(" bounded | — |");
-    print!("| Database bytes per record (with its index) |");
-    for p in reports {
-        let f = &p.filled;
-        print!(" {:.0} |", (f.bytes_after_records.saturating_sub(f.bytes_before_records)) as f64 / f.records.max(1) as f64);
-    }
-    println!(" — | — |");
-    print!("| Database size (MB) |");
-    for p in reports {
-        print!(" {:.0} |", p.filled.bytes_after_records as f64 / 1e6);
-    }
-    println!(" — | — |");
+    point_row("Credential report, time to COMPLETE (s)", reports, |p| format!("{:.2}", p.report_seconds), "< 60 s", if last < 60.0 { "yes" } else { "NO" });
+    point_row("Server memory: idle / peak during the report (MB)", reports, |p| format!("{:.0} / {:.0}", p.idle_rss_mb, p.report_rss_mb), "bounded", "—");
+    point_row(
+        "Database bytes per record (with its index)",
+        reports,
+        |p| {
+            let f = &p.filled;
+            format!("{:.0}", (f.bytes_after_records.saturating_sub(f.bytes_before_records)) as f64 / f.records.max(1) as f64)
+        },
+        "—",
+        "—",
+    );
+    point_row("Database size (MB)", reports, |p| format!("{:.0}", p.filled.bytes_after_records as f64 / 1e6), "—", "—");
     println!();
     for p in reports {
         let f = &p.filled;

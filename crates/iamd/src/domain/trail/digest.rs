@@ -314,12 +314,7 @@ async fn make_postgres(iam: &Iam, keys: &KeyPair, min_interval_ms: i64, until: O
     };
     // Read once the lock is held: a wait for another node's digest is not counted in this one.
     let now = iam.clock.now_ms();
-    let q = format!("SELECT {STORED_COLS} FROM audit_digests ORDER BY digest_no DESC LIMIT 1");
-    let prev: Option<Stored> = sqlx::query_as(&q).fetch_optional(&mut *tx).await?.map(stored);
-    if prev.as_ref().is_some_and(|p| now - p.end_ms < min_interval_ms) {
-        return Ok((None, false, 0));
-    }
-    let start_cursor = prev.as_ref().map(|p| p.end_cursor).unwrap_or(FIRST_CURSOR);
+    let Some((prev, start_cursor)) = previous(&mut tx, now, min_interval_ms).await? else { return Ok((None, false, 0)) };
     let end_all = end_cursor.max(start_cursor);
     let (end_cursor, more) = capped_end(&mut tx, Backend::Postgres, start_cursor, end_all).await?;
     let rows = rows_between(&mut *tx, Backend::Postgres, start_cursor, end_cursor).await?;
@@ -341,12 +336,7 @@ async fn make_sqlite(iam: &Iam, keys: &KeyPair, min_interval_ms: i64, until: Opt
         let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_log").fetch_one(&mut *rx).await?;
         let end_all = until.unwrap_or(newest).min(newest);
         let now = iam.clock.now_ms();
-        let q = format!("SELECT {STORED_COLS} FROM audit_digests ORDER BY digest_no DESC LIMIT 1");
-        let prev: Option<Stored> = sqlx::query_as(&q).fetch_optional(&mut *rx).await?.map(stored);
-        if prev.as_ref().is_some_and(|p| now - p.end_ms < min_interval_ms) {
-            return Ok((None, false, 0));
-        }
-        let start_cursor = prev.as_ref().map(|p| p.end_cursor).unwrap_or(FIRST_CURSOR);
+        let Some((prev, start_cursor)) = previous(&mut rx, now, min_interval_ms).await? else { return Ok((None, false, 0)) };
         let (end_cursor, more) = capped_end(&mut rx, Backend::Sqlite, start_cursor, end_all.max(start_cursor)).await?;
         let rows = rows_between(&mut *rx, Backend::Sqlite, start_cursor, end_cursor).await?;
         rx.commit().await?;
@@ -366,6 +356,18 @@ async fn make_sqlite(iam: &Iam, keys: &KeyPair, min_interval_ms: i64, until: Opt
         tracing::info!(digest = d.digest_no, rows = rows.len(), "audit digest made");
         return Ok((Some(d), more, end_all));
     }
+}
+
+/// The newest digest and the cursor the next one starts after; None when that digest is younger
+/// than `min_interval_ms`.
+async fn previous(conn: &mut sqlx::AnyConnection, now: i64, min_interval_ms: i64) -> anyhow::Result<Option<(Option<Stored>, i64)>> {
+    let q = format!("SELECT {STORED_COLS} FROM audit_digests ORDER BY digest_no DESC LIMIT 1");
+    let prev: Option<Stored> = sqlx::query_as(&q).fetch_optional(&mut *conn).await?.map(stored);
+    if prev.as_ref().is_some_and(|p| now - p.end_ms < min_interval_ms) {
+        return Ok(None);
+    }
+    let start = prev.as_ref().map(|p| p.end_cursor).unwrap_or(FIRST_CURSOR);
+    Ok(Some((prev, start)))
 }
 
 /// The signed digest of `rows`, the range (start_cursor, end_cursor], following `prev`.
