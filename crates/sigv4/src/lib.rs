@@ -148,8 +148,9 @@ fn echo_authorization(h: &str) -> String {
 
 fn parse_header(req: &Request<'_>, h: &str) -> Result<Auth, Error> {
     let h = h.trim();
-    let shown = echo_authorization(h);
-    let incomplete = |what: &str| Error::IncompleteSignature(format!("Authorization header requires '{what}' parameter. Authorization={shown}"));
+    // The echo is built only for an error: a good request never pays for it.
+    let incomplete =
+        |what: &str| Error::IncompleteSignature(format!("Authorization header requires '{what}' parameter. Authorization={}", echo_authorization(h)));
     let (algorithm, rest) = h.split_once(' ').unwrap_or((h, ""));
     if algorithm != ALGORITHM {
         return Err(Error::IncompleteSignature(format!("Unsupported AWS 'algorithm': '{algorithm}'")));
@@ -173,7 +174,8 @@ fn parse_header(req: &Request<'_>, h: &str) -> Result<Auth, Error> {
         Some(d) => d.trim().to_string(),
         None => {
             return Err(Error::IncompleteSignature(format!(
-                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization={shown}"
+                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization={}",
+                echo_authorization(h)
             )))
         }
     };
@@ -234,7 +236,17 @@ fn build_auth(
     if parts[2].is_empty() {
         return Err(Error::SignatureDoesNotMatch("Credential should be scoped to a valid region.".into()));
     }
-    let signed_headers: Vec<String> = signed.split(';').map(|s| s.trim().to_ascii_lowercase()).collect();
+    let signed_headers: Vec<String> = signed
+        .split(';')
+        .map(|s| {
+            let s = s.trim();
+            if s.bytes().any(|b| b.is_ascii_uppercase()) {
+                s.to_ascii_lowercase()
+            } else {
+                s.to_string()
+            }
+        })
+        .collect();
     if signed_headers.iter().any(|s| s.is_empty()) {
         return Err(Error::IncompleteSignature(format!("Invalid SignedHeaders: '{signed}'")));
     }
@@ -250,7 +262,7 @@ fn build_auth(
         amz_date: amz_date.to_string(),
         timestamp,
         signed_headers,
-        signature: signature.to_ascii_lowercase(),
+        signature: if signature.bytes().any(|b| b.is_ascii_uppercase()) { signature.to_ascii_lowercase() } else { signature.to_string() },
         security_token,
         expires,
     })
@@ -383,9 +395,15 @@ pub fn canonical_request_with(req: &Request<'_>, auth: &Auth, normalize: bool, o
     let mut out = String::with_capacity(512);
     out.push_str(req.method);
     out.push('\n');
-    out.push_str(&canonical_uri(req.path, normalize));
+    if req.path == "/" || req.path.is_empty() {
+        out.push('/');
+    } else {
+        out.push_str(&canonical_uri(req.path, normalize));
+    }
     out.push('\n');
-    out.push_str(&canonical_query(req.query, auth.kind, omit_token));
+    if !req.query.is_empty() {
+        out.push_str(&canonical_query(req.query, auth.kind, omit_token));
+    }
     out.push('\n');
     for name in &sorted {
         out.push_str(name);
@@ -414,13 +432,27 @@ pub fn canonical_request_with(req: &Request<'_>, auth: &Auth, normalize: bool, o
     if req.body.is_empty() {
         out.push_str(EMPTY_SHA256);
     } else {
-        out.push_str(&hex::encode(Sha256::digest(req.body)));
+        push_hex(&mut out, &Sha256::digest(req.body));
     }
     Ok(out)
 }
 
+/// Appends lower-case hex.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+}
+
 pub fn string_to_sign(auth: &Auth, canonical_request: &str) -> String {
-    format!("{ALGORITHM}\n{}\n{}\n{}", auth.amz_date, auth.scope(), hex::encode(Sha256::digest(canonical_request.as_bytes())))
+    let mut out = String::with_capacity(ALGORITHM.len() + auth.amz_date.len() + auth.scope_date.len() + auth.region.len() + auth.service.len() + 86);
+    for part in [ALGORITHM, "\n", &auth.amz_date, "\n", &auth.scope_date, "/", &auth.region, "/", &auth.service, "/aws4_request\n"] {
+        out.push_str(part);
+    }
+    push_hex(&mut out, &Sha256::digest(canonical_request.as_bytes()));
+    out
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -447,8 +479,12 @@ pub fn signature(signing_key: &[u8; 32], string_to_sign: &str) -> String {
 pub fn verify(req: &Request<'_>, auth: &Auth, signing_key: &[u8; 32], normalize: bool) -> Result<(), Error> {
     let matches = |omit: bool| -> Result<bool, Error> {
         let creq = canonical_request_with(req, auth, normalize, omit)?;
-        let expected = signature(signing_key, &string_to_sign(auth, &creq));
-        Ok(bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())))
+        let expected = hmac(signing_key, string_to_sign(auth, &creq).as_bytes());
+        let mut given = [0u8; 32];
+        if hex::decode_to_slice(&auth.signature, &mut given).is_err() {
+            return Ok(false);
+        }
+        Ok(bool::from(expected.ct_eq(&given)))
     };
     let token_in_query = auth.kind == AuthKind::Presigned && auth.security_token.is_some();
     if matches(false)? || (token_in_query && matches(true)?) {
