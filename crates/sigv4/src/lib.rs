@@ -69,7 +69,16 @@ pub struct Auth {
 
 impl Auth {
     pub fn scope(&self) -> String {
-        format!("{}/{}/{}/aws4_request", self.scope_date, self.region, self.service)
+        let mut s = String::new();
+        self.push_scope(&mut s);
+        s
+    }
+
+    /// Appends `date/region/service/aws4_request`.
+    fn push_scope(&self, out: &mut String) {
+        for part in [self.scope_date.as_str(), "/", &self.region, "/", &self.service, "/aws4_request"] {
+            out.push_str(part);
+        }
     }
 }
 
@@ -236,17 +245,7 @@ fn build_auth(
     if parts[2].is_empty() {
         return Err(Error::SignatureDoesNotMatch("Credential should be scoped to a valid region.".into()));
     }
-    let signed_headers: Vec<String> = signed
-        .split(';')
-        .map(|s| {
-            let s = s.trim();
-            if s.bytes().any(|b| b.is_ascii_uppercase()) {
-                s.to_ascii_lowercase()
-            } else {
-                s.to_string()
-            }
-        })
-        .collect();
+    let signed_headers: Vec<String> = signed.split(';').map(|s| s.trim().to_ascii_lowercase()).collect();
     if signed_headers.iter().any(|s| s.is_empty()) {
         return Err(Error::IncompleteSignature(format!("Invalid SignedHeaders: '{signed}'")));
     }
@@ -262,7 +261,7 @@ fn build_auth(
         amz_date: amz_date.to_string(),
         timestamp,
         signed_headers,
-        signature: if signature.bytes().any(|b| b.is_ascii_uppercase()) { signature.to_ascii_lowercase() } else { signature.to_string() },
+        signature: signature.to_ascii_lowercase(),
         security_token,
         expires,
     })
@@ -320,12 +319,12 @@ pub fn uri_encode(s: &str, keep_slash: bool) -> String {
 
 /// The canonical URI. With `normalize` (every service but S3) dot segments are removed and runs of
 /// slashes collapse, as the published suite expects.
-pub fn canonical_uri(path: &str, normalize: bool) -> String {
+pub fn canonical_uri(path: &str, normalize: bool) -> std::borrow::Cow<'static, str> {
     if path.is_empty() || path == "/" {
-        return "/".to_string();
+        return "/".into();
     }
     if !normalize {
-        return uri_encode(path, true);
+        return uri_encode(path, true).into();
     }
     let mut segs: Vec<&str> = Vec::new();
     for seg in path.split('/') {
@@ -342,7 +341,7 @@ pub fn canonical_uri(path: &str, normalize: bool) -> String {
     if path.ends_with('/') && !segs.is_empty() {
         out.push('/');
     }
-    out
+    out.into()
 }
 
 /// The canonical query string; for presigned requests `X-Amz-Signature` is left out, and so is
@@ -395,15 +394,9 @@ pub fn canonical_request_with(req: &Request<'_>, auth: &Auth, normalize: bool, o
     let mut out = String::with_capacity(512);
     out.push_str(req.method);
     out.push('\n');
-    if req.path == "/" || req.path.is_empty() {
-        out.push('/');
-    } else {
-        out.push_str(&canonical_uri(req.path, normalize));
-    }
+    out.push_str(&canonical_uri(req.path, normalize));
     out.push('\n');
-    if !req.query.is_empty() {
-        out.push_str(&canonical_query(req.query, auth.kind, omit_token));
-    }
+    out.push_str(&canonical_query(req.query, auth.kind, omit_token));
     out.push('\n');
     for name in &sorted {
         out.push_str(name);
@@ -437,20 +430,23 @@ pub fn canonical_request_with(req: &Request<'_>, auth: &Auth, normalize: bool, o
     Ok(out)
 }
 
-/// Appends lower-case hex.
-fn push_hex(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for &b in bytes {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 15) as usize] as char);
+/// Appends a SHA-256 digest as lower-case hex, without a temporary string.
+fn push_hex(out: &mut String, digest: &[u8]) {
+    let mut buf = [0u8; 64];
+    match hex::encode_to_slice(digest, &mut buf) {
+        Ok(()) => out.push_str(std::str::from_utf8(&buf).expect("hex is ASCII")),
+        Err(_) => out.push_str(&hex::encode(digest)),
     }
 }
 
 pub fn string_to_sign(auth: &Auth, canonical_request: &str) -> String {
     let mut out = String::with_capacity(ALGORITHM.len() + auth.amz_date.len() + auth.scope_date.len() + auth.region.len() + auth.service.len() + 86);
-    for part in [ALGORITHM, "\n", &auth.amz_date, "\n", &auth.scope_date, "/", &auth.region, "/", &auth.service, "/aws4_request\n"] {
-        out.push_str(part);
-    }
+    out.push_str(ALGORITHM);
+    out.push('\n');
+    out.push_str(&auth.amz_date);
+    out.push('\n');
+    auth.push_scope(&mut out);
+    out.push('\n');
     push_hex(&mut out, &Sha256::digest(canonical_request.as_bytes()));
     out
 }
@@ -477,14 +473,14 @@ pub fn signature(signing_key: &[u8; 32], string_to_sign: &str) -> String {
 /// A presigned URL whose session token was appended after signing (the suite's `omit_session_token`
 /// mode) is accepted too: the token is a sealed credential that authenticates itself.
 pub fn verify(req: &Request<'_>, auth: &Auth, signing_key: &[u8; 32], normalize: bool) -> Result<(), Error> {
+    // Compared as the 32 bytes the hex names (parse checked it is 64 hex digits; anything else
+    // matches nothing).
+    let mut given = [0u8; 32];
+    let given = hex::decode_to_slice(&auth.signature, &mut given).ok().map(|()| given);
     let matches = |omit: bool| -> Result<bool, Error> {
         let creq = canonical_request_with(req, auth, normalize, omit)?;
         let expected = hmac(signing_key, string_to_sign(auth, &creq).as_bytes());
-        let mut given = [0u8; 32];
-        if hex::decode_to_slice(&auth.signature, &mut given).is_err() {
-            return Ok(false);
-        }
-        Ok(bool::from(expected.ct_eq(&given)))
+        Ok(given.is_some_and(|g| bool::from(expected.ct_eq(&g))))
     };
     let token_in_query = auth.kind == AuthKind::Presigned && auth.security_token.is_some();
     if matches(false)? || (token_in_query && matches(true)?) {
