@@ -356,3 +356,77 @@ async fn a_backlog_becomes_a_chain_of_bounded_digests_that_verifies() {
     })
     .await;
 }
+
+/// LookupEvents by EventId finds a record by the time its id carries, through the rows' time index:
+/// `audit_event_ids` holds only the ids that cannot be found so (not v7, or a time outside the
+/// record's row), and entries from before that rule (one per record) change no answer.
+#[tokio::test]
+async fn an_event_id_is_found_by_its_time_and_only_the_others_have_entries() {
+    use iamd::domain::trail::{self, Attribute, LookupQuery};
+    for_each_backend(|iam| async move {
+        let acct = accounts::create_account(&iam, "ids@example.com").await.expect("an account").account_id;
+        let other = accounts::create_account(&iam, "other-ids@example.com").await.expect("an account").account_id;
+        let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_event_ids").fetch_one(&iam.store.read).await.expect("a count");
+        let t0 = iam.clock.now_ms() - 60_000;
+        let mut ids = Vec::new();
+        let mut batch = 0;
+        for i in 0..300i64 {
+            // A few milliseconds apart: rows of many records.
+            let mut e = Event::new(t0 + i * 3, "sts.amazonaws.com", "GetCallerIdentity");
+            e.account = acct.clone();
+            e.read_only = true;
+            match i {
+                // An id from an hour before its record, and one that carries no time.
+                100 => e.event_id = iamd::ids::event_id(t0 - 3_600_000),
+                200 => e.event_id = uuid::Uuid::new_v4().to_string(),
+                _ => {}
+            }
+            ids.push(e.event_id.clone());
+            batch = iam.audit.push(e, false);
+        }
+        iam.audit.wait(batch).await;
+        let entries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_event_ids").fetch_one(&iam.store.read).await.expect("a count");
+        assert_eq!(entries - before, 2, "only the two ids a lookup cannot place by time have entries");
+        let find = |account: String, id: String| {
+            let iam = &iam;
+            async move {
+                let q = LookupQuery { account, attribute: Some((Attribute::EventId, id)), start_ms: None, end_ms: None, max: 50, after: None };
+                let page = trail::lookup(iam, &q).await.expect("a lookup");
+                assert!(page.next.is_none());
+                page.events.into_iter().map(|f| f.summary.event_id).collect::<Vec<_>>()
+            }
+        };
+        for i in [0usize, 1, 63, 64, 100, 150, 200, 299] {
+            assert_eq!(find(acct.clone(), ids[i].clone()).await, vec![ids[i].clone()], "record {i}");
+            assert!(find(other.clone(), ids[i].clone()).await.is_empty(), "another account's record {i}");
+        }
+        // Ids that match nothing: one with the time of a record (its row is read, nothing in it
+        // matches), one with no time, one that is not a UUID.
+        let same_ms = iamd::ids::event_id(t0 + 150 * 3);
+        assert_ne!(same_ms, ids[150]);
+        assert!(find(acct.clone(), same_ms).await.is_empty());
+        assert!(find(acct.clone(), uuid::Uuid::new_v4().to_string()).await.is_empty());
+        assert!(find(acct.clone(), "not-an-event-id".into()).await.is_empty());
+        // Rows written before the rule have an entry for every record: still one answer each.
+        let key = iamd::audit::index::event_key(&ids[150]);
+        sqlx::query("INSERT INTO audit_event_ids (k, seq) SELECT $1, seq FROM audit_log WHERE account_id = $2")
+            .bind(key)
+            .bind(&acct)
+            .execute(&iam.store.write)
+            .await
+            .expect("old-style entries");
+        assert_eq!(find(acct.clone(), ids[150].clone()).await, vec![ids[150].clone()]);
+        // In a time range: found inside it, not outside.
+        let q = |start_ms, end_ms| LookupQuery {
+            account: acct.clone(),
+            attribute: Some((Attribute::EventId, ids[150].clone())),
+            start_ms,
+            end_ms,
+            max: 50,
+            after: None,
+        };
+        assert_eq!(trail::lookup(&iam, &q(Some(t0), None)).await.expect("a lookup").events.len(), 1);
+        assert_eq!(trail::lookup(&iam, &q(None, Some(t0 - 10_000))).await.expect("a lookup").events.len(), 0);
+    })
+    .await;
+}

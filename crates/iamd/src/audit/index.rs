@@ -8,9 +8,12 @@
 //!   them hold the value (bit i: the row's i-th record; -1: look at every record, for older rows with
 //!   more than 64). Its key `k` is a hash of (account, attribute, value), ordered by (first_ms, seq) so
 //!   a page is a range scan, newest first, from where the last page ended.
-//! - `audit_event_ids`: EventId is the one attribute whose value is new with every record, so it has
-//!   its own table keyed by the event id's leading 64 bits. Event ids are time-ordered UUIDs (v7), so
-//!   appends land at the end of that B-tree instead of on a random page.
+//! - EventId is the one attribute whose value is new with every record. iamd's event ids are UUIDs
+//!   (v7) that carry the record's own millisecond, so a lookup finds the row by that time, through
+//!   the (account, first_ms) index the row already has: no entry per record. `audit_event_ids`
+//!   (keyed by the id's leading 64 bits) holds only the ids that lookup cannot find so: ids that are
+//!   not v7, and ids whose time lies outside their row's [first_ms, last_ms] (rows written before
+//!   this rule have an entry for every record).
 //! - `signin_daily`: successful console sign-ins per account, day, user ('' for all) and kind of MFA
 //!   device, for the console's chart.
 
@@ -200,12 +203,22 @@ pub fn event_key(event_id: &str) -> i64 {
     }
 }
 
+/// The millisecond a version 7 UUID starts with; `None` for anything else.
+pub fn event_time_ms(event_id: &str) -> Option<i64> {
+    let u = uuid::Uuid::try_parse(event_id).ok()?;
+    (u.get_version_num() == 7).then(|| {
+        let b = u.as_bytes();
+        i64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]])
+    })
+}
+
 /// What one row of the trail adds to the index.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RowIndex {
     /// (key, mask), one per distinct (attribute, value), sorted by key.
     pub keys: Vec<(i64, i64)>,
-    pub event_ids: Vec<i64>,
+    /// (key, the millisecond a v7 id carries), one per distinct key, sorted by key.
+    pub event_ids: Vec<(i64, Option<i64>)>,
     /// ((day, user or '' for all, kind), count).
     pub sign_ins: Vec<((i64, String, i64), i64)>,
 }
@@ -221,7 +234,7 @@ impl RowIndex {
             for v in s.values() {
                 *masks.entry(v).or_default() |= bit;
             }
-            event_ids.push(event_key(&s.event_id));
+            event_ids.push((event_key(&s.event_id), event_time_ms(&s.event_id)));
             if let Some(kind) = s.sign_in {
                 let day = s.time_ms.div_euclid(86_400_000);
                 *sign_ins.entry((day, String::new(), kind as i64)).or_default() += 1;
@@ -242,8 +255,14 @@ impl RowIndex {
             }
         });
         event_ids.sort_unstable();
-        event_ids.dedup();
+        event_ids.dedup_by_key(|e| e.0);
         RowIndex { keys, event_ids, sign_ins: sign_ins.into_iter().collect() }
+    }
+
+    /// The event ids of a row spanning [first_ms, last_ms] that a lookup cannot find by their time:
+    /// the ones `audit_event_ids` holds.
+    pub fn event_id_entries(&self, first_ms: i64, last_ms: i64) -> impl Iterator<Item = i64> + '_ {
+        self.event_ids.iter().filter(move |(_, t)| !t.is_some_and(|t| first_ms <= t && t <= last_ms)).map(|(k, _)| *k)
     }
 
     /// Writes the entries for row `seq` through the SQLite writer thread's connection.
@@ -253,7 +272,7 @@ impl RowIndex {
             st.execute(rusqlite::params![k, first_ms, seq, last_ms, m])?;
         }
         let mut st = conn.prepare_cached("INSERT OR IGNORE INTO audit_event_ids (k, seq) VALUES (?1, ?2)")?;
-        for k in &self.event_ids {
+        for k in self.event_id_entries(first_ms, last_ms) {
             st.execute(rusqlite::params![k, seq])?;
         }
         if !self.sign_ins.is_empty() {
@@ -281,7 +300,8 @@ impl RowIndex {
             }
             q.execute(&mut *conn).await?;
         }
-        for chunk in self.event_ids.chunks(1000) {
+        let event_ids: Vec<i64> = self.event_id_entries(first_ms, last_ms).collect();
+        for chunk in event_ids.chunks(1000) {
             let mut sql = String::from("INSERT INTO audit_event_ids (k, seq) VALUES ");
             for i in 0..chunk.len() {
                 sql.push_str(&format!("{}(${}, $1)", if i > 0 { ", " } else { "" }, i + 2));

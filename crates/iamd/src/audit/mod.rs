@@ -623,8 +623,24 @@ mod tests {
         let (_, mask) = row.keys.iter().find(|(k, _)| *k == bob).copied().unwrap();
         let want: i64 = summaries.iter().enumerate().filter(|(_, s)| s.username.as_deref() == Some("bob")).map(|(i, _)| 1i64 << i).sum();
         assert_eq!(mask, want);
-        let ids: std::collections::BTreeSet<i64> = events.iter().map(|e| index::event_key(&e.event_id)).collect();
+        let ids: std::collections::BTreeSet<(i64, Option<i64>)> = events.iter().map(|e| (index::event_key(&e.event_id), Some(e.time_ms))).collect();
         assert_eq!(row.event_ids, ids.into_iter().collect::<Vec<_>>());
+        // A lookup finds an id by the time it carries when that is inside its row; only the others
+        // get an entry of their own.
+        let (first, last) = (events.iter().map(|e| e.time_ms).min().unwrap(), events.iter().map(|e| e.time_ms).max().unwrap());
+        assert_eq!(row.event_id_entries(first, last).count(), 0);
+        let late: Vec<i64> = events.iter().filter(|e| e.time_ms > first).map(|e| index::event_key(&e.event_id)).collect();
+        let mut outside: Vec<i64> = row.event_id_entries(first, first).collect();
+        outside.sort_unstable();
+        let mut late_keys = late.clone();
+        late_keys.sort_unstable();
+        late_keys.dedup();
+        assert!(!late_keys.is_empty());
+        assert_eq!(outside, late_keys);
+        let v4 = uuid::Uuid::new_v4().to_string();
+        assert_eq!(index::event_time_ms(&v4), None);
+        assert_eq!(index::event_time_ms("not-an-id"), None);
+        assert_eq!(index::event_time_ms(&crate::ids::event_id(1_688_000_000_123)), Some(1_688_000_000_123));
         // Event ids are time-ordered, so their keys grow with time.
         assert!(index::event_key(&crate::ids::event_id(1_000)) < index::event_key(&crate::ids::event_id(2_000)));
         assert!(row.keys.windows(2).all(|w| w[0].0 < w[1].0));

@@ -145,7 +145,7 @@ pub async fn lookup(iam: &Iam, q: &LookupQuery) -> Result<Page> {
             // Rows not yet scanned start at or before the scan's position, so hold events up to
             // `span` after it.
             if !exhausted && scanned_to.0.saturating_add(span) >= t.0 + 1000 {
-                scan(iam, q, &sql, selector, (hi, lo_first, lo_last), &mut scanned_to, &mut exhausted, &mut unread).await?;
+                scan(iam, q, &sql, selector, (hi, lo_first, lo_last, span), &mut scanned_to, &mut exhausted, &mut unread).await?;
                 continue;
             }
             let c = heap.pop().expect("the top");
@@ -165,26 +165,34 @@ pub async fn lookup(iam: &Iam, q: &LookupQuery) -> Result<Page> {
         if exhausted {
             break;
         }
-        scan(iam, q, &sql, selector, (hi, lo_first, lo_last), &mut scanned_to, &mut exhausted, &mut unread).await?;
+        scan(iam, q, &sql, selector, (hi, lo_first, lo_last, span), &mut scanned_to, &mut exhausted, &mut unread).await?;
     }
     Ok(Page { events, next: None })
 }
 
 /// The scan's statement: $1 the account (no attribute) or the key; $2..$6 the window (first_ms at
 /// most $2 and at least $3, last_ms at least $4) and the scan's position ((first_ms, seq) before
-/// ($5, $6)); $7 the account, for event ids (their key is not the account's). Rows come with their
-/// body when the statement reads audit_log itself.
+/// ($5, $6)). For event ids, $7 is the account (their key is not the account's) and ($8, $9) the
+/// time the id carries and that time less the widest row: the rows that span the id's time, and
+/// the rows `audit_event_ids` names apart from those (see `audit::index`). Rows come with their body
+/// when the statement reads audit_log itself.
 fn scan_sql(account: &str, attribute: Option<&(Attribute, String)>) -> (String, Option<i64>) {
     let window = |t: &str| format!("{t}first_ms <= $2 AND {t}first_ms >= $3 AND {t}last_ms >= $4 AND ({t}first_ms < $5 OR ({t}first_ms = $5 AND {t}seq < $6))");
     let order = |t: &str| format!("ORDER BY {t}first_ms DESC, {t}seq DESC LIMIT {SCAN}");
+    let spans = |t: &str| format!("{t}first_ms <= $8 AND {t}first_ms >= $9 AND {t}last_ms >= $8");
     match attribute {
         None => (format!("SELECT first_ms, seq, last_ms, -1, body, body_z FROM audit_log WHERE account_id = $1 AND {} {}", window(""), order("")), None),
         Some((Attribute::EventId, v)) => (
             format!(
-                "SELECT l.first_ms, l.seq, l.last_ms, -1, l.body, l.body_z FROM audit_event_ids e JOIN audit_log l ON l.seq = e.seq \
-                 WHERE e.k = $1 AND l.account_id = $7 AND {} {}",
+                "SELECT first_ms, seq, last_ms, -1 AS mask, body, body_z FROM audit_log WHERE account_id = $7 AND {} AND {} \
+                 UNION ALL \
+                 SELECT l.first_ms, l.seq, l.last_ms, -1, l.body, l.body_z FROM audit_event_ids e JOIN audit_log l ON l.seq = e.seq \
+                 WHERE e.k = $1 AND l.account_id = $7 AND NOT ({}) AND {} {}",
+                spans(""),
+                window(""),
+                spans("l."),
                 window("l."),
-                order("l.")
+                order("")
             ),
             Some(crate::audit::index::event_key(v)),
         ),
@@ -202,7 +210,7 @@ async fn scan(
     q: &LookupQuery,
     sql: &str,
     selector: Option<i64>,
-    (hi, lo_first, lo_last): (i64, i64, i64),
+    (hi, lo_first, lo_last, span): (i64, i64, i64, i64),
     scanned_to: &mut (i64, i64),
     exhausted: &mut bool,
     unread: &mut std::collections::VecDeque<Pending>,
@@ -214,7 +222,14 @@ async fn scan(
         Some(k) => query.bind(k),
     };
     let query = query.bind(hi).bind(lo_first).bind(lo_last).bind(scanned_to.0).bind(scanned_to.1);
-    let query = if matches!(&q.attribute, Some((Attribute::EventId, _))) { query.bind(&q.account) } else { query };
+    let query = match &q.attribute {
+        // An id that carries no time (not a v7 UUID) spans no row: only its own entry finds it.
+        Some((Attribute::EventId, v)) => {
+            let (t, from) = crate::audit::index::event_time_ms(v).map_or((-1, 0), |t| (t, t.saturating_sub(span)));
+            query.bind(&q.account).bind(t).bind(from)
+        }
+        _ => query,
+    };
     let rows = query.fetch_all(&iam.store.read).await?;
     *exhausted = (rows.len() as i64) < SCAN;
     for (first_ms, seq, last_ms, mask, body, body_z) in rows {
