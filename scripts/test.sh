@@ -16,8 +16,8 @@ ROOT=$(pwd)
 say() { printf '\n== %s\n' "$*"; }
 
 say "Python tools (.venv: boto3, awscli, pytest, a QR decoder, Playwright)"
-PY_TOOLS="boto3 awscli pytest zxing-cpp pillow playwright"
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import boto3, pytest, zxingcpp, PIL, playwright" 2>/dev/null || [ ! -x .venv/bin/aws ]; then
+PY_TOOLS="boto3 awscli pytest zxing-cpp pillow playwright botocore[crt]"
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import boto3, pytest, zxingcpp, PIL, playwright, awscrt" 2>/dev/null || [ ! -x .venv/bin/aws ]; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check $PY_TOOLS
 fi

@@ -249,6 +249,10 @@ struct ServeArgs {
     /// do). Without it a read's record follows within one group commit (about 5 ms).
     #[arg(long, env = "IAMD_AUDIT_SYNC_READS")]
     audit_sync_reads: bool,
+    /// How long an `aws login` lasts from its console sign-in, in hours (its credentials refresh
+    /// every 15 minutes until then; then the CLI asks for a new login).
+    #[arg(long, env = "IAMD_LOGIN_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=168))]
+    login_max_hours: u32,
     /// How long a console session lasts, in minutes.
     #[arg(long, env = "IAMD_CONSOLE_SESSION_MINUTES", default_value_t = 720)]
     console_session_minutes: u64,
@@ -775,6 +779,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     }
     let mut iam = iam;
     iam.audit_sync_reads |= a.audit_sync_reads;
+    iam.login_max_ms = i64::from(a.login_max_hours) * 3_600_000;
     crate::domain::trail::digest::start_schedule(iam.clone(), std::time::Duration::from_secs(a.audit_digest_interval.max(1)), a.audit_retention_days);
     let tls = match (&a.tls_cert, &a.tls_key) {
         (Some(c), Some(k)) => Some(tls_acceptor(c, k)?),

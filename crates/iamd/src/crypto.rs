@@ -26,6 +26,8 @@ pub enum Purpose {
     WebauthnCredential,
     WebauthnCeremony,
     KnownBrowser,
+    LoginRefreshToken,
+    LoginIdTokenKey,
 }
 
 impl Purpose {
@@ -39,6 +41,8 @@ impl Purpose {
             Purpose::WebauthnCredential => b"iamd/v1/webauthn-credential",
             Purpose::WebauthnCeremony => b"iamd/v1/webauthn-ceremony",
             Purpose::KnownBrowser => b"iamd/v1/known-browser",
+            Purpose::LoginRefreshToken => b"iamd/v1/login-refresh-token",
+            Purpose::LoginIdTokenKey => b"iamd/v1/login-id-token-key",
         }
     }
 }
@@ -53,6 +57,8 @@ pub struct Sealer {
     webauthn: XChaCha20Poly1305,
     ceremony: XChaCha20Poly1305,
     known: XChaCha20Poly1305,
+    login_refresh: XChaCha20Poly1305,
+    login_id_key: XChaCha20Poly1305,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -78,6 +84,8 @@ impl Sealer {
             webauthn: derive(Purpose::WebauthnCredential),
             ceremony: derive(Purpose::WebauthnCeremony),
             known: derive(Purpose::KnownBrowser),
+            login_refresh: derive(Purpose::LoginRefreshToken),
+            login_id_key: derive(Purpose::LoginIdTokenKey),
         }
     }
 
@@ -91,6 +99,8 @@ impl Sealer {
             Purpose::WebauthnCredential => &self.webauthn,
             Purpose::WebauthnCeremony => &self.ceremony,
             Purpose::KnownBrowser => &self.known,
+            Purpose::LoginRefreshToken => &self.login_refresh,
+            Purpose::LoginIdTokenKey => &self.login_id_key,
         }
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 /// Whether a path is the console's.
 pub fn is_console(path: &str) -> bool {
-    path == "/console" || path.starts_with("/console/")
+    path == "/console" || path.starts_with("/console/") || path == "/v1/authorize" || path == "/v1/sessions/confirmation"
 }
 
 pub async fn route(State(app): State<Arc<App>>, req: Request<Body>) -> Response<Body> {
@@ -21,7 +21,9 @@ pub async fn route(State(app): State<Arc<App>>, req: Request<Body>) -> Response<
     // Each front-end's future is large (every operation's state machine is inside it): boxed, the
     // layers above move a pointer instead of copying it at every await (callgrind: most of the
     // memcpy a GetCallerIdentity cost).
-    if is_console(req.uri().path()) {
+    if req.uri().path() == "/v1/token" {
+        Box::pin(crate::api::signin::token(&app, req, peer, secure)).await
+    } else if is_console(req.uri().path()) {
         Box::pin(crate::console::handle(&app, req, peer, secure)).await
     } else {
         Box::pin(crate::api::handle(&app, req, peer, secure)).await

@@ -6,6 +6,7 @@ pub mod cloudtrail;
 pub mod junk;
 pub mod params;
 mod query;
+pub mod signin;
 pub mod xml;
 
 pub use crate::app::App;
@@ -132,8 +133,9 @@ pub async fn handle(app: &App, req: Request<Body>, peer: Option<String>, secure:
             return Err(AwsError::invalid_action(format!("Could not find operation {action} for version {version}")));
         }
         // Session credentials opened without MFA cannot call IAM at all (AWS answers as if the token
-        // were unknown); with MFA they act as the user.
-        if caller.service == Service::Iam && caller.session.as_ref().is_some_and(|s| s.mfa.is_none() && s.role.is_none()) {
+        // were unknown); with MFA they act as the user. An `aws login`'s act as the console session
+        // it came from, which may.
+        if caller.service == Service::Iam && caller.session.as_ref().is_some_and(|s| s.mfa.is_none() && s.role.is_none() && s.login.is_none()) {
             return Err(AwsError::invalid_token());
         }
         let Some(op) = action::Action::parse(caller.service, &action) else {

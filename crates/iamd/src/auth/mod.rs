@@ -99,6 +99,12 @@ pub async fn authenticate(app: &App, parts: &axum::http::request::Parts, body: &
     if auth.access_key_id.starts_with("ASIA") {
         let token = auth.security_token.as_deref().ok_or_else(AwsError::invalid_token)?;
         let session = sessions::open(&app.iam, &auth.access_key_id, token)?;
+        // An `aws login`'s credentials stop as soon as the login ends.
+        if let Some(login) = &session.login {
+            if crate::domain::logins::session_ended(&app.iam, login).await? {
+                return Err(AwsError::invalid_token());
+            }
+        }
         let (user, role) = match &session.role {
             Some((role_id, session_name)) => {
                 let r = crate::domain::roles::lookup(&app.iam, &session.account_id, role_id).await?.ok_or_else(AwsError::invalid_token)?;

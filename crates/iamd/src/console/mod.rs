@@ -12,6 +12,7 @@
 mod admin;
 mod devices;
 mod events;
+mod login;
 mod passwords;
 mod record;
 mod security;
@@ -77,21 +78,29 @@ pub struct Out {
     location: Option<String>,
     cookies: Vec<String>,
     content_type: &'static str,
+    /// Another origin this page's forms may lead to (the consent page's redirect to the CLI).
+    form_origin: Option<String>,
 }
 
 impl Out {
     pub fn page(body: String) -> Out {
-        Out { status: 200, body, location: None, cookies: vec![], content_type: "text/html; charset=utf-8" }
+        Out { status: 200, body, location: None, cookies: vec![], content_type: "text/html; charset=utf-8", form_origin: None }
     }
     pub fn status(mut self, s: u16) -> Out {
         self.status = s;
         self
     }
     pub fn redirect(to: &str) -> Out {
-        Out { status: 303, body: String::new(), location: Some(to.to_string()), cookies: vec![], content_type: "text/html; charset=utf-8" }
+        Out { status: 303, body: String::new(), location: Some(to.to_string()), cookies: vec![], content_type: "text/html; charset=utf-8", form_origin: None }
     }
     pub fn cookie(mut self, c: String) -> Out {
         self.cookies.push(c);
+        self
+    }
+    /// Lets this page's forms lead (through a redirect) to `url`'s origin as well as its own.
+    pub fn form_target(mut self, url: &str) -> Out {
+        let origin = url.split_once("://").map(|(s, rest)| format!("{s}://{}", rest.split('/').next().unwrap_or("")));
+        self.form_origin = origin.filter(|o| o.bytes().all(|b| b.is_ascii_alphanumeric() || b":/.-".contains(&b)));
         self
     }
 }
@@ -155,7 +164,10 @@ fn respond(out: Out, request_id: &str) -> Response<Body> {
     *resp.status_mut() = StatusCode::from_u16(out.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(out.content_type));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    match out.form_origin.as_deref().and_then(|o| HeaderValue::from_str(&CSP.replace("form-action 'self'", &format!("form-action 'self' {o}"))).ok()) {
+        Some(v) => h.insert(header::CONTENT_SECURITY_POLICY, v),
+        None => h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
+    };
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
@@ -363,6 +375,7 @@ async fn session(app: &App, r: &Req) -> Result<Option<Ctx>, AwsError> {
             expires_ms: s.expires_at,
             mfa: s.mfa.clone(),
             role: None,
+            login: None,
         }),
         source_ip: Some(r.ip.clone()),
         secure: secure_now(),
@@ -371,9 +384,26 @@ async fn session(app: &App, r: &Req) -> Result<Option<Ctx>, AwsError> {
 }
 
 async fn route(app: &App, r: &Req) -> R {
+    match r.path.as_str() {
+        "/v1/authorize" => {
+            login::only_get(r)?;
+            return login::authorize(app, r).await;
+        }
+        "/v1/sessions/confirmation" => {
+            login::only_get(r)?;
+            return login::confirmation(r);
+        }
+        _ => {}
+    }
     let ctx = session(app, r).await?;
     let path = r.path.trim_end_matches('/');
     let post = r.method == Method::POST;
+    // `aws login`'s consent page before the sign-in is complete: sign in first, then come back.
+    if let Some(id) = login::grant_id(path) {
+        if r.method == Method::GET && ctx.as_ref().is_none_or(|c| c.s.stage != Stage::Full) {
+            return Ok(Out::redirect("/console").cookie(cookie(login::NEXT_COOKIE, id, 3600)));
+        }
+    }
     if post && path != "/console/signin" {
         // Every other form belongs to a session and carries its CSRF token.
         match &ctx {
@@ -400,7 +430,7 @@ async fn route(app: &App, r: &Req) -> R {
     }
     if path == "/console/signout/everywhere" && post && ctx.s.stage == Stage::Full {
         // Every console session of this principal ends, this one included.
-        let n = cs::credentials_changed(&app.iam.store.write, &ctx.s.account_id, &ctx.s.owner, None, None).await?;
+        let n = cs::credentials_changed(&mut *app.iam.store.write.acquire().await?, &ctx.s.account_id, &ctx.s.owner, None, None).await?;
         tracing::info!(account = %ctx.s.account_id, sessions = n, "signed out everywhere");
         return Ok(Out::redirect("/console").cookie(clear_cookie(app, SESSION_COOKIE)));
     }
@@ -422,7 +452,15 @@ async fn route(app: &App, r: &Req) -> R {
             _ => Ok(Out::redirect("/console/password")),
         },
         Stage::Full => match (post, path) {
+            (false, "/console") | (false, "/console/root")
+                if login::grant_id(&format!("/console/cli-login/{}", r.cookie(&cookie_name(login::NEXT_COOKIE)))).is_some() =>
+            {
+                let next = format!("/console/cli-login/{}", r.cookie(&cookie_name(login::NEXT_COOKIE)));
+                Ok(Out::redirect(&next).cookie(clear_cookie(app, login::NEXT_COOKIE)))
+            }
             (false, "/console") | (false, "/console/root") => Ok(home(&ctx)),
+            (false, p) if login::grant_id(p).is_some() => login::consent_page(app, &ctx, login::grant_id(p).unwrap_or("")).await,
+            (true, p) if login::grant_id(p).is_some() => login::decide(app, r, &ctx, login::grant_id(p).unwrap_or("")).await,
             (false, "/console/security") => security::security(app, r, &ctx, None).await,
             (true, "/console/security/password") => security::change_password(app, r, &ctx).await,
             (false, "/console/security/mfa/new") => security::assign_page(app, &ctx, None, "").await,

@@ -387,3 +387,22 @@ mod tests {
         assert_eq!(json_in_html(r#"{"a":"</script><x>&"}"#), r#"{"a":"\u003c/script\u003e\u003cx\u003e\u0026"}"#);
     }
 }
+
+#[derive(Template)]
+#[template(path = "console/cli_consent.html")]
+pub struct CliConsent<'a> {
+    pub frame: Frame,
+    pub id: &'a str,
+    pub csrf: &'a str,
+    pub client: &'a str,
+    pub arn: String,
+    pub device: Option<String>,
+    pub hours: i64,
+}
+
+#[derive(Template)]
+#[template(path = "console/cli_confirmation.html")]
+pub struct CliConfirmation {
+    pub frame: Frame,
+    pub code: String,
+}

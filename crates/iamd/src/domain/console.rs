@@ -155,13 +155,7 @@ pub async fn load(iam: &Iam, token: &str) -> Result<Option<ConsoleSession>> {
 /// changed its own password, proving the old one). Tags, policies and other edits never call this.
 /// One mechanism for every kind of session that rests on a principal's credentials; returns how
 /// many ended.
-pub async fn credentials_changed<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
-    ex: E,
-    account: &str,
-    owner: &str,
-    using: Option<&str>,
-    keep: Option<&str>,
-) -> Result<u64> {
+pub async fn credentials_changed(conn: &mut sqlx::AnyConnection, account: &str, owner: &str, using: Option<&str>, keep: Option<&str>) -> Result<u64> {
     let mut sql = String::from("DELETE FROM console_sessions WHERE account_id = $1 AND owner = $2");
     let mut q_using = None;
     let mut q_keep = None;
@@ -182,7 +176,26 @@ pub async fn credentials_changed<'e, E: sqlx::Executor<'e, Database = sqlx::Any>
     if let Some(k) = q_keep {
         q = q.bind(k);
     }
-    Ok(q.execute(ex).await?.rows_affected())
+    let ended = q.execute(&mut *conn).await?.rows_affected();
+    // `aws login` rests on the same sign-in: its logins end (their credentials stop at once, their
+    // refresh is refused) and codes allowed but not yet exchanged are gone. The session kept is a
+    // console session's; no CLI login is kept.
+    let filter = if using.is_some() { " AND mfa_serial = $3" } else { "" };
+    let now = chrono::Utc::now().timestamp_millis();
+    let revoke_sql = format!(
+        "UPDATE cli_logins SET revoked_ms = ${} WHERE account_id = $1 AND owner = $2 AND revoked_ms IS NULL{filter}",
+        if using.is_some() { 4 } else { 3 }
+    );
+    let grants_sql = format!("DELETE FROM login_grants WHERE account_id = $1 AND owner = $2 AND used = 0{filter}");
+    let mut revoke = sqlx::query(&revoke_sql).bind(account).bind(owner);
+    let mut grants = sqlx::query(&grants_sql).bind(account).bind(owner);
+    if let Some(u) = using {
+        revoke = revoke.bind(u);
+        grants = grants.bind(u);
+    }
+    revoke.bind(now).execute(&mut *conn).await?;
+    grants.execute(&mut *conn).await?;
+    Ok(ended)
 }
 
 /// Ends a session (sign-out).
@@ -365,7 +378,7 @@ pub async fn change_root_password(iam: &Iam, account: &str, old: &str, new: &str
     if n == 0 {
         return Err(AwsError::entity_temporarily_unmodifiable("The password was changed by another request; try again."));
     }
-    credentials_changed(&iam.store.write, account, super::Owner::Root.column(), None, keep).await?;
+    credentials_changed(&mut *iam.store.write.acquire().await?, account, super::Owner::Root.column(), None, keep).await?;
     Ok(())
 }
 

@@ -617,7 +617,7 @@ pub async fn deactivate(iam: &Iam, account: &str, owner: &Owner, serial: &str) -
             .await?;
     }
     // Console sessions signed in with this device end with it.
-    super::console::credentials_changed(&mut *tx, account, owner, Some(&dev.serial), None).await?;
+    super::console::credentials_changed(&mut tx, account, owner, Some(&dev.serial), None).await?;
     tx.commit().await?;
     Ok(dev)
 }

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod console;
 pub mod keys;
+pub mod logins;
 pub mod mfa;
 pub mod passwords;
 pub mod policies;
@@ -92,6 +93,8 @@ pub struct Iam {
     pub audit: Arc<crate::audit::sink::Sink>,
     /// Whether a successful read waits for its record to be committed before answering.
     pub audit_sync_reads: bool,
+    /// How long an `aws login` lasts from its console sign-in (`serve --login-max-hours`).
+    pub login_max_ms: i64,
 }
 
 impl Iam {
@@ -107,7 +110,15 @@ impl Iam {
         // Successful reads answer before their record is committed (within one group commit);
         // `serve --audit-sync-reads` makes them wait.
         let audit_sync_reads = false;
-        Iam { store, sealer: Arc::new(sealer), clock: Arc::new(Clock::default()), keys: Arc::new(cache), audit, audit_sync_reads }
+        Iam {
+            store,
+            sealer: Arc::new(sealer),
+            clock: Arc::new(Clock::default()),
+            keys: Arc::new(cache),
+            audit,
+            audit_sync_reads,
+            login_max_ms: logins::DEFAULT_MAX_LOGIN_MS,
+        }
     }
 }
 

@@ -31,6 +31,10 @@ pub struct Session {
     /// A role session: (role id, session name). `owner` is then the user (or '' root) who assumed it.
     #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     pub role: Option<(String, String)>,
+    /// The `aws login` this session was issued for (`domain::logins`): every call checks that it
+    /// has not ended.
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
 }
 
 pub struct Issued {
@@ -39,6 +43,23 @@ pub struct Issued {
 }
 
 pub fn issue(iam: &Iam, account: &str, owner: &str, duration_s: i64, mfa: Option<(i64, String)>, role: Option<(String, String)>) -> Issued {
+    issue_with(iam, account, owner, duration_s, mfa, role, None)
+}
+
+/// Session credentials for an `aws login` (`login`: its id), which end when the login ends.
+pub fn issue_for_login(iam: &Iam, account: &str, owner: &str, duration_s: i64, mfa: Option<(i64, String)>, login: &str) -> Issued {
+    issue_with(iam, account, owner, duration_s, mfa, None, Some(login.to_string()))
+}
+
+fn issue_with(
+    iam: &Iam,
+    account: &str,
+    owner: &str,
+    duration_s: i64,
+    mfa: Option<(i64, String)>,
+    role: Option<(String, String)>,
+    login: Option<String>,
+) -> Issued {
     let now = iam.clock.now_ms();
     let session = Session {
         account_id: account.to_string(),
@@ -49,6 +70,7 @@ pub fn issue(iam: &Iam, account: &str, owner: &str, duration_s: i64, mfa: Option
         expires_ms: now + duration_s * 1000,
         mfa,
         role,
+        login,
     };
     let json = serde_json::to_vec(&session).expect("session serializes");
     let sealed = iam.sealer.seal(Purpose::SessionToken, session.access_key_id.as_bytes(), &json);
@@ -97,6 +119,7 @@ mod tests {
             expires_ms: 900_000,
             mfa: Some((0, "arn:aws:iam::123456789012:mfa/x".into())),
             role: None,
+            login: None,
         };
         let t = token(&sealer, &s);
         assert_eq!(open_at(&sealer, 899_999, &s.access_key_id, &t).unwrap(), s);

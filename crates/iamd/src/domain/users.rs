@@ -181,7 +181,7 @@ pub async fn delete(iam: &Iam, account: &str, name: &str) -> Result<()> {
         return Err(AwsError::delete_conflict("Cannot delete entity, must remove user from all groups first."));
     }
     sqlx::query("DELETE FROM mfa_throttle WHERE account_id = $1 AND owner = $2").bind(account).bind(&u.user_id).execute(&mut *tx).await?;
-    super::console::credentials_changed(&mut *tx, account, &u.user_id, None, None).await?;
+    super::console::credentials_changed(&mut tx, account, &u.user_id, None, None).await?;
     super::tags::remove_all(&mut tx, Taggable::User, &u.user_id).await?;
     sqlx::query("DELETE FROM users WHERE user_id = $1").bind(&u.user_id).execute(&mut *tx).await?;
     tx.commit().await?;
@@ -284,7 +284,7 @@ pub async fn update_login_profile(iam: &Iam, account: &str, user: &UserRef, pass
         return Err(no_login_profile(&user.name));
     }
     if password.is_some() {
-        super::console::credentials_changed(&iam.store.write, account, &user.user_id, None, None).await?;
+        super::console::credentials_changed(&mut *iam.store.write.acquire().await?, account, &user.user_id, None, None).await?;
     }
     Ok(())
 }
@@ -294,7 +294,7 @@ pub async fn delete_login_profile(iam: &Iam, account: &str, user: &UserRef) -> R
     if n == 0 {
         return Err(no_login_profile(&user.name));
     }
-    super::console::credentials_changed(&iam.store.write, account, &user.user_id, None, None).await?;
+    super::console::credentials_changed(&mut *iam.store.write.acquire().await?, account, &user.user_id, None, None).await?;
     Ok(())
 }
 
@@ -331,7 +331,7 @@ pub async fn change_password(iam: &Iam, account: &str, user: &UserRef, old: &str
     if n == 0 {
         return Err(AwsError::entity_temporarily_unmodifiable("The password was changed by another request; try again."));
     }
-    super::console::credentials_changed(&iam.store.write, account, &user.user_id, None, keep).await?;
+    super::console::credentials_changed(&mut *iam.store.write.acquire().await?, account, &user.user_id, None, keep).await?;
     Ok(())
 }
 

@@ -1,0 +1,255 @@
+"""`aws login` against iamd: Playwright signs in to the console with an app code and allows the CLI, a
+loopback listener receives the code, botocore's own `signin` client exchanges it with a DPoP proof
+(awscrt keys, botocore's own proof builder), the cache file is written as the CLI writes it, and a
+`login_session` profile then calls STS and IAM — an action allowed only with MFA included — and
+refreshes by itself. Then the refusals: wrong verifier, reused code, another key, a replayed proof,
+a wrong htu, a non-loopback redirect, an old refresh token, revocation by a password change.
+
+The stock CLI v2 is not installable here (not on PyPI): these use the same botocore 1.44 code the
+CLI's login and boto3's refresh run.
+"""
+
+import base64
+import datetime
+import hashlib
+import http.server
+import json
+import os
+import secrets
+import string
+import textwrap
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+import pytest
+
+from test_console import Console, browser, make_console_user, wait_for_step_after  # noqa: F401
+from conftest import now_step, totp
+
+awscrt_crypto = pytest.importorskip("awscrt.crypto")
+import boto3  # noqa: E402
+import botocore  # noqa: E402
+import botocore.session  # noqa: E402
+from botocore.config import Config  # noqa: E402
+from botocore.credentials import _build_add_dpop_header_handler, _build_dpop_header  # noqa: E402
+from botocore.utils import JSONFileCache, generate_login_cache_key  # noqa: E402
+
+SAME_DEVICE = "arn:aws:signin:::devtools/same-device"
+EC, ECType, ECExportFormat = awscrt_crypto.EC, awscrt_crypto.ECType, awscrt_crypto.ECExportFormat
+
+
+def callback_server():
+    got, done = {}, threading.Event()
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+            if "code" in q and "state" in q or "error" in q:
+                got.update(q)
+                done.set()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, got, done
+
+
+def authorize_url(base, redirect_uri, challenge, state, client=SAME_DEVICE):
+    q = urllib.parse.urlencode({"response_type": "code", "client_id": client, "state": state, "code_challenge_method": "SHA-256",
+                                "scope": "openid", "redirect_uri": redirect_uri}, quote_via=urllib.parse.quote, safe="-._~")
+    return f"{base}/v1/authorize?{q}&code_challenge={challenge}"
+
+
+def pkce():
+    verifier = "".join(secrets.choice(string.ascii_letters + string.digits + "-._~") for _ in range(64))
+    return verifier, base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode()[:-1]
+
+
+def signin_client(base, key):
+    c = botocore.session.get_session().create_client("signin", region_name="us-east-1", endpoint_url=base,
+                                                     config=Config(signature_version=botocore.UNSIGNED))
+    c.meta.events.register("before-call.signin.CreateOAuth2Token", _build_add_dpop_header_handler(key))
+    return c
+
+
+def browser_login(c, account, user, seed, state, challenge, redirect_uri, after_step):
+    """The browser part: the authorize link, the console's sign-in with an app code, then Allow."""
+    c.page.goto(authorize_url(c.base, redirect_uri, challenge, state))
+    c.page.get_by_label("Account ID or alias").fill(account)
+    c.page.get_by_label("User name").fill(user)
+    c.page.get_by_label("Password", exact=True).fill("Console-Pass-1!")
+    c.button("Sign in").click()
+    c.page.wait_for_load_state()
+    if "Additional verification required" in c.text():
+        c.pick_device("Authenticator app: phone")
+    wait_for_step_after(after_step)
+    n = now_step()
+    c.enter_code(totp(seed, n))
+    assert "Allow the AWS CLI?" in c.text(), c.text()
+    assert f"user/{user}" in c.text() and "MFA device" in c.text()
+    c.shot("consent")
+    with c.page.expect_navigation(url=lambda u: u.startswith(redirect_uri)):
+        c.button("Allow").click()
+    return n
+
+
+def raw_token(base, body, dpop):
+    req = urllib.request.Request(f"{base}/v1/token", data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json", **({"DPoP": dpop} if dpop else {})})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read()), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read()), e.headers
+
+
+def test_aws_login_with_an_app_code_gives_a_refreshing_mfa_session(browser, server, tmp_path, monkeypatch):  # noqa: F811
+    account = make_console_user(server, "lena")
+    c = Console(browser, server, "aws-login")
+    try:
+        c.sign_in_user(account, "lena")
+        seed, step = c.assign_app("phone")
+        c.sign_out()
+
+        key = EC.new_generate(ECType.P_256)
+        verifier, challenge = pkce()
+        state = str(uuid.uuid4())
+        srv, got, done = callback_server()
+        redirect_uri = f"http://127.0.0.1:{srv.server_port}/oauth/callback"
+        step = browser_login(c, account, "lena", seed, state, challenge, redirect_uri, step)
+        assert done.wait(20) and got.get("state") == state and "code" in got, got
+        srv.shutdown()
+
+        client = signin_client(c.base, key)
+        # Refused before the exchange: another verifier spends the code.
+        with pytest.raises(client.exceptions.ValidationException) as e:
+            client.create_o_auth2_token(tokenInput={"clientId": SAME_DEVICE, "grantType": "authorization_code", "code": got["code"],
+                                                    "codeVerifier": "x" * 64, "redirectUri": redirect_uri})
+        assert e.value.response["error"] == "INVALID_REQUEST"
+
+        # A second login, exchanged properly.
+        verifier, challenge = pkce()
+        state = str(uuid.uuid4())
+        srv, got, done = callback_server()
+        redirect_uri = f"http://127.0.0.1:{srv.server_port}/oauth/callback"
+        c.page.goto(authorize_url(c.base, redirect_uri, challenge, state))
+        # Already signed in with MFA: straight to consent.
+        assert "Allow the AWS CLI?" in c.text(), c.text()
+        with c.page.expect_navigation(url=lambda u: u.startswith(redirect_uri)):
+            c.button("Allow").click()
+        assert done.wait(20) and got.get("state") == state
+        srv.shutdown()
+        body = {"clientId": SAME_DEVICE, "grantType": "authorization_code", "code": got["code"], "codeVerifier": verifier, "redirectUri": redirect_uri}
+        out = client.create_o_auth2_token(tokenInput=body)["tokenOutput"]
+        assert out["tokenType"] == "aws_sigv4" and 0 < out["expiresIn"] <= 900
+        p = out["idToken"].split(".")[1]
+        sub = json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))["sub"]
+        assert sub == f"arn:aws:iam::{account}:user/lena"
+        # The code works once.
+        with pytest.raises(client.exceptions.ValidationException):
+            client.create_o_auth2_token(tokenInput=body)
+
+        # The cache file and profile, as the CLI writes them.
+        cache = tmp_path / "login-cache"
+        monkeypatch.setenv("AWS_LOGIN_CACHE_DIRECTORY", str(cache))
+        config = tmp_path / "config"
+        config.write_text(f"[profile iamd]\nlogin_session = {sub}\nregion = us-east-1\nservices = iamd\n"
+                          f"[services iamd]\nsignin =\n  endpoint_url = {c.base}\nsts =\n  endpoint_url = {c.base}\niam =\n  endpoint_url = {c.base}\n")
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+            monkeypatch.delenv(k, raising=False)
+        exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=out["expiresIn"])
+        pem = textwrap.fill(base64.b64encode(key.export_key(ECExportFormat.SEC1)).decode(), 64)
+        entry = {"accessToken": {**out["accessToken"], "accountId": sub.split(":")[4], "expiresAt": exp.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                 "tokenType": out["tokenType"], "clientId": SAME_DEVICE, "refreshToken": out["refreshToken"], "idToken": out["idToken"],
+                 "dpopKey": f"-----BEGIN EC PRIVATE KEY-----\n{pem}\n-----END EC PRIVATE KEY-----\n"}
+        JSONFileCache(str(cache))[generate_login_cache_key(sub)] = entry
+        path = cache / (generate_login_cache_key(sub) + ".json")
+
+        s = boto3.Session(profile_name="iamd")
+        assert s.client("sts").get_caller_identity()["Arn"] == sub
+        # Allowed only with MFA (the self-manage policy denies it otherwise).
+        assert s.client("iam").list_access_keys(UserName="lena")["AccessKeyMetadata"] == []
+
+        # Expired in the cache: botocore refreshes with the same DPoP key and a rotated refresh token.
+        first = json.loads(path.read_text())
+        first["accessToken"]["expiresAt"] = "2020-01-01T00:00:00Z"
+        path.write_text(json.dumps(first))
+        s = boto3.Session(profile_name="iamd")
+        assert s.client("sts").get_caller_identity()["Arn"] == sub
+        second = json.loads(path.read_text())
+        assert second["accessToken"]["accessKeyId"] != out["accessToken"]["accessKeyId"]
+        assert second["refreshToken"] != out["refreshToken"]
+        assert s.client("iam").list_access_keys(UserName="lena")["AccessKeyMetadata"] == []
+
+        # Another DPoP key cannot refresh this login.
+        other = signin_client(c.base, EC.new_generate(ECType.P_256))
+        with pytest.raises(other.exceptions.ValidationException):
+            other.create_o_auth2_token(tokenInput={"clientId": SAME_DEVICE, "refreshToken": second["refreshToken"], "grantType": "refresh_token"})
+        # A replayed proof is refused; a proof for another URL too.
+        url = f"{c.base}/v1/token"
+        refresh = {"clientId": SAME_DEVICE, "refreshToken": second["refreshToken"], "grantType": "refresh_token"}
+        proof = _build_dpop_header(key, url)
+        status, body, headers = raw_token(c.base, refresh, proof)
+        assert status == 200, body
+        third = body
+        status, body, headers = raw_token(c.base, {**refresh, "refreshToken": third["refreshToken"]}, proof)
+        assert (status, body["error"], headers.get("x-amzn-ErrorType")) == (400, "INVALID_REQUEST", "ValidationException"), body
+        status, body, _ = raw_token(c.base, {**refresh, "refreshToken": third["refreshToken"]}, _build_dpop_header(key, url.replace("/v1/token", "/v2/token")))
+        assert body["error"] == "INVALID_REQUEST" and "htu" in body["message"]
+        status, body, _ = raw_token(c.base, {**refresh, "refreshToken": third["refreshToken"]}, None)
+        assert body["error"] == "INVALID_REQUEST"
+        # The token replaced just now is still honoured (racing processes share one cache file): it
+        # gets the current refresh token. One replaced before that asks for a new login.
+        status, body, _ = raw_token(c.base, refresh, _build_dpop_header(key, url))
+        assert status == 200 and body["refreshToken"] == third["refreshToken"], body
+        status, body, headers = raw_token(c.base, {**refresh, "refreshToken": out["refreshToken"]}, _build_dpop_header(key, url))
+        assert (body["error"], headers.get("x-amzn-ErrorType")) == ("TOKEN_EXPIRED", "AccessDeniedException"), body
+
+        # A password change ends the login: the refresh asks for a new login, and the credentials
+        # already issued stop at once.
+        live = boto3.client("sts", endpoint_url=c.base, region_name="us-east-1", aws_access_key_id=third["accessToken"]["accessKeyId"],
+                            aws_secret_access_key=third["accessToken"]["secretAccessKey"], aws_session_token=third["accessToken"]["sessionToken"])
+        assert live.get_caller_identity()["Arn"] == sub
+        server.iam().update_login_profile(UserName="lena", Password="Another-Pass-2!")
+        status, body, headers = raw_token(c.base, {**refresh, "refreshToken": third["refreshToken"]}, _build_dpop_header(key, url))
+        assert (body["error"], headers.get("x-amzn-ErrorType")) == ("USER_CREDENTIALS_CHANGED", "AccessDeniedException"), body
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            live.get_caller_identity()
+        assert e.value.response["Error"]["Code"] == "InvalidClientTokenId"
+
+        # The trail names the device behind each token issue.
+        ct = server.client("cloudtrail")
+        events = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateOAuth2Token"}])["Events"]
+        assert len(events) >= 3
+        rec = json.loads(events[0]["CloudTrailEvent"])
+        assert rec["additionalEventData"]["MFAUsed"] == "Yes" and ":mfa/phone" in rec["additionalEventData"]["MFAIdentifier"]
+        assert rec["userIdentity"]["arn"] == sub
+        dumped = json.dumps(events, default=str)
+        assert out["refreshToken"] not in dumped and out["accessToken"]["secretAccessKey"] not in dumped and out["accessToken"]["sessionToken"] not in dumped
+    finally:
+        c.close()
+
+
+def test_authorize_refuses_what_the_cli_never_sends(server):
+    base = server.endpoint
+    _, challenge = pkce()
+    for redirect in ["http://localhost:8080/oauth/callback", "https://evil.example/oauth/callback", "http://127.0.0.1:8080/elsewhere"]:
+        req = urllib.request.Request(authorize_url(base, redirect, challenge, "s"))
+        opener = urllib.request.build_opener(type("NoRedirect", (urllib.request.HTTPRedirectHandler,), {"redirect_request": lambda *a, **k: None}))
+        with pytest.raises(urllib.error.HTTPError) as e:
+            opener.open(req, timeout=10)
+        assert e.value.code == 400 and e.value.headers.get("Location") is None, redirect
+    # A token call with a proof signed by alg none, or none at all.
+    none = base64.urlsafe_b64encode(json.dumps({"typ": "dpop+jwt", "alg": "none"}).encode()).decode().rstrip("=")
+    status, body, headers = raw_token(base, {"clientId": SAME_DEVICE, "grantType": "refresh_token", "refreshToken": "x"}, f"{none}.e30.")
+    assert (status, body["error"], headers.get("x-amzn-ErrorType")) == (400, "INVALID_REQUEST", "ValidationException")
