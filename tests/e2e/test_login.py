@@ -253,3 +253,126 @@ def test_authorize_refuses_what_the_cli_never_sends(server):
     none = base64.urlsafe_b64encode(json.dumps({"typ": "dpop+jwt", "alg": "none"}).encode()).decode().rstrip("=")
     status, body, headers = raw_token(base, {"clientId": SAME_DEVICE, "grantType": "refresh_token", "refreshToken": "x"}, f"{none}.e30.")
     assert (status, body["error"], headers.get("x-amzn-ErrorType")) == (400, "INVALID_REQUEST", "ValidationException")
+
+
+FIDO2_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*",
+                   "Condition": {"StringEquals": {"iamd:MultiFactorAuthType": "fido2"}}}],
+}
+
+
+def sts_and_iam(base, token):
+    creds = dict(endpoint_url=base, region_name="us-east-1", aws_access_key_id=token["accessToken"]["accessKeyId"],
+                 aws_secret_access_key=token["accessToken"]["secretAccessKey"], aws_session_token=token["accessToken"]["sessionToken"])
+    return boto3.client("sts", **creds), boto3.client("iam", **creds)
+
+
+def exchange(base, key, client_id, code, verifier, redirect_uri):
+    return signin_client(base, key).create_o_auth2_token(tokenInput={
+        "clientId": client_id, "grantType": "authorization_code", "code": code, "codeVerifier": verifier, "redirectUri": redirect_uri})["tokenOutput"]
+
+
+def allow(c, url, redirect_prefix):
+    c.page.goto(url)
+    assert "Allow the AWS CLI?" in c.text(), c.text()
+    with c.page.expect_navigation(url=lambda u: u.startswith(redirect_prefix)):
+        c.button("Allow").click()
+
+
+def test_passkey_login_meets_a_fido2_policy_remote_login_and_revocation(browser, server):  # noqa: F811
+    account = make_console_user(server, "pia")
+    server.iam().put_user_policy(UserName="pia", PolicyName="fido2-only", PolicyDocument=json.dumps(FIDO2_ONLY))
+    c = Console(browser, server, "aws-login-passkey")
+    try:
+        c.sign_in_user(account, "pia")
+        c.assign_key("yubikey")
+        seed, step = c.assign_app("phone")
+        c.sign_out()
+
+        # Same device, with the security key (the virtual authenticator).
+        key = EC.new_generate(ECType.P_256)
+        verifier, challenge = pkce()
+        state = str(uuid.uuid4())
+        srv, got, done = callback_server()
+        redirect_uri = f"http://127.0.0.1:{srv.server_port}/oauth/callback"
+        c.page.goto(authorize_url(c.base, redirect_uri, challenge, state))
+        c.page.get_by_label("Account ID or alias").fill(account)
+        c.page.get_by_label("User name").fill("pia")
+        c.page.get_by_label("Password", exact=True).fill("Console-Pass-1!")
+        c.button("Sign in").click()
+        c.page.wait_for_load_state()
+        c.pick_device("Passkey or security key: yubikey")
+        c.tap_key()
+        assert "Allow the AWS CLI?" in c.text() and ":u2f/user/pia/yubikey-" in c.text(), c.text()
+        with c.page.expect_navigation(url=lambda u: u.startswith(redirect_uri)):
+            c.button("Allow").click()
+        assert done.wait(20) and got.get("state") == state
+        srv.shutdown()
+        by_key = exchange(c.base, key, SAME_DEVICE, got["code"], verifier, redirect_uri)
+        sts, iam = sts_and_iam(c.base, by_key)
+        assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{account}:user/pia"
+        # Allowed only with a phishing-resistant factor: iamd:MultiFactorAuthType is fido2.
+        assert any(u["UserName"] == "pia" for u in iam.list_users()["Users"])
+        c.goto("/console")
+        c.sign_out()
+
+        # With the app's code, the same policy refuses it (totp).
+        verifier, challenge = pkce()
+        state = str(uuid.uuid4())
+        srv, got, done = callback_server()
+        redirect_uri = f"http://127.0.0.1:{srv.server_port}/oauth/callback"
+        browser_login(c, account, "pia", seed, state, challenge, redirect_uri, step)
+        assert done.wait(20) and got.get("state") == state
+        srv.shutdown()
+        by_app = exchange(c.base, EC.new_generate(ECType.P_256), SAME_DEVICE, got["code"], verifier, redirect_uri)
+        _, iam_app = sts_and_iam(c.base, by_app)
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            iam_app.list_users()
+        assert e.value.response["Error"]["Code"] == "AccessDenied"
+        assert iam_app.list_access_keys(UserName="pia")["AccessKeyMetadata"] == []  # MFA present
+
+        # Another device (--remote): the browser shows base64("state=…&code=…") to paste.
+        cross = "arn:aws:signin:::devtools/cross-device"
+        confirmation = f"{c.base}/v1/sessions/confirmation"
+        verifier, challenge = pkce()
+        state = str(uuid.uuid4())
+        allow(c, authorize_url(c.base, confirmation, challenge, state, client=cross), confirmation)
+        pasted = c.page.locator("#login-code").input_value()
+        c.shot("remote-code")
+        fields = dict(urllib.parse.parse_qsl(base64.b64decode(pasted).decode()))
+        assert fields["state"] == state
+        remote = exchange(c.base, EC.new_generate(ECType.P_256), cross, fields["code"], verifier, confirmation)
+        sts_remote, _ = sts_and_iam(c.base, remote)
+        assert sts_remote.get_caller_identity()["Arn"] == f"arn:aws:iam::{account}:user/pia"
+        # The cross-device code is not for the same-device client.
+        verifier, challenge = pkce()
+        allow(c, authorize_url(c.base, confirmation, challenge, "s2", client=cross), confirmation)
+        fields = dict(urllib.parse.parse_qsl(base64.b64decode(c.page.locator("#login-code").input_value()).decode()))
+        client = signin_client(c.base, EC.new_generate(ECType.P_256))
+        with pytest.raises(client.exceptions.ValidationException):
+            client.create_o_auth2_token(tokenInput={"clientId": SAME_DEVICE, "grantType": "authorization_code", "code": fields["code"],
+                                                    "codeVerifier": verifier, "redirectUri": confirmation})
+
+        # The Security credentials page lists the logins; Revoke ends the newest (the remote one).
+        c.goto("/console/security")
+        rows = c.page.locator("#cli-logins tbody tr")
+        assert rows.count() == 3, c.text()
+        c.shot("cli-logins")
+        rows.first.get_by_role("button", name="Revoke").click()
+        c.page.wait_for_load_state()
+        assert "The CLI login was revoked" in c.text(), c.text()
+        assert c.page.locator("#cli-logins tbody tr").count() == 2
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            sts_remote.get_caller_identity()
+        assert e.value.response["Error"]["Code"] == "InvalidClientTokenId"
+
+        # Removing the security key ends the login made with it, not the one made with the app.
+        c.remove("yubikey")
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            sts.get_caller_identity()
+        assert e.value.response["Error"]["Code"] == "InvalidClientTokenId"
+        sts_app, _ = sts_and_iam(c.base, by_app)
+        assert sts_app.get_caller_identity()["Arn"] == f"arn:aws:iam::{account}:user/pia"
+    finally:
+        c.close()

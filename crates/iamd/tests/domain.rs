@@ -430,3 +430,86 @@ async fn an_event_id_is_found_by_its_time_and_only_the_others_have_entries() {
     })
     .await;
 }
+
+/// `aws login`'s limits in time, with the clock moved: a code past its 5 minutes, a refresh token
+/// replaced more than the grace window ago, a login past its cap; and a code presented by another
+/// client or for another redirect than it was given for.
+#[tokio::test]
+async fn aws_login_codes_refresh_tokens_and_logins_expire_and_bind() {
+    use iamd::domain::logins::{self, Approval, Authorize, Proof};
+    for_each_backend(|mut iam| async move {
+        let (acct, owner, _) = account_with_user(&iam, "lou").await;
+        let Owner::User(u) = &owner else { unreachable!() };
+        iam.login_max_ms = 2 * 3_600_000;
+        let verifier = "v".repeat(64);
+        let challenge = {
+            use base64::Engine;
+            use sha2::Digest;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+        };
+        let redirect = "http://127.0.0.1:4242/oauth/callback";
+        let request = Authorize { client_id: logins::SAME_DEVICE.into(), redirect_uri: redirect.into(), state: "s".into(), challenge };
+        let proof = Proof { jkt: "key-1".into(), jti: "j".into(), iat: 0 };
+        async fn code_for(iam: &Iam, request: &Authorize, acct: &str, user_id: &str) -> String {
+            let id = logins::create_grant(iam, request).await.expect("a grant");
+            let who = Approval { account: acct, owner: user_id, mfa: None, auth_ms: iam.clock.now_ms() };
+            let code = logins::approve(iam, &id, &who).await.expect("approval").expect("a code");
+            assert!(logins::approve(iam, &id, &who).await.expect("approval").is_none(), "a grant is approved once");
+            code
+        }
+        async fn exchange_with(
+            iam: &Iam,
+            code: String,
+            client: &str,
+            verifier: &str,
+            redirect: &str,
+            proof: &Proof,
+        ) -> Result<logins::TokenOut, logins::TokenError> {
+            logins::exchange_code(iam, client, &code, verifier, redirect, proof, "http://localhost", "127.0.0.1").await
+        }
+        let user_id = u.user_id.clone();
+        let code_for = |iam| code_for(iam, &request, &acct, &user_id);
+        let exchange = |iam, code, client, redirect| exchange_with(iam, code, client, &verifier, redirect, &proof);
+        // Another client or redirect than the code was given for: refused, and the code is spent.
+        let code = code_for(&iam).await;
+        let e = exchange(&iam, code.clone(), logins::CROSS_DEVICE, redirect).await.err().expect("refused");
+        assert_eq!(e.error, "INVALID_REQUEST");
+        assert_eq!(exchange(&iam, code, logins::SAME_DEVICE, redirect).await.err().expect("spent").error, "INVALID_REQUEST");
+        let code = code_for(&iam).await;
+        let e = exchange(&iam, code, logins::SAME_DEVICE, "http://127.0.0.1:4243/oauth/callback").await.err().expect("refused");
+        assert_eq!(e.error, "INVALID_REQUEST");
+        // Past 5 minutes: AUTHCODE_EXPIRED.
+        let code = code_for(&iam).await;
+        iam.clock.set_offset_ms(iam.clock.now_ms() - chrono::Utc::now().timestamp_millis() + logins::CODE_TTL_MS + 1_000);
+        let e = exchange(&iam, code, logins::SAME_DEVICE, redirect).await.err().expect("expired");
+        assert_eq!((e.exception, e.error), ("AccessDeniedException", "AUTHCODE_EXPIRED"));
+
+        // A login: refresh rotates; the token replaced is honoured for the grace window only.
+        let code = code_for(&iam).await;
+        let first = exchange(&iam, code, logins::SAME_DEVICE, redirect).await.expect("a login");
+        assert!(first.id_token.is_some() && first.expires_in == 900);
+        let login = first.credentials.session.login.clone().expect("the login's id in the session");
+        let second = logins::refresh(&iam, logins::SAME_DEVICE, &first.refresh_token, &proof).await.expect("a refresh");
+        assert_ne!(second.refresh_token, first.refresh_token);
+        assert!(second.id_token.is_none());
+        let other_key = Proof { jkt: "key-2".into(), ..proof.clone() };
+        assert_eq!(logins::refresh(&iam, logins::SAME_DEVICE, &second.refresh_token, &other_key).await.err().expect("another key").error, "INVALID_REQUEST");
+        let raced = logins::refresh(&iam, logins::SAME_DEVICE, &first.refresh_token, &proof).await.expect("within the grace window");
+        assert_eq!(raced.refresh_token, second.refresh_token);
+        let skip = |iam: &Iam, ms: i64| iam.clock.set_offset_ms(iam.clock.now_ms() - chrono::Utc::now().timestamp_millis() + ms);
+        skip(&iam, logins::GRACE_MS + 1_000);
+        let e = logins::refresh(&iam, logins::SAME_DEVICE, &first.refresh_token, &proof).await.err().expect("past the grace window");
+        assert_eq!((e.exception, e.error), ("AccessDeniedException", "TOKEN_EXPIRED"));
+        let third = logins::refresh(&iam, logins::SAME_DEVICE, &second.refresh_token, &proof).await.expect("the current token still works");
+        // The credentials never outlive the login: near its cap they are shorter, past it refused.
+        assert!(!logins::session_ended(&iam, &login).await.expect("a check"));
+        skip(&iam, iam.login_max_ms - 10 * 60_000);
+        let late = logins::refresh(&iam, logins::SAME_DEVICE, &third.refresh_token, &proof).await.expect("before the cap");
+        assert!(late.expires_in <= 600 && late.expires_in > 0, "{}", late.expires_in);
+        skip(&iam, 11 * 60_000);
+        let e = logins::refresh(&iam, logins::SAME_DEVICE, &late.refresh_token, &proof).await.err().expect("past the cap");
+        assert_eq!(e.error, "TOKEN_EXPIRED");
+        assert!(logins::session_ended(&iam, &login).await.expect("a check"));
+    })
+    .await;
+}

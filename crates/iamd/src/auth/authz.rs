@@ -44,12 +44,15 @@ pub fn context(app: &App, c: &Caller) -> Context {
 }
 
 /// `aws:MultiFactorAuthPresent` / `…Age` (spec 6.3): true with the age when MFA was used; false in a
-/// session without MFA; absent for long-term keys.
+/// session without MFA; absent for long-term keys. With MFA, iamd's own `iamd:MultiFactorAuthType`
+/// says which kind of device (`fido2`, `totp`, `hardware-totp`), so a policy can require a
+/// phishing-resistant factor; AWS lacks the key, so such a policy's condition is simply absent there.
 pub fn set_mfa_keys(ctx: &mut Context, mfa: Option<&(i64, String)>, in_session: bool, now_ms: i64) {
     match mfa {
-        Some((at, _)) => {
+        Some((at, serial)) => {
             ctx.set("aws:MultiFactorAuthPresent", "true");
             ctx.set("aws:MultiFactorAuthAge", ((now_ms - at).max(0) / 1000).to_string());
+            ctx.set("iamd:MultiFactorAuthType", crate::domain::mfa::Kind::of_serial(serial).condition_value());
         }
         None if in_session => {
             ctx.set("aws:MultiFactorAuthPresent", "false");

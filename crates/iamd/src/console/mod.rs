@@ -470,6 +470,7 @@ async fn route(app: &App, r: &Req) -> R {
             (true, "/console/security/mfa/key") => security::add_key(app, r, &ctx).await,
             (true, "/console/security/mfa/remove") => security::remove_own_device(app, r, &ctx).await,
             (true, "/console/security/keys") => security::access_keys(app, r, &ctx).await,
+            (true, "/console/security/cli-logins/revoke") => security::revoke_cli_login(app, r, &ctx).await,
             (false, "/console/users") => admin::users(app, r, &ctx).await,
             (false, "/console/events") => events::events(app, r, &ctx).await,
             (false, p) if p.starts_with("/console/users/") => match p.strip_prefix("/console/users/").filter(|n| !n.contains('/')) {

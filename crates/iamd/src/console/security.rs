@@ -30,6 +30,7 @@ pub(super) fn notice_text(code: &str) -> Option<&'static str> {
         "password" => "Your password was changed.",
         "key-updated" => "The access key was updated.",
         "key-deleted" => "The access key was deleted.",
+        "cli-login-revoked" => "The CLI login was revoked: its credentials stopped and it cannot refresh.",
         _ => return None,
     })
 }
@@ -64,8 +65,21 @@ pub(super) async fn security(app: &App, r: &Req, ctx: &Ctx, message: Option<Resu
                 .collect(),
         );
     }
+    // The principal's own `aws login`s, like its console sessions: no permission needed to see or end them.
+    let cli_logins = crate::domain::logins::active(&app.iam, ctx.account(), &ctx.s.owner)
+        .await?
+        .into_iter()
+        .map(|(id, device, signed_in, refreshed, ip)| views::CliLoginRow {
+            id,
+            device: device.unwrap_or_else(|| "No MFA".into()),
+            signed_in: when(Some(signed_in)),
+            refreshed: when(Some(refreshed)),
+            ip,
+        })
+        .collect();
     Ok(page(&views::Security {
         frame: frame(ctx, "Security credentials", false),
+        cli_logins,
         notice,
         error,
         csrf: &ctx.s.csrf,
@@ -406,5 +420,30 @@ pub(super) async fn change_password(app: &App, r: &Req, ctx: &Ctx) -> R {
         Ok(()) => Ok(Out::redirect("/console/security?notice=password")),
         Err(e) if e.status >= 500 => Err(e),
         Err(e) => security(app, r, ctx, Some(Err(password_error(&e)))).await,
+    }
+}
+
+/// "Revoke" of one of the principal's own CLI logins: its refresh is refused and the credentials it
+/// issued stop at once.
+pub(super) async fn revoke_cli_login(app: &App, r: &Req, ctx: &Ctx) -> R {
+    let id = r.form("login").to_string();
+    let mut ev = super::record::event(app, r, Some(ctx), "signin.amazonaws.com", "RevokeOAuth2Login");
+    ev.params_json = Some(json!({"loginId": id}));
+    let res = super::record::finish_record(
+        app,
+        audit::scope(ev, async {
+            if crate::domain::logins::revoke(&app.iam, ctx.account(), &ctx.s.owner, &id).await? {
+                Ok(())
+            } else {
+                Err(AwsError::no_such_entity("That CLI login is not one of yours, or it has ended already."))
+            }
+        })
+        .await,
+    )
+    .await;
+    match res {
+        Ok(()) => Ok(Out::redirect("/console/security?notice=cli-login-revoked")),
+        Err(e) if e.status < 500 => security(app, r, ctx, Some(Err(e.message.clone()))).await,
+        Err(e) => Err(e),
     }
 }

@@ -113,6 +113,15 @@ pub struct Home {
     pub until: String,
 }
 
+/// One of the principal's `aws login`s still in force.
+pub struct CliLoginRow {
+    pub id: String,
+    pub device: String,
+    pub signed_in: String,
+    pub refreshed: String,
+    pub ip: String,
+}
+
 pub struct KeyRow {
     pub id: String,
     pub status: String,
@@ -124,6 +133,7 @@ pub struct KeyRow {
 #[template(path = "console/security.html")]
 pub struct Security<'a> {
     pub frame: Frame,
+    pub cli_logins: Vec<CliLoginRow>,
     pub notice: Option<String>,
     pub error: Option<String>,
     pub csrf: &'a str,

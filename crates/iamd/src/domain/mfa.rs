@@ -39,6 +39,27 @@ impl Kind {
             _ => Kind::Virtual,
         }
     }
+    /// The kind of device a serial names, from its shape alone (sessions carry only the serial): an
+    /// app's is `arn:aws:iam::ACCOUNT:mfa/…`, a security key's `arn:aws:iam::ACCOUNT:u2f/…`, and a
+    /// hardware token's is the vendor's serial, which never starts with `arn:` (the import refuses it).
+    pub fn of_serial(serial: &str) -> Kind {
+        let mut parts = serial.splitn(6, ':');
+        let shape = (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next());
+        match shape {
+            (Some("arn"), Some(_), Some("iam"), Some(""), Some(_), Some(resource)) if resource.starts_with("u2f/") => Kind::U2f,
+            (Some("arn"), Some(_), Some("iam"), Some(""), Some(_), Some(resource)) if resource.starts_with("mfa/") => Kind::Virtual,
+            _ if serial.starts_with("arn:") => Kind::Virtual,
+            _ => Kind::Hardware,
+        }
+    }
+    /// `iamd:MultiFactorAuthType`'s value for a session whose MFA used this kind of device.
+    pub fn condition_value(self) -> &'static str {
+        match self {
+            Kind::Virtual => "totp",
+            Kind::Hardware => "hardware-totp",
+            Kind::U2f => "fido2",
+        }
+    }
     pub fn label(self) -> &'static str {
         match self {
             Kind::Virtual => "Virtual MFA",
@@ -739,6 +760,11 @@ pub async fn import_hardware(iam: &Iam, account: &str, tokens: &[otp::pskc::Toke
         if t.serial.len() < 9 || t.serial.len() > 256 || !t.serial.chars().all(|c| c.is_ascii_alphanumeric() || "_+=/:,.@-".contains(c)) {
             anyhow::bail!("serial '{}' must be 9 to 256 characters of [A-Za-z0-9_+=/:,.@-] (AWS's SerialNumber); nothing was imported", t.serial);
         }
+        // An ARN is an app's or a security key's serial: a token named like one could pass for it
+        // (`iamd:MultiFactorAuthType` reads the kind from the serial).
+        if t.serial.to_ascii_lowercase().starts_with("arn:") {
+            anyhow::bail!("serial '{}' looks like an ARN, which only apps and security keys have; nothing was imported", t.serial);
+        }
     }
     let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE account_id = $1").bind(account).fetch_one(&iam.store.read).await?;
     if exists == 0 {
@@ -1045,6 +1071,21 @@ mod tests {
         assert_eq!(lock_seconds(10), 32);
         assert_eq!(lock_seconds(15), 900);
         assert_eq!(lock_seconds(1000), 900);
+    }
+
+    #[test]
+    fn a_serial_s_kind_is_read_from_its_shape_not_from_what_it_contains() {
+        assert_eq!(Kind::of_serial("arn:aws:iam::123456789012:u2f/user/bob/key-1-ABCD"), Kind::U2f);
+        assert_eq!(Kind::of_serial("arn:aws:iam::123456789012:u2f/root/key-ABCD"), Kind::U2f);
+        assert_eq!(Kind::of_serial("arn:aws:iam::123456789012:mfa/phone"), Kind::Virtual);
+        // A virtual device's path may hold ':u2f/'; it is still an app.
+        assert_eq!(Kind::of_serial("arn:aws:iam::123456789012:mfa/:u2f/x"), Kind::Virtual);
+        assert_eq!(Kind::of_serial("arn:aws:iam::123456789012:mfa/team/u2f/x"), Kind::Virtual);
+        assert_eq!(Kind::of_serial("GAHT12345678"), Kind::Hardware);
+        assert_eq!(Kind::of_serial("u2f/GAHT12345678"), Kind::Hardware);
+        assert_eq!(Kind::U2f.condition_value(), "fido2");
+        assert_eq!(Kind::Virtual.condition_value(), "totp");
+        assert_eq!(Kind::Hardware.condition_value(), "hardware-totp");
     }
 }
 
