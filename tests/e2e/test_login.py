@@ -116,10 +116,31 @@ def test_aws_login_with_an_app_code_gives_a_refreshing_mfa_session(browser, serv
     c = Console(browser, server, "aws-login")
     try:
         c.sign_in_user(account, "lena")
+        # Signed in with the password alone (no device yet): straight to consent, and credentials like
+        # that console session's — IAM allowed, aws:MultiFactorAuthPresent false.
+        verifier, challenge = pkce()
+        srv, got, done = callback_server()
+        redirect_uri = f"http://127.0.0.1:{srv.server_port}/oauth/callback"
+        c.page.goto(authorize_url(c.base, redirect_uri, challenge, "no-mfa"))
+        assert "without an MFA device" in c.text(), c.text()
+        with c.page.expect_navigation(url=lambda u: u.startswith(redirect_uri)):
+            c.button("Allow").click()
+        assert done.wait(20)
+        srv.shutdown()
+        plain = exchange(c.base, EC.new_generate(ECType.P_256), SAME_DEVICE, got["code"], verifier, redirect_uri)
+        _, iam_plain = sts_and_iam(c.base, plain)
+        assert iam_plain.get_user()["User"]["UserName"] == "lena"
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            iam_plain.list_access_keys(UserName="lena")
+        assert e.value.response["Error"]["Code"] == "AccessDenied"
+        c.goto("/console")
         seed, step = c.assign_app("phone")
         c.sign_out()
 
+        # About 0.8% of awscrt's keys have a coordinate shorter than 32 bytes; this login uses one.
         key = EC.new_generate(ECType.P_256)
+        while all(len(v) == 32 for v in key.get_public_coords()):
+            key = EC.new_generate(ECType.P_256)
         verifier, challenge = pkce()
         state = str(uuid.uuid4())
         srv, got, done = callback_server()
@@ -234,6 +255,9 @@ def test_aws_login_with_an_app_code_gives_a_refreshing_mfa_session(browser, serv
         rec = json.loads(events[0]["CloudTrailEvent"])
         assert rec["additionalEventData"]["MFAUsed"] == "Yes" and ":mfa/phone" in rec["additionalEventData"]["MFAIdentifier"]
         assert rec["userIdentity"]["arn"] == sub
+        calls = ct.lookup_events(LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": out["accessToken"]["accessKeyId"]}])["Events"]
+        made = [json.loads(e["CloudTrailEvent"]) for e in calls if e["EventName"] in ("GetCallerIdentity", "ListAccessKeys")]
+        assert made and all(r["userIdentity"]["sessionContext"]["attributes"]["mfaAuthenticated"] == "true" for r in made)
         dumped = json.dumps(events, default=str)
         assert out["refreshToken"] not in dumped and out["accessToken"]["secretAccessKey"] not in dumped and out["accessToken"]["sessionToken"] not in dumped
     finally:
@@ -325,7 +349,8 @@ def test_passkey_login_meets_a_fido2_policy_remote_login_and_revocation(browser,
         browser_login(c, account, "pia", seed, state, challenge, redirect_uri, step)
         assert done.wait(20) and got.get("state") == state
         srv.shutdown()
-        by_app = exchange(c.base, EC.new_generate(ECType.P_256), SAME_DEVICE, got["code"], verifier, redirect_uri)
+        app_key = EC.new_generate(ECType.P_256)
+        by_app = exchange(c.base, app_key, SAME_DEVICE, got["code"], verifier, redirect_uri)
         _, iam_app = sts_and_iam(c.base, by_app)
         with pytest.raises(botocore.exceptions.ClientError) as e:
             iam_app.list_users()
@@ -339,6 +364,8 @@ def test_passkey_login_meets_a_fido2_policy_remote_login_and_revocation(browser,
         state = str(uuid.uuid4())
         allow(c, authorize_url(c.base, confirmation, challenge, state, client=cross), confirmation)
         pasted = c.page.locator("#login-code").input_value()
+        c.button("Copy").click()
+        c.page.wait_for_function("document.getElementById('copy-login-code').textContent === 'Copied'")
         c.shot("remote-code")
         fields = dict(urllib.parse.parse_qsl(base64.b64decode(pasted).decode()))
         assert fields["state"] == state
@@ -353,6 +380,15 @@ def test_passkey_login_meets_a_fido2_policy_remote_login_and_revocation(browser,
         with pytest.raises(client.exceptions.ValidationException):
             client.create_o_auth2_token(tokenInput={"clientId": SAME_DEVICE, "grantType": "authorization_code", "code": fields["code"],
                                                     "codeVerifier": verifier, "redirectUri": confirmation})
+
+        # Deny sends the CLI access_denied, and no code.
+        srv, got, done = callback_server()
+        redirect_uri = f"http://127.0.0.1:{srv.server_port}/oauth/callback"
+        c.page.goto(authorize_url(c.base, redirect_uri, pkce()[1], "denied"))
+        with c.page.expect_navigation(url=lambda u: u.startswith(redirect_uri)):
+            c.button("Deny").click()
+        assert done.wait(20) and got.get("error") == "access_denied" and got.get("state") == "denied" and "code" not in got
+        srv.shutdown()
 
         # The Security credentials page lists the logins; Revoke ends the newest (the remote one).
         c.goto("/console/security")
@@ -376,3 +412,58 @@ def test_passkey_login_meets_a_fido2_policy_remote_login_and_revocation(browser,
         assert sts_app.get_caller_identity()["Arn"] == f"arn:aws:iam::{account}:user/pia"
     finally:
         c.close()
+
+    # An administrator (root here) ends every session and CLI login of the user from the user's page.
+    admin = Console(browser, server, "aws-login-admin")
+    try:
+        admin.sign_in_root(server.account["root_email"], server.account["root_password"])
+        admin.goto("/console/users/pia")
+        assert admin.page.locator("#cli-login-count").inner_text() == "1"
+        admin.button("End sessions").click()
+        admin.page.wait_for_load_state()
+        assert "has ended" in admin.text() and admin.page.locator("#cli-login-count").inner_text() == "0"
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            sts_app.get_caller_identity()
+        assert e.value.response["Error"]["Code"] == "InvalidClientTokenId"
+        status, body, headers = raw_token(admin.base, {"clientId": SAME_DEVICE, "grantType": "refresh_token", "refreshToken": by_app["refreshToken"]},
+                                          _build_dpop_header(app_key, f"{admin.base}/v1/token"))
+        assert (status, body["error"], headers.get("x-amzn-ErrorType")) == (400, "USER_CREDENTIALS_CHANGED", "AccessDeniedException"), body
+    finally:
+        admin.close()
+
+
+def test_any_node_serves_any_step_of_a_login(browser, server, tmpdir_path):  # noqa: F811
+    if server.backend != "postgres":
+        pytest.skip("several nodes share PostgreSQL")
+    account = make_console_user(server, "noa")
+    node2 = server.second_node(tmpdir_path)
+    base2 = node2.endpoint.replace("127.0.0.1", "localhost")
+    c = Console(browser, server, "aws-login-two-nodes")
+    try:
+        c.sign_in_user(account, "noa")
+        seed, step = c.assign_app("phone")
+        c.sign_out()
+        key = EC.new_generate(ECType.P_256)
+        verifier, challenge = pkce()
+        srv, got, done = callback_server()
+        redirect_uri = f"http://127.0.0.1:{srv.server_port}/oauth/callback"
+        # The browser on node 1; the code exchanged on node 2; refreshed on node 1.
+        browser_login(c, account, "noa", seed, "two-nodes", challenge, redirect_uri, step)
+        assert done.wait(20) and got.get("state") == "two-nodes"
+        srv.shutdown()
+        out = exchange(base2, key, SAME_DEVICE, got["code"], verifier, redirect_uri)
+        with pytest.raises(botocore.exceptions.ClientError):
+            exchange(c.base, EC.new_generate(ECType.P_256), SAME_DEVICE, got["code"], verifier, redirect_uri)
+        status, body, _ = raw_token(c.base, {"clientId": SAME_DEVICE, "grantType": "refresh_token", "refreshToken": out["refreshToken"]},
+                                    _build_dpop_header(key, f"{c.base}/v1/token"))
+        assert status == 200, body
+        # Revoked through node 2 (a password change): the credentials stop on node 1 at once.
+        sts1, _ = sts_and_iam(c.base, body)
+        assert sts1.get_caller_identity()["Arn"].endswith(":user/noa")
+        node2.iam().update_login_profile(UserName="noa", Password="Another-Pass-2!")
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            sts1.get_caller_identity()
+        assert e.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    finally:
+        c.close()
+        node2.stop()

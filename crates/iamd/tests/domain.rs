@@ -510,6 +510,12 @@ async fn aws_login_codes_refresh_tokens_and_logins_expire_and_bind() {
         let e = logins::refresh(&iam, logins::SAME_DEVICE, &late.refresh_token, &proof).await.err().expect("past the cap");
         assert_eq!(e.error, "TOKEN_EXPIRED");
         assert!(logins::session_ended(&iam, &login).await.expect("a check"));
+        // DeleteUser ends a login too: the next refresh asks for a new one.
+        let code = code_for(&iam).await;
+        let last = exchange(&iam, code, logins::SAME_DEVICE, redirect).await.expect("a login");
+        users::delete(&iam, &acct, "lou").await.expect("DeleteUser");
+        let e = logins::refresh(&iam, logins::SAME_DEVICE, &last.refresh_token, &proof).await.err().expect("the user is gone");
+        assert_eq!((e.exception, e.error), ("AccessDeniedException", "USER_CREDENTIALS_CHANGED"));
     })
     .await;
 }

@@ -118,3 +118,28 @@ pub async fn may_change_password(app: &App, c: &Caller, user: &crate::domain::Us
         d => Err(denied(c, Action::ChangePassword, &arn, d)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mfa_keys_name_the_kind_of_device_only_in_mfa_sessions() {
+        let now = 1_700_000_100_000;
+        for (serial, kind) in
+            [("arn:aws:iam::123456789012:u2f/user/bob/key-ABC", "fido2"), ("arn:aws:iam::123456789012:mfa/phone", "totp"), ("GAHT12345678", "hardware-totp")]
+        {
+            let mut ctx = Context::default();
+            set_mfa_keys(&mut ctx, Some(&(now - 42_000, serial.to_string())), true, now);
+            assert_eq!(ctx.one("iamd:MultiFactorAuthType"), Some(kind));
+            assert_eq!(ctx.one("aws:MultiFactorAuthPresent"), Some("true"));
+            assert_eq!(ctx.one("aws:MultiFactorAuthAge"), Some("42"));
+        }
+        let mut ctx = Context::default();
+        set_mfa_keys(&mut ctx, None, true, now);
+        assert_eq!((ctx.one("aws:MultiFactorAuthPresent"), ctx.one("iamd:MultiFactorAuthType")), (Some("false"), None));
+        let mut ctx = Context::default();
+        set_mfa_keys(&mut ctx, None, false, now);
+        assert_eq!((ctx.one("aws:MultiFactorAuthPresent"), ctx.one("iamd:MultiFactorAuthType")), (None, None));
+    }
+}

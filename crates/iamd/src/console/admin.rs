@@ -111,7 +111,11 @@ pub(super) async fn user_page(app: &App, ctx: &Ctx, name: &str, message: Option<
         None
     };
     let can_remove = devices.is_some() && can(app, ctx, Action::DeactivateMFADevice, &arn).await?;
+    let cli_logins = crate::domain::logins::active(&app.iam, ctx.account(), &u.user_id).await?.len();
+    let can_end_sessions = can(app, ctx, Action::UpdateLoginProfile, &arn).await?;
     Ok(page(&views::User {
+        cli_logins,
+        can_end_sessions,
         frame: frame(ctx, &format!("User {}", u.name), false),
         csrf: &ctx.s.csrf,
         name: &u.name,
@@ -129,5 +133,34 @@ pub(super) async fn remove_user_device(app: &App, r: &Req, ctx: &Ctx, name: &str
     match super::devices::remove_device(app, r, ctx, Some(name)).await? {
         Removal::Page(out) => Ok(out),
         Removal::Refused(msg) => user_page(app, ctx, name, Some(Err(msg))).await,
+    }
+}
+
+/// "End sessions" on a user's page: every console session and `aws login` of that user ends (their
+/// credentials stop at once). It needs the authority to reset the user's password
+/// (iam:UpdateLoginProfile), which would end them too.
+pub(super) async fn end_user_sessions(app: &App, r: &Req, ctx: &Ctx, name: &str) -> R {
+    let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy().to_string();
+    if !params::EXISTING_USER_NAME.accepts(&name) {
+        return Err(AwsError::no_such_entity("no user"));
+    }
+    let mut ev = super::record::event(app, r, Some(ctx), "signin.amazonaws.com", "RevokeUserSessions");
+    ev.params_json = Some(serde_json::json!({"userName": name}));
+    let res = super::record::finish_record(
+        app,
+        crate::audit::scope(ev, async {
+            let u = target::user(app, &ctx.caller, Action::UpdateLoginProfile, &name).await?;
+            let mut tx = app.iam.begin().await?;
+            crate::domain::console::credentials_changed(&mut tx, ctx.account(), &u.user_id, None, None).await?;
+            tx.commit().await?;
+            Ok::<_, AwsError>(())
+        })
+        .await,
+    )
+    .await;
+    match res {
+        Ok(()) => user_page(app, ctx, &name, Some(Ok(format!("Every console session and CLI login of {name} has ended.")))).await,
+        Err(e) if e.status < 500 => user_page(app, ctx, &name, Some(Err(e.message.clone()))).await,
+        Err(e) => Err(e),
     }
 }

@@ -42,7 +42,7 @@ pub(super) fn confirmation(r: &Req) -> R {
     }
     let query = wire::encode([("state", state), ("code", code)]);
     let code = base64::engine::general_purpose::STANDARD.encode(query);
-    Ok(views::page(&views::CliConfirmation { frame: views::Frame::signed_out("Finish signing in to the AWS CLI"), code }))
+    Ok(views::page(&views::CliConfirmation { frame: views::Frame { title: "Finish signing in to the AWS CLI".into(), nav: None, scripts: true }, code }))
 }
 
 /// The grant id a `/console/cli-login/ID` path names.

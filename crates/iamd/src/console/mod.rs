@@ -477,6 +477,12 @@ async fn route(app: &App, r: &Req) -> R {
                 Some(name) => admin::user_page(app, &ctx, name, None).await,
                 None => Err(AwsError::no_such_entity("no page")),
             },
+            (true, p) if p.starts_with("/console/users/") && p.ends_with("/sessions/end") => {
+                match p.strip_prefix("/console/users/").and_then(|n| n.strip_suffix("/sessions/end")).filter(|n| !n.is_empty() && !n.contains('/')) {
+                    Some(name) => admin::end_user_sessions(app, r, &ctx, name).await,
+                    None => Err(AwsError::no_such_entity("no page")),
+                }
+            }
             (true, p) if p.starts_with("/console/users/") && p.ends_with("/mfa/remove") => {
                 match p.strip_prefix("/console/users/").and_then(|n| n.strip_suffix("/mfa/remove")).filter(|n| !n.is_empty() && !n.contains('/')) {
                     Some(name) => admin::remove_user_device(app, r, &ctx, name).await,

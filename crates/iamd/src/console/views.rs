@@ -258,6 +258,9 @@ pub struct User<'a> {
     pub devices: Option<Vec<DeviceRow>>,
     pub remove_action: String,
     pub can_remove: bool,
+    /// The user's `aws login`s in force.
+    pub cli_logins: usize,
+    pub can_end_sessions: bool,
 }
 
 pub struct EventRow {

@@ -1,5 +1,6 @@
 // The only script of the iamd console: hands a WebAuthn ceremony's options to the browser and posts
-// the authenticator's answer back in an ordinary form. The options are in a JSON data block on the page.
+// the authenticator's answer back in an ordinary form (and, at the end, the copy button of the
+// `aws login --remote` code). The options are in a JSON data block on the page.
 (function () {
   "use strict";
   var data = document.getElementById("webauthn-options");
@@ -51,5 +52,23 @@
       start.disabled = false;
       status.textContent = "The security key did not complete (" + (err && err.name ? err.name : "error") + "). Try again.";
     });
+  });
+})();
+
+// The "Copy" button of the `aws login --remote` confirmation page.
+(function () {
+  "use strict";
+  var button = document.getElementById("copy-login-code");
+  var field = document.getElementById("login-code");
+  if (!button || !field) { return; }
+  button.addEventListener("click", function () {
+    field.select();
+    var done = function () { button.textContent = "Copied"; };
+    if (navigator.clipboard) {
+      navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
   });
 })();
