@@ -26,7 +26,7 @@ import uuid
 
 import pytest
 
-from test_console import Console, browser, make_console_user, wait_for_step_after  # noqa: F401
+from test_console import SELF_MANAGE, Console, browser, make_console_user, wait_for_step_after  # noqa: F401
 from conftest import now_step, totp
 
 awscrt_crypto = pytest.importorskip("awscrt.crypto")
@@ -38,6 +38,20 @@ from botocore.credentials import _build_add_dpop_header_handler, _build_dpop_hea
 from botocore.utils import JSONFileCache, generate_login_cache_key  # noqa: E402
 
 SAME_DEVICE = "arn:aws:signin:::devtools/same-device"
+SIGNIN_POLICY = "arn:aws:iam::aws:policy/SignInLocalDevelopmentAccess"
+
+
+def cli_user(server, name, without_mfa=False):
+    """A console user with AWS's self-manage policy and the Sign-In permissions `aws login` needs
+    (AWS's managed SignInLocalDevelopmentAccess). `without_mfa`: the self-manage policy's deny of
+    everything without MFA spares `aws login` itself."""
+    account = make_console_user(server, name)
+    if without_mfa:
+        doc = json.loads(json.dumps(SELF_MANAGE))
+        doc["Statement"][-1]["NotAction"] += ["signin:AuthorizeOAuth2Access", "signin:CreateOAuth2Token"]
+        server.iam().put_user_policy(UserName=name, PolicyName="self-manage", PolicyDocument=json.dumps(doc))
+    server.iam().attach_user_policy(UserName=name, PolicyArn=SIGNIN_POLICY)
+    return account
 EC, ECType, ECExportFormat = awscrt_crypto.EC, awscrt_crypto.ECType, awscrt_crypto.ECExportFormat
 
 
@@ -112,7 +126,7 @@ def raw_token(base, body, dpop):
 
 
 def test_aws_login_with_an_app_code_gives_a_refreshing_mfa_session(browser, server, tmp_path, monkeypatch):  # noqa: F811
-    account = make_console_user(server, "lena")
+    account = cli_user(server, "lena", without_mfa=True)
     c = Console(browser, server, "aws-login")
     try:
         c.sign_in_user(account, "lena")
@@ -236,6 +250,12 @@ def test_aws_login_with_an_app_code_gives_a_refreshing_mfa_session(browser, serv
         status, body, headers = raw_token(c.base, {**refresh, "refreshToken": out["refreshToken"]}, _build_dpop_header(key, url))
         assert (body["error"], headers.get("x-amzn-ErrorType")) == ("TOKEN_EXPIRED", "AccessDeniedException"), body
 
+        # Without signin:CreateOAuth2Token the refresh is refused as INSUFFICIENT_PERMISSIONS.
+        server.iam().detach_user_policy(UserName="lena", PolicyArn=SIGNIN_POLICY)
+        status, body, headers = raw_token(c.base, {**refresh, "refreshToken": third["refreshToken"]}, _build_dpop_header(key, url))
+        assert (body["error"], headers.get("x-amzn-ErrorType")) == ("INSUFFICIENT_PERMISSIONS", "AccessDeniedException"), body
+        server.iam().attach_user_policy(UserName="lena", PolicyArn=SIGNIN_POLICY)
+
         # A password change ends the login: the refresh asks for a new login, and the credentials
         # already issued stop at once.
         live = boto3.client("sts", endpoint_url=c.base, region_name="us-east-1", aws_access_key_id=third["accessToken"]["accessKeyId"],
@@ -312,6 +332,11 @@ def test_passkey_login_meets_a_fido2_policy_remote_login_and_revocation(browser,
         c.sign_in_user(account, "pia")
         c.assign_key("yubikey")
         seed, step = c.assign_app("phone")
+        # Without signin:AuthorizeOAuth2Access the console refuses to hand the CLI a code.
+        c.page.goto(authorize_url(c.base, "http://127.0.0.1:9/oauth/callback", pkce()[1], "refused"))
+        assert "cannot sign in as you" in c.text() and "SignInLocalDevelopmentAccess" in c.text(), c.text()
+        assert c.page.locator("#allow").count() == 0
+        server.iam().attach_user_policy(UserName="pia", PolicyArn=SIGNIN_POLICY)
         c.sign_out()
 
         # Same device, with the security key (the virtual authenticator).
@@ -435,7 +460,7 @@ def test_passkey_login_meets_a_fido2_policy_remote_login_and_revocation(browser,
 def test_any_node_serves_any_step_of_a_login(browser, server, tmpdir_path):  # noqa: F811
     if server.backend != "postgres":
         pytest.skip("several nodes share PostgreSQL")
-    account = make_console_user(server, "noa")
+    account = cli_user(server, "noa")
     node2 = server.second_node(tmpdir_path)
     base2 = node2.endpoint.replace("127.0.0.1", "localhost")
     c = Console(browser, server, "aws-login-two-nodes")

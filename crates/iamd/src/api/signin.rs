@@ -92,6 +92,15 @@ async fn exchange(app: &App, req: Request<Body>, ip: &str, secure: bool) -> Resu
     if !logins::first_use_of(&app.iam, &proof).await? {
         return Err(TokenError::invalid("The DPoP proof was used before."));
     }
+    // The principal must be allowed signin:CreateOAuth2Token (with the login's MFA in the context).
+    let principal = match grant {
+        "authorization_code" => logins::code_principal(&app.iam, field(&body, "code", 512)?.unwrap_or("")).await?,
+        "refresh_token" => logins::refresh_principal(&app.iam, field(&body, "refreshToken", 12288)?.unwrap_or("")).await?,
+        _ => None,
+    };
+    if let Some(p) = principal {
+        permitted(app, &p, "signin:CreateOAuth2Token", ip, secure).await?;
+    }
     let out = match grant {
         "authorization_code" => {
             let code = field(&body, "code", 512)?.unwrap_or("");
@@ -119,4 +128,43 @@ async fn exchange(app: &App, req: Request<Body>, ip: &str, secure: bool) -> Resu
         v["idToken"] = json!(t);
     }
     Ok(v)
+}
+
+/// Whether a login's principal may perform a Sign-In action; INSUFFICIENT_PERMISSIONS when not. (A
+/// principal that no longer exists is left to the grant's own checks, which end the login.)
+async fn permitted(app: &App, p: &logins::Principal, action: &str, ip: &str, secure: bool) -> Result<(), TokenError> {
+    let user = if crate::domain::is_root_column(&p.owner) {
+        None
+    } else {
+        match crate::domain::keys::lookup_user(&app.iam, &p.account, &p.owner).await? {
+            Some(u) => Some(u),
+            None => return Ok(()),
+        }
+    };
+    let caller = crate::auth::Caller {
+        principal: crate::domain::Principal { account_id: p.account.clone(), user, role: None, access_key_id: String::new() },
+        service: crate::auth::Service::Iam,
+        region: "us-east-1".into(),
+        session: Some(crate::domain::sessions::Session {
+            account_id: p.account.clone(),
+            owner: p.owner.clone(),
+            access_key_id: String::new(),
+            secret: String::new(),
+            issued_ms: app.iam.clock.now_ms(),
+            expires_ms: app.iam.clock.now_ms(),
+            mfa: p.mfa.clone(),
+            role: None,
+            login: None,
+        }),
+        source_ip: Some(ip.to_string()),
+        secure,
+    };
+    let resource = logins::client_resource("us-east-1", &p.account);
+    match crate::auth::authz::decide_named(app, &caller, action, &resource).await? {
+        policy::Decision::Allow => Ok(()),
+        _ => Err(TokenError::insufficient(format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource}. Attach a policy that allows it (for example arn:aws:iam::aws:policy/SignInLocalDevelopmentAccess).",
+            caller.principal.arn()
+        ))),
+    }
 }

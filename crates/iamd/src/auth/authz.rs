@@ -65,6 +65,12 @@ pub fn set_mfa_keys(ctx: &mut Context, mfa: Option<&(i64, String)>, in_session: 
 /// Callers that may override an implicit deny (a trust policy naming the caller, the account's
 /// AllowUsersToChangePassword) use this; an explicit Deny is never overridden.
 pub async fn decide(app: &App, c: &Caller, action: Action, resource: &str) -> Result<Decision> {
+    decide_named(app, c, &action.policy_name(), resource).await
+}
+
+/// [`decide`] for an action iamd checks but does not serve as an API call (the Sign-In service's
+/// `signin:AuthorizeOAuth2Access` and `signin:CreateOAuth2Token`): `full` is its policy name.
+pub async fn decide_named(app: &App, c: &Caller, full: &str, resource: &str) -> Result<Decision> {
     let list = match (&c.principal.role, &c.principal.user) {
         (Some(r), _) => policies::effective_role(&app.iam, &r.role_id).await?,
         (None, Some(u)) => policies::effective(&app.iam, &u.user_id).await?,
@@ -74,9 +80,8 @@ pub async fn decide(app: &App, c: &Caller, action: Action, resource: &str) -> Re
     for (k, v) in &list.principal_tags {
         ctx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
     }
-    let full = action.policy_name();
     let refs: Vec<&policy::Policy> = list.policies.iter().map(|p| p.as_ref()).collect();
-    let (decision, _) = policy::evaluate(&refs, &policy::Request { action: &full, resource, context: &ctx, principal_arn: None, principal_account: None });
+    let (decision, _) = policy::evaluate(&refs, &policy::Request { action: full, resource, context: &ctx, principal_arn: None, principal_account: None });
     Ok(decision)
 }
 

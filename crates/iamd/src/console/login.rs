@@ -59,6 +59,11 @@ fn expired() -> Out {
 /// destination.
 pub(super) async fn consent_page(app: &App, ctx: &Ctx, id: &str) -> R {
     let Some(g) = logins::pending_grant(&app.iam, id).await? else { return Ok(expired()) };
+    if let Some(why) = refused(app, ctx).await? {
+        return Ok(
+            views::page(&views::Message { frame: views::frame(ctx, "The AWS CLI cannot sign in as you", false), text: "", error: Some(&why) }).status(403)
+        );
+    }
     let client = if g.request.client_id == logins::SAME_DEVICE { "The AWS CLI on this computer" } else { "The AWS CLI on another device (aws login --remote)" };
     let out = views::page(&views::CliConsent {
         frame: views::frame(ctx, "Allow the AWS CLI", false),
@@ -84,6 +89,11 @@ pub(super) async fn decide(app: &App, r: &Req, ctx: &Ctx, id: &str) -> R {
         super::record::write_now(app, ev).await;
         return Ok(Out::redirect(&format!("{}?error=access_denied&{state}", g.request.redirect_uri)));
     }
+    if let Some(why) = refused(app, ctx).await? {
+        return Ok(
+            views::page(&views::Message { frame: views::frame(ctx, "The AWS CLI cannot sign in as you", false), text: "", error: Some(&why) }).status(403)
+        );
+    }
     let who = logins::Approval { account: &ctx.s.account_id, owner: &ctx.s.owner, mfa: ctx.s.mfa.clone(), auth_ms: ctx.s.created_at };
     let Some(code) = logins::approve(&app.iam, id, &who).await? else { return Ok(expired()) };
     ev.additional = Some(serde_json::json!({
@@ -101,4 +111,17 @@ pub(super) fn only_get(r: &Req) -> Result<(), AwsError> {
     } else {
         Err(AwsError::method_not_allowed("method"))
     }
+}
+
+/// Why the signed-in principal may not allow a CLI login (signin:AuthorizeOAuth2Access, decided by its
+/// policies with its console session's MFA), or `None` when it may.
+async fn refused(app: &App, ctx: &Ctx) -> Result<Option<String>, AwsError> {
+    let resource = logins::client_resource("us-east-1", ctx.account());
+    let action = "signin:AuthorizeOAuth2Access";
+    Ok(match crate::auth::authz::decide_named(app, &ctx.caller, action, &resource).await? {
+        policy::Decision::Allow => None,
+        _ => Some(format!(
+            "You are not allowed {action} on {resource}. An administrator can attach a policy that allows it (for example arn:aws:iam::aws:policy/SignInLocalDevelopmentAccess)."
+        )),
+    })
 }

@@ -341,6 +341,9 @@ pub struct TokenError {
 }
 
 impl TokenError {
+    pub fn insufficient(message: impl Into<String>) -> TokenError {
+        TokenError::denied("INSUFFICIENT_PERMISSIONS", message)
+    }
     pub fn invalid(message: impl Into<String>) -> TokenError {
         TokenError { exception: "ValidationException", error: "INVALID_REQUEST", message: message.into() }
     }
@@ -432,6 +435,47 @@ pub async fn session_ended(iam: &Iam, login_id: &str) -> Result<bool> {
 /// Seconds of credentials a login may still hand out.
 fn credential_seconds(iam: &Iam, expires_ms: i64) -> i64 {
     ((expires_ms - iam.clock.now_ms()) / 1000).clamp(1, ACCESS_TTL_S)
+}
+
+/// Who a login (or the code that would start one) acts for: the account, the owner ('' root) and the
+/// sign-in's MFA. The token endpoint asks the policy engine about this principal first.
+pub struct Principal {
+    pub account: String,
+    pub owner: String,
+    pub mfa: Option<(i64, String)>,
+}
+
+/// The principal an allowed, unused code names (read only: the exchange spends it).
+pub async fn code_principal(iam: &Iam, code: &str) -> Result<Option<Principal>> {
+    if code.is_empty() || code.len() > 512 {
+        return Ok(None);
+    }
+    let row = sqlx::query("SELECT account_id, owner, mfa_serial, mfa_at FROM login_grants WHERE code_hash = $1 AND used = 0")
+        .bind(digest_hex(code))
+        .fetch_optional(&iam.store.read)
+        .await?;
+    Ok(row.map(|r| Principal { account: r.get(0), owner: r.get(1), mfa: r.get::<Option<String>, _>(2).zip(r.get::<Option<i64>, _>(3)).map(|(s, t)| (t, s)) }))
+}
+
+/// The principal of the login a refresh token (current, or just replaced) belongs to.
+pub async fn refresh_principal(iam: &Iam, token: &str) -> Result<Option<Principal>> {
+    if token.is_empty() || token.len() > 12288 {
+        return Ok(None);
+    }
+    let row = sqlx::query(&format!("SELECT {LOGIN_COLS} FROM cli_logins WHERE refresh_hash = $1 OR prev_refresh_hash = $1"))
+        .bind(digest_hex(token))
+        .fetch_optional(&iam.store.write)
+        .await?;
+    Ok(row.map(|r| {
+        let l = login_of(&r);
+        Principal { account: l.account, owner: l.owner, mfa: l.mfa }
+    }))
+}
+
+/// The resource the Sign-In actions are authorized on (AWS's managed policy
+/// SignInLocalDevelopmentAccess allows them on `arn:aws:signin:*:*:oauth2/public-client/*`).
+pub fn client_resource(region: &str, account: &str) -> String {
+    format!("arn:aws:signin:{region}:{account}:oauth2/public-client/localhost")
 }
 
 /// The authorization_code grant: the code (once), its client, redirect and PKCE verifier, and the

@@ -792,6 +792,11 @@ const AWS_MANAGED: &[(&str, &str, &str)] = &[
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GenerateCredentialReport","iam:GenerateServiceLastAccessedDetails","iam:Get*","iam:List*","iam:SimulateCustomPolicy","iam:SimulatePrincipalPolicy"],"Resource":"*"}]}"#,
     ),
     (
+        "SignInLocalDevelopmentAccess",
+        "/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["signin:AuthorizeOAuth2Access","signin:CreateOAuth2Token"],"Resource":"arn:aws:signin:*:*:oauth2/public-client/*"}]}"#,
+    ),
+    (
         "IAMUserChangePassword",
         "/",
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:ChangePassword"],"Resource":["arn:aws:iam::*:user/${aws:username}"]},{"Effect":"Allow","Action":["iam:GetAccountPasswordPolicy"],"Resource":"*"}]}"#,
