@@ -410,6 +410,9 @@ def test_passkey_login_meets_a_fido2_policy_remote_login_and_revocation(browser,
         srv, got, done = callback_server()
         redirect_uri = f"http://127.0.0.1:{srv.server_port}/oauth/callback"
         c.page.goto(authorize_url(c.base, redirect_uri, pkce()[1], "denied"))
+        # The consent is a POST with the session's CSRF token: without it, nothing is allowed.
+        forged = c.context.request.post(c.page.url, form={"decision": "allow"}, headers={"Origin": c.base}, max_redirects=0)
+        assert forged.status == 403 and not done.is_set(), forged.status
         with c.page.expect_navigation(url=lambda u: u.startswith(redirect_uri)):
             c.button("Deny").click()
         assert done.wait(20) and got.get("error") == "access_denied" and got.get("state") == "denied" and "code" not in got
@@ -492,3 +495,41 @@ def test_any_node_serves_any_step_of_a_login(browser, server, tmpdir_path):  # n
     finally:
         c.close()
         node2.stop()
+
+
+def es256_proof(key, header, claims):
+    """A DPoP proof signed by an awscrt key with the header and claims given (botocore's method)."""
+    b64 = lambda d: base64.urlsafe_b64encode(json.dumps(d, separators=(",", ":")).encode()).decode().rstrip("=")
+    signing_input = f"{b64(header)}.{b64(claims)}"
+    der = key.sign(hashlib.sha256(signing_input.encode()).digest())
+    sig = EC.decode_der_signature_to_padded_pair(der, pad_to=32)
+    return f"{signing_input}.{base64.urlsafe_b64encode(sig).decode().rstrip('=')}"
+
+
+def test_token_endpoint_refuses_forged_proofs_on_the_wire(server):
+    import hmac
+    import time
+    base = server.endpoint
+    url = f"{base}/v1/token"
+    key = EC.new_generate(ECType.P_256)
+    x, y = key.get_public_coords()
+    b64u = lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")
+    jwk = {"kty": "EC", "x": b64u(x), "y": b64u(y), "crv": "P-256"}
+    claims = {"htm": "POST", "htu": url, "iat": int(time.time()), "jti": str(uuid.uuid4())}
+    body = {"clientId": SAME_DEVICE, "grantType": "refresh_token", "refreshToken": "unknown"}
+    # The genuine proof reaches the grant check (an unknown refresh token asks for a new login) ...
+    status, out, headers = raw_token(base, body, es256_proof(key, {"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}, claims))
+    assert (out["error"], headers.get("x-amzn-ErrorType")) == ("TOKEN_EXPIRED", "AccessDeniedException"), out
+    # ... forged ones never do.
+    forged = {
+        "a private key in the jwk": es256_proof(key, {"typ": "dpop+jwt", "alg": "ES256", "jwk": {**jwk, "d": b64u(b"\x01" * 32)}}, {**claims, "jti": str(uuid.uuid4())}),
+        "typ JWT": es256_proof(key, {"typ": "JWT", "alg": "ES256", "jwk": jwk}, {**claims, "jti": str(uuid.uuid4())}),
+        "a GET": es256_proof(key, {"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}, {**claims, "htm": "GET", "jti": str(uuid.uuid4())}),
+        "an old iat": es256_proof(key, {"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}, {**claims, "iat": claims["iat"] - 3600, "jti": str(uuid.uuid4())}),
+    }
+    head = base64.urlsafe_b64encode(json.dumps({"typ": "dpop+jwt", "alg": "HS256", "jwk": jwk}).encode()).decode().rstrip("=")
+    pay = base64.urlsafe_b64encode(json.dumps({**claims, "jti": str(uuid.uuid4())}).encode()).decode().rstrip("=")
+    forged["HS256"] = f"{head}.{pay}.{b64u(hmac.new(b'k', f'{head}.{pay}'.encode(), hashlib.sha256).digest())}"
+    for what, proof in forged.items():
+        status, out, headers = raw_token(base, body, proof)
+        assert (status, out["error"], headers.get("x-amzn-ErrorType")) == (400, "INVALID_REQUEST", "ValidationException"), (what, out)
