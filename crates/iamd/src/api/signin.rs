@@ -141,24 +141,9 @@ async fn permitted(app: &App, p: &logins::Principal, action: &str, ip: &str, sec
             None => return Ok(()),
         }
     };
-    let caller = crate::auth::Caller {
-        principal: crate::domain::Principal { account_id: p.account.clone(), user, role: None, access_key_id: String::new() },
-        service: crate::auth::Service::Iam,
-        region: "us-east-1".into(),
-        session: Some(crate::domain::sessions::Session {
-            account_id: p.account.clone(),
-            owner: p.owner.clone(),
-            access_key_id: String::new(),
-            secret: String::new(),
-            issued_ms: app.iam.clock.now_ms(),
-            expires_ms: app.iam.clock.now_ms(),
-            mfa: p.mfa.clone(),
-            role: None,
-            login: None,
-        }),
-        source_ip: Some(ip.to_string()),
-        secure,
-    };
+    let principal = crate::domain::Principal { account_id: p.account.clone(), user, role: None, access_key_id: String::new() };
+    let now = app.iam.clock.now_ms();
+    let caller = crate::auth::Caller::signed_in(principal, &p.owner, (now, now), p.mfa.clone(), ip, secure);
     let resource = logins::client_resource("us-east-1", &p.account);
     match crate::auth::authz::decide_named(app, &caller, action, &resource).await? {
         policy::Decision::Allow => Ok(()),

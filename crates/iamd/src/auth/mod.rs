@@ -43,6 +43,32 @@ pub struct Caller {
     pub secure: bool,
 }
 
+impl Caller {
+    /// A principal acting through a sign-in rather than a signed request (a console session, or an
+    /// `aws login` being exchanged): no access key; its session carries the sign-in's times and MFA
+    /// (`owner`: '' for root, else the user's id), so policies see `aws:MultiFactorAuth*`.
+    pub fn signed_in(principal: Principal, owner: &str, times_ms: (i64, i64), mfa: Option<(i64, String)>, source_ip: &str, secure: bool) -> Caller {
+        Caller {
+            session: Some(Session {
+                account_id: principal.account_id.clone(),
+                owner: owner.to_string(),
+                access_key_id: String::new(),
+                secret: String::new(),
+                issued_ms: times_ms.0,
+                expires_ms: times_ms.1,
+                mfa,
+                role: None,
+                login: None,
+            }),
+            principal,
+            service: Service::Iam,
+            region: "us-east-1".into(),
+            source_ip: Some(source_ip.to_string()),
+            secure,
+        }
+    }
+}
+
 /// The caller as CloudTrail's userIdentity.
 pub fn identity_of(c: &Caller) -> audit::Identity {
     let p = &c.principal;

@@ -144,19 +144,13 @@ pub(super) async fn end_user_sessions(app: &App, r: &Req, ctx: &Ctx, name: &str)
     if !params::EXISTING_USER_NAME.accepts(&name) {
         return Err(AwsError::no_such_entity("no user"));
     }
-    let mut ev = super::record::event(app, r, Some(ctx), "signin.amazonaws.com", "RevokeUserSessions");
-    ev.params_json = Some(serde_json::json!({"userName": name}));
-    let res = super::record::finish_record(
-        app,
-        crate::audit::scope(ev, async {
-            let u = target::user(app, &ctx.caller, Action::UpdateLoginProfile, &name).await?;
-            let mut tx = app.iam.begin().await?;
-            crate::domain::console::credentials_changed(&mut tx, ctx.account(), &u.user_id, None, None).await?;
-            tx.commit().await?;
-            Ok::<_, AwsError>(())
-        })
-        .await,
-    )
+    let res = super::record::act_as(app, r, ctx, "signin.amazonaws.com", "RevokeUserSessions", false, serde_json::json!({"userName": name}), async {
+        let u = target::user(app, &ctx.caller, Action::UpdateLoginProfile, &name).await?;
+        let mut tx = app.iam.begin().await?;
+        crate::domain::console::credentials_changed(&mut tx, ctx.account(), &u.user_id, None, None).await?;
+        tx.commit().await?;
+        Ok(())
+    })
     .await;
     match res {
         Ok(()) => user_page(app, ctx, &name, Some(Ok(format!("Every console session and CLI login of {name} has ended.")))).await,

@@ -50,6 +50,12 @@ pub(super) fn grant_id(path: &str) -> Option<&str> {
     path.strip_prefix(PREFIX).filter(|id| !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
+/// The consent page a browser that has just signed in returns to (the `iamd_next` cookie), if any.
+pub(super) fn returning_to(r: &Req) -> Option<String> {
+    let path = format!("{PREFIX}{}", r.cookie(&super::cookie_name(NEXT_COOKIE)));
+    grant_id(&path).is_some().then_some(path)
+}
+
 fn expired() -> Out {
     message("This sign-in request has ended", "It was used, refused or waited too long. Run aws login again.").status(410)
 }
@@ -59,10 +65,8 @@ fn expired() -> Out {
 /// destination.
 pub(super) async fn consent_page(app: &App, ctx: &Ctx, id: &str) -> R {
     let Some(g) = logins::pending_grant(&app.iam, id).await? else { return Ok(expired()) };
-    if let Some(why) = refused(app, ctx).await? {
-        return Ok(
-            views::page(&views::Message { frame: views::frame(ctx, "The AWS CLI cannot sign in as you", false), text: "", error: Some(&why) }).status(403)
-        );
+    if let Some(page) = refused(app, ctx).await? {
+        return Ok(page);
     }
     let client = if g.request.client_id == logins::SAME_DEVICE { "The AWS CLI on this computer" } else { "The AWS CLI on another device (aws login --remote)" };
     let out = views::page(&views::CliConsent {
@@ -89,10 +93,8 @@ pub(super) async fn decide(app: &App, r: &Req, ctx: &Ctx, id: &str) -> R {
         super::record::write_now(app, ev).await;
         return Ok(Out::redirect(&format!("{}?error=access_denied&{state}", g.request.redirect_uri)));
     }
-    if let Some(why) = refused(app, ctx).await? {
-        return Ok(
-            views::page(&views::Message { frame: views::frame(ctx, "The AWS CLI cannot sign in as you", false), text: "", error: Some(&why) }).status(403)
-        );
+    if let Some(page) = refused(app, ctx).await? {
+        return Ok(page);
     }
     let who = logins::Approval { account: &ctx.s.account_id, owner: &ctx.s.owner, mfa: ctx.s.mfa.clone(), auth_ms: ctx.s.created_at };
     let Some(code) = logins::approve(&app.iam, id, &who).await? else { return Ok(expired()) };
@@ -113,15 +115,16 @@ pub(super) fn only_get(r: &Req) -> Result<(), AwsError> {
     }
 }
 
-/// Why the signed-in principal may not allow a CLI login (signin:AuthorizeOAuth2Access, decided by its
-/// policies with its console session's MFA), or `None` when it may.
-async fn refused(app: &App, ctx: &Ctx) -> Result<Option<String>, AwsError> {
+/// The page refusing the signed-in principal a CLI login (signin:AuthorizeOAuth2Access, decided by
+/// its policies with its console session's MFA), or `None` when it may allow one.
+async fn refused(app: &App, ctx: &Ctx) -> Result<Option<Out>, AwsError> {
     let resource = logins::client_resource("us-east-1", ctx.account());
     let action = "signin:AuthorizeOAuth2Access";
-    Ok(match crate::auth::authz::decide_named(app, &ctx.caller, action, &resource).await? {
-        policy::Decision::Allow => None,
-        _ => Some(format!(
-            "You are not allowed {action} on {resource}. An administrator can attach a policy that allows it (for example arn:aws:iam::aws:policy/SignInLocalDevelopmentAccess)."
-        )),
-    })
+    if crate::auth::authz::decide_named(app, &ctx.caller, action, &resource).await? == policy::Decision::Allow {
+        return Ok(None);
+    }
+    let why = format!(
+        "You are not allowed {action} on {resource}. An administrator can attach a policy that allows it (for example arn:aws:iam::aws:policy/SignInLocalDevelopmentAccess)."
+    );
+    Ok(Some(views::page(&views::Message { frame: views::frame(ctx, "The AWS CLI cannot sign in as you", false), text: "", error: Some(&why) }).status(403)))
 }

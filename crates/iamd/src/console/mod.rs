@@ -21,9 +21,8 @@ pub mod views;
 
 use crate::app::App;
 use crate::auth::action::Action;
-use crate::auth::{Caller, Service};
+use crate::auth::Caller;
 use crate::domain::console::{self as cs, ConsoleSession, Stage};
-use crate::domain::sessions::Session;
 use crate::domain::{is_root_column, keys, Owner, Principal, UserRef};
 use crate::error::{AwsError, ErrorCode};
 use axum::body::Body;
@@ -362,24 +361,7 @@ async fn session(app: &App, r: &Req) -> Result<Option<Ctx>, AwsError> {
         }
     };
     let principal = Principal { account_id: s.account_id.clone(), user, role: None, access_key_id: String::new() };
-    let caller = Caller {
-        principal: principal.clone(),
-        service: Service::Iam,
-        region: "us-east-1".into(),
-        session: Some(Session {
-            account_id: s.account_id.clone(),
-            owner: s.owner.clone(),
-            access_key_id: String::new(),
-            secret: String::new(),
-            issued_ms: s.created_at,
-            expires_ms: s.expires_at,
-            mfa: s.mfa.clone(),
-            role: None,
-            login: None,
-        }),
-        source_ip: Some(r.ip.clone()),
-        secure: secure_now(),
-    };
+    let caller = Caller::signed_in(principal.clone(), &s.owner, (s.created_at, s.expires_at), s.mfa.clone(), &r.ip, secure_now());
     Ok(Some(Ctx { s, principal, caller }))
 }
 
@@ -451,16 +433,19 @@ async fn route(app: &App, r: &Req) -> R {
             (true, "/console/password") => signin::forced_password(app, r, &ctx).await,
             _ => Ok(Out::redirect("/console/password")),
         },
-        Stage::Full => match (post, path) {
-            (false, "/console") | (false, "/console/root")
-                if login::grant_id(&format!("/console/cli-login/{}", r.cookie(&cookie_name(login::NEXT_COOKIE)))).is_some() =>
-            {
-                let next = format!("/console/cli-login/{}", r.cookie(&cookie_name(login::NEXT_COOKIE)));
-                Ok(Out::redirect(&next).cookie(clear_cookie(app, login::NEXT_COOKIE)))
+        Stage::Full if login::grant_id(path).is_some() => {
+            let id = login::grant_id(path).unwrap_or("");
+            if post {
+                login::decide(app, r, &ctx, id).await
+            } else {
+                login::consent_page(app, &ctx, id).await
             }
-            (false, "/console") | (false, "/console/root") => Ok(home(&ctx)),
-            (false, p) if login::grant_id(p).is_some() => login::consent_page(app, &ctx, login::grant_id(p).unwrap_or("")).await,
-            (true, p) if login::grant_id(p).is_some() => login::decide(app, r, &ctx, login::grant_id(p).unwrap_or("")).await,
+        }
+        Stage::Full => match (post, path) {
+            (false, "/console") | (false, "/console/root") => match login::returning_to(r) {
+                Some(next) => Ok(Out::redirect(&next).cookie(clear_cookie(app, login::NEXT_COOKIE))),
+                None => Ok(home(&ctx)),
+            },
             (false, "/console/security") => security::security(app, r, &ctx, None).await,
             (true, "/console/security/password") => security::change_password(app, r, &ctx).await,
             (false, "/console/security/mfa/new") => security::assign_page(app, &ctx, None, "").await,

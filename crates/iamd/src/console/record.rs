@@ -30,9 +30,25 @@ pub(super) async fn act<T>(
     params: serde_json::Value,
     f: impl std::future::Future<Output = Result<T, AwsError>>,
 ) -> Result<T, AwsError> {
-    let mut ev = event(app, r, Some(ctx), "iam.amazonaws.com", action.name());
+    act_as(app, r, ctx, "iam.amazonaws.com", action.name(), action.read_only(), params, f).await
+}
+
+/// [`act`] for a console action recorded under another service's name (the Sign-In service's
+/// revocations), which the action table does not serve.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn act_as<T>(
+    app: &App,
+    r: &Req,
+    ctx: &Ctx,
+    source: &'static str,
+    name: &str,
+    read_only: bool,
+    params: serde_json::Value,
+    f: impl std::future::Future<Output = Result<T, AwsError>>,
+) -> Result<T, AwsError> {
+    let mut ev = event(app, r, Some(ctx), source, name);
     ev.params_json = Some(params);
-    ev.read_only = action.read_only();
+    ev.read_only = read_only;
     finish_record(app, audit::scope(ev, f).await).await
 }
 

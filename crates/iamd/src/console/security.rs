@@ -427,19 +427,13 @@ pub(super) async fn change_password(app: &App, r: &Req, ctx: &Ctx) -> R {
 /// issued stop at once.
 pub(super) async fn revoke_cli_login(app: &App, r: &Req, ctx: &Ctx) -> R {
     let id = r.form("login").to_string();
-    let mut ev = super::record::event(app, r, Some(ctx), "signin.amazonaws.com", "RevokeOAuth2Login");
-    ev.params_json = Some(json!({"loginId": id}));
-    let res = super::record::finish_record(
-        app,
-        audit::scope(ev, async {
-            if crate::domain::logins::revoke(&app.iam, ctx.account(), &ctx.s.owner, &id).await? {
-                Ok(())
-            } else {
-                Err(AwsError::no_such_entity("That CLI login is not one of yours, or it has ended already."))
-            }
-        })
-        .await,
-    )
+    let res = super::record::act_as(app, r, ctx, "signin.amazonaws.com", "RevokeOAuth2Login", false, json!({"loginId": id}), async {
+        if crate::domain::logins::revoke(&app.iam, ctx.account(), &ctx.s.owner, &id).await? {
+            Ok(())
+        } else {
+            Err(AwsError::no_such_entity("That CLI login is not one of yours, or it has ended already."))
+        }
+    })
     .await;
     match res {
         Ok(()) => Ok(Out::redirect("/console/security?notice=cli-login-revoked")),
