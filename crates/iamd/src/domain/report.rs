@@ -201,7 +201,7 @@ pub async fn generate(iam: &Iam, account: &str) -> Result<(&'static str, &'stati
     }
     tx.commit().await?;
     let (iam, account) = (iam.clone(), account.to_string());
-    tokio::spawn(async move {
+    crate::app::spawn_background(async move {
         let started = std::time::Instant::now();
         match build_parts(&iam, &account, &generation).await {
             Ok(Some(rows)) => tracing::info!(account, rows, ms = started.elapsed().as_millis() as u64, "credential report complete"),

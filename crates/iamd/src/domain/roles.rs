@@ -60,7 +60,7 @@ pub fn record_use(iam: &Iam, role_id: &str, region: &str) {
     }
     let pool = iam.store.write.clone();
     let (id, region) = (role_id.to_string(), region.to_string());
-    tokio::spawn(async move {
+    crate::app::spawn_background(async move {
         let r = sqlx::query("UPDATE roles SET last_used_at = $1, last_used_region = $2 WHERE role_id = $3 AND (last_used_at IS NULL OR last_used_at < $1)")
             .bind(now)
             .bind(region)
