@@ -213,10 +213,10 @@ fn rows(events: &[Event]) -> Vec<Row> {
 
 const INSERT: &str = "INSERT INTO audit_log (account_id, first_ms, last_ms, n, body, body_z) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq";
 
-/// (body, body_z) for a row: large batches deflated.
+/// (body, body_z) for a row: large batches compressed.
 fn stored(body: String) -> (String, Option<Vec<u8>>) {
     if body.len() > super::COMPRESS_OVER {
-        let z = super::deflate(&body);
+        let z = super::compress(&body);
         (String::new(), Some(z))
     } else {
         (body, None)

@@ -102,7 +102,7 @@ pub async fn rows_in(iam: &Iam, start: i64, end: i64) -> anyhow::Result<Vec<Row>
     rows_between(&iam.store.read, iam.store.backend, start, end).await
 }
 
-/// An `audit_log` row as read: seq, account, first and last time, count, body, deflated body.
+/// An `audit_log` row as read: seq, account, first and last time, count, body, compressed body.
 type LogRow = (i64, String, i64, i64, i64, String, Option<Vec<u8>>);
 /// An `audit_digests` row as read (`STORED_COLS`).
 type DigestRow = (i64, i64, i64, i64, i64, String, String, String);
