@@ -196,12 +196,11 @@ async fn fill_records(store: &Store, account: &str, root_akid: &str, users: u64,
     let mut k = 0u64;
     while k < records {
         let end = (k + CHUNK).min(records);
-        let mut batch = 0;
         for r in k..end {
             let t = end_ms - span_ms + (r as i64 * span_ms) / records as i64;
-            batch = sink.push(record(r, t, account, &root, users), false);
+            sink.push(record(r, t, account, &root, users), false);
         }
-        sink.wait(batch).await;
+        sink.flush().await;
         k = end;
         if std::time::Instant::now() >= next_report {
             eprintln!("  records: {k} of {records}");

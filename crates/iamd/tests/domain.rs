@@ -318,18 +318,17 @@ async fn a_backlog_becomes_a_chain_of_bounded_digests_that_verifies() {
         let acct = accounts::create_account(&iam, "backlog@example.com").await.expect("an account").account_id;
         let rows = 2 * digest::MAX_DIGEST_ROWS + 5_000;
         let t0 = iam.clock.now_ms() - rows * 1_100;
-        let mut batch = 0;
         for i in 0..rows {
             // 1.1 s apart: every record a row of its own.
             let mut e = Event::new(t0 + i * 1_100, "sts.amazonaws.com", "GetCallerIdentity");
             e.account = acct.clone();
             e.read_only = true;
-            batch = iam.audit.push(e, false);
+            iam.audit.push(e, false);
             if i % 20_000 == 19_999 {
-                iam.audit.wait(batch).await;
+                iam.audit.flush().await;
             }
         }
-        iam.audit.wait(batch).await;
+        iam.audit.flush().await;
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(&iam.store.read).await.expect("a count");
         assert!(total >= rows);
         let last = digest::make(&iam, 0).await.expect("digests").expect("a digest");
@@ -369,7 +368,6 @@ async fn an_event_id_is_found_by_its_time_and_only_the_others_have_entries() {
         let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_event_ids").fetch_one(&iam.store.read).await.expect("a count");
         let t0 = iam.clock.now_ms() - 60_000;
         let mut ids = Vec::new();
-        let mut batch = 0;
         for i in 0..300i64 {
             // A few milliseconds apart: rows of many records.
             let mut e = Event::new(t0 + i * 3, "sts.amazonaws.com", "GetCallerIdentity");
@@ -382,9 +380,9 @@ async fn an_event_id_is_found_by_its_time_and_only_the_others_have_entries() {
                 _ => {}
             }
             ids.push(e.event_id.clone());
-            batch = iam.audit.push(e, false);
+            iam.audit.push(e, false);
         }
-        iam.audit.wait(batch).await;
+        iam.audit.flush().await;
         let entries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_event_ids").fetch_one(&iam.store.read).await.expect("a count");
         assert_eq!(entries - before, 2, "only the two ids a lookup cannot place by time have entries");
         let find = |account: String, id: String| {

@@ -417,8 +417,7 @@ pub async fn settle(sink: &sink::Sink, cur: Current, error: Option<(String, Stri
     if error.is_some() {
         ev.error = error;
     }
-    let n = sink.push(ev, wait);
-    if wait {
+    if let Some(n) = sink.push(ev, wait) {
         sink.wait(n).await;
     }
 }
