@@ -802,7 +802,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         tls: tls.is_some(),
         trusted_proxies: Arc::new(a.trusted_proxies.clone()),
     };
-    let router = axum::Router::new().fallback(crate::http::route).with_state(Arc::new(app));
+    let app = Arc::new(app);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(listen = %addr, backend = ?router_backend(s), tls = tls.is_some(), "iamd serving IAM and STS");
     println!("iamd: listening on {scheme}://{addr}");
@@ -819,7 +819,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         io_threads = limits.io_threads,
         "connection limits"
     );
-    crate::server::run(listener, router, tls, limits, shutdown()).await;
+    crate::server::run(listener, app, tls, limits, shutdown()).await;
     // Records still in their group commit are written before the process ends.
     iam.audit.flush().await;
     tracing::info!("iamd stopped");

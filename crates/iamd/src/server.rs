@@ -103,11 +103,13 @@ pub fn descriptor_budget() -> usize {
     }
 }
 
-/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` completes; then
-/// stops accepting, lets requests in flight finish (at most 10 s) and returns.
+/// Serves `app` on `listener` (over TLS when `tls` is given) until `shutdown` completes; then
+/// stops accepting, lets requests in flight finish (at most 10 s) and returns. Requests go straight
+/// to [`crate::http::route`], which dispatches on the path itself (an axum `Router` in front of it
+/// only added a clone and a boxed service call per request).
 pub async fn run(
     listener: tokio::net::TcpListener,
-    router: axum::Router,
+    app: Arc<crate::app::App>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
@@ -136,7 +138,7 @@ pub async fn run(
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let (tls, router, tracker, mut stop_rx) = (tls.clone(), router.clone(), tracker.clone(), stop_rx.clone());
+        let (tls, app, tracker, mut stop_rx) = (tls.clone(), app.clone(), tracker.clone(), stop_rx.clone());
         let Ok(tcp) = tcp.into_std() else {
             tracker.remove(id);
             continue;
@@ -152,11 +154,11 @@ pub async fn run(
             };
             let serve = async {
                 match tls {
-                    None => serve_one(tcp, peer, router, conn.clone(), limits, &mut stop_rx).await,
+                    None => serve_one(tcp, peer, app, conn.clone(), limits, &mut stop_rx).await,
                     Some(acceptor) => {
                         // A client that never finishes its handshake is closed like one that never sends its head.
                         let Ok(Ok(stream)) = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(tcp)).await else { return };
-                        serve_one(stream, peer, router, conn.clone(), limits, &mut stop_rx).await
+                        serve_one(stream, peer, app, conn.clone(), limits, &mut stop_rx).await
                     }
                 }
             };
@@ -215,19 +217,18 @@ impl Edge {
     }
 }
 
-async fn serve_one<I>(io: I, peer: SocketAddr, router: axum::Router, conn: Arc<Conn>, limits: Limits, stop: &mut watch::Receiver<bool>)
+async fn serve_one<I>(io: I, peer: SocketAddr, app: Arc<crate::app::App>, conn: Arc<Conn>, limits: Limits, stop: &mut watch::Receiver<bool>)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    use tower::ServiceExt;
     let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         let guard = InFlight::new(conn.clone());
         req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-        let router = router.clone();
+        let app = app.clone();
         async move {
-            let r = router.oneshot(req.map(axum::body::Body::new)).await;
+            let r = crate::http::route(axum::extract::State(app), req.map(axum::body::Body::new)).await;
             drop(guard);
-            r
+            Ok::<_, std::convert::Infallible>(r)
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
