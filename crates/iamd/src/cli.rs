@@ -279,8 +279,9 @@ struct ServeArgs {
     /// start one); also bounds a TLS handshake.
     #[arg(long, env = "IAMD_HEADER_READ_TIMEOUT", default_value_t = 10)]
     header_read_timeout: u64,
-    /// Threads that serve connections, each one connection's whole life (default: one per core).
-    /// Background work (the audit writer, reports, digests) runs on other threads.
+    /// Threads that serve connections, each one connection's whole life (default: one per core, plus
+    /// one, so that the connections of a thread the scheduler has put aside are not all that is
+    /// left to serve). Background work (the audit writer, reports, digests) runs on other threads.
     #[arg(long, env = "IAMD_IO_THREADS")]
     io_threads: Option<usize>,
     /// On the first start, write the new root credentials (JSON, mode 0600) to this file instead of
@@ -811,7 +812,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let limits = crate::server::Limits {
         max_connections: a.max_connections.clamp(1, crate::server::descriptor_budget()),
         header_read_timeout: std::time::Duration::from_secs(a.header_read_timeout.clamp(1, 600)),
-        io_threads: a.io_threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).clamp(1, 256),
+        io_threads: a.io_threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) + 1).clamp(1, 256),
     };
     tracing::info!(
         max_connections = limits.max_connections,

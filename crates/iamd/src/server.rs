@@ -12,7 +12,10 @@
 //! Each connection lives on one of `io_threads` threads, each with a single-threaded runtime
 //! (connections are dealt out in turn). A request is then polled, woken and answered on the thread
 //! that read it, with no work stealing or cross-thread wake-ups between the steps of one request:
-//! on the 2-core benchmark this took GetCallerIdentity from 42% to 53% of the trivial server.
+//! on the 2-core benchmark this took GetCallerIdentity from 42% to 53% of the trivial server. The
+//! default is one thread more than there are cores: a thread the scheduler puts aside stalls all of
+//! its connections, and the spare one keeps the cores busy meanwhile (71% against 67% for one per
+//! core in the same run; GetSessionToken's writes lose about a sixth, see the README).
 //! Work that outlives a request goes to the main runtime ([`crate::app::spawn_background`]), and
 //! CPU-heavy steps (password hashing, simulation) to the blocking pool, so that neither holds up
 //! the other connections of a thread.
