@@ -4,28 +4,27 @@
 
 use crate::app::App;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
 use axum::http::{Request, Response};
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 /// Whether a path is the console's.
 pub fn is_console(path: &str) -> bool {
     path == "/console" || path.starts_with("/console/") || path == "/v1/authorize" || path == "/v1/sessions/confirmation"
 }
 
-pub async fn route(State(app): State<Arc<App>>, req: Request<Body>) -> Response<Body> {
-    let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| crate::net::client(c.0.ip(), req.headers(), &app.trusted_proxies));
-    let secure = app.tls || client.as_ref().and_then(|c| c.forwarded_https).unwrap_or(false);
-    let peer = client.map(|c| c.ip.to_string());
+/// One request from the connection loop (`server.rs`), which passes the connection's peer address.
+pub async fn route(app: &App, peer: SocketAddr, req: Request<Body>) -> Response<Body> {
+    let client = crate::net::client(peer.ip(), req.headers(), &app.trusted_proxies);
+    let secure = app.tls || client.forwarded_https.unwrap_or(false);
+    let peer = Some(client.ip.to_string());
     // Each front-end's future is large (every operation's state machine is inside it): boxed, the
     // layers above move a pointer instead of copying it at every await (callgrind: most of the
     // memcpy a GetCallerIdentity cost).
     if req.uri().path() == "/v1/token" {
-        Box::pin(crate::api::signin::token(&app, req, peer, secure)).await
+        Box::pin(crate::api::signin::token(app, req, peer, secure)).await
     } else if is_console(req.uri().path()) {
-        Box::pin(crate::console::handle(&app, req, peer, secure)).await
+        Box::pin(crate::console::handle(app, req, peer, secure)).await
     } else {
-        Box::pin(crate::api::handle(&app, req, peer, secure)).await
+        Box::pin(crate::api::handle(app, req, peer, secure)).await
     }
 }

@@ -108,8 +108,9 @@ pub fn descriptor_budget() -> usize {
 
 /// Serves `app` on `listener` (over TLS when `tls` is given) until `shutdown` completes; then
 /// stops accepting, lets requests in flight finish (at most 10 s) and returns. Requests go straight
-/// to [`crate::http::route`], which dispatches on the path itself (an axum `Router` in front of it
-/// only added a clone and a boxed service call per request).
+/// to [`crate::http::route`] with the connection's peer address, which dispatches on the path itself
+/// (an axum `Router` in front of it only added a clone, a boxed service call and an extension per
+/// request).
 pub async fn run(
     listener: tokio::net::TcpListener,
     app: Arc<crate::app::App>,
@@ -224,12 +225,11 @@ async fn serve_one<I>(io: I, peer: SocketAddr, app: Arc<crate::app::App>, conn: 
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let guard = InFlight::new(conn.clone());
-        req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
         let app = app.clone();
         async move {
-            let r = crate::http::route(axum::extract::State(app), req.map(axum::body::Body::new)).await;
+            let r = crate::http::route(&app, peer, req.map(axum::body::Body::new)).await;
             drop(guard);
             Ok::<_, std::convert::Infallible>(r)
         }
